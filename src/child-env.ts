@@ -1,0 +1,56 @@
+/**
+ * The child's environment: the credential Claude Code should use and nothing that carried a
+ * secret it does not read itself.
+ */
+import type { Credential } from './payload.js';
+import type { FetchedSecret } from './sources/types.js';
+import type { TargetUser } from './user.js';
+
+/** Variables whose only purpose is to carry a credential to claude-entry. */
+const CARRIERS = ['CLAUDE_CREDENTIALS_B64', 'CLAUDE_CREDENTIALS_JSON'];
+
+export interface ChildEnvironment {
+  env: NodeJS.ProcessEnv;
+  removed: string[];
+}
+
+export function childEnvironment(
+  base: NodeJS.ProcessEnv,
+  resolved: { credential: Credential; fetched: FetchedSecret } | undefined,
+  user: TargetUser,
+  envRefs: string[],
+): ChildEnvironment {
+  const env: NodeJS.ProcessEnv = { ...base };
+  const remove = new Set<string>([...CARRIERS, ...envRefs, ...(resolved?.fetched.carriedBy ?? [])]);
+
+  // Claude Code prefers ANTHROPIC_API_KEY > CLAUDE_CODE_OAUTH_TOKEN > .credentials.json:
+  // the credential the chain chose must not be overridden by one it passed over.
+  switch (resolved?.credential.kind) {
+    case 'oauth-token':
+      remove.add('ANTHROPIC_API_KEY');
+      remove.delete('CLAUDE_CODE_OAUTH_TOKEN');
+      break;
+    case 'api-key':
+      remove.add('CLAUDE_CODE_OAUTH_TOKEN');
+      remove.delete('ANTHROPIC_API_KEY');
+      break;
+    case 'credentials-json':
+      remove.add('ANTHROPIC_API_KEY');
+      remove.add('CLAUDE_CODE_OAUTH_TOKEN');
+      break;
+  }
+
+  const removed = [...remove].filter((name) => name in env).sort();
+  for (const name of remove) delete env[name];
+  if (resolved?.credential.kind === 'oauth-token') env.CLAUDE_CODE_OAUTH_TOKEN = resolved.credential.token;
+  if (resolved?.credential.kind === 'api-key') env.ANTHROPIC_API_KEY = resolved.credential.key;
+
+  if (user.switching) {
+    env.HOME = user.home;
+    if (user.name !== undefined) {
+      env.USER = user.name;
+      env.LOGNAME = user.name;
+    }
+  }
+  return { env, removed };
+}

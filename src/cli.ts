@@ -1,0 +1,151 @@
+/**
+ * Flags and their CLAUDE_ENTRY_* environment twins, merged in one place into one Config.
+ * A flag wins over its variable.
+ */
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { ConfigError, UsageError } from './errors.js';
+import { parseLogLevel, type LogLevel } from './log.js';
+
+export interface Config {
+  user?: string;
+  source?: string;
+  trust: string[];
+  optional: boolean;
+  skipPermissionsPrompt: boolean;
+  timeoutMs: number;
+  logLevel: LogLevel;
+  logJson: boolean;
+}
+
+export type Invocation =
+  | { action: 'run'; config: Config; command: string[] }
+  | { action: 'help' }
+  | { action: 'version' };
+
+const options = {
+  user: { type: 'string', short: 'u' },
+  source: { type: 'string', short: 's' },
+  trust: { type: 'string', short: 't' },
+  optional: { type: 'boolean' },
+  'skip-permissions-prompt': { type: 'boolean' },
+  timeout: { type: 'string' },
+  log: { type: 'string', short: 'l' },
+  'log-format': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+export const USAGE = `Usage: claude-entry [OPTIONS] -- COMMAND [ARG...]
+
+Authenticate Claude Code from a secret, then run COMMAND as the target user,
+as if it had been started directly (signals, exit code, TTY). Made to be a
+container's ENTRYPOINT.
+
+Options (each has an environment twin; the flag wins):
+  -s, --source REFS        references to try, comma-separated        CLAUDE_ENTRY_SOURCE
+                           /path, file:/path, env:NAME
+  -u, --user USER          name, uid, name:group or uid:gid          CLAUDE_ENTRY_USER
+  -t, --trust DIRS         answer "trust this folder?" for DIRS      CLAUDE_ENTRY_TRUST
+      --optional           run even when no credential is found      CLAUDE_ENTRY_OPTIONAL=1
+      --skip-permissions-prompt
+                           accept the --dangerously-skip-permissions
+                           warning in advance                        CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT=1
+      --timeout DURATION   deadline for network sources (15s)        CLAUDE_ENTRY_TIMEOUT
+  -l, --log LEVEL          debug, info, warn, error, silent          CLAUDE_ENTRY_LOG
+      --log-format FORMAT  text or json                              CLAUDE_ENTRY_LOG_FORMAT
+  -h, --help               show this help
+  -V, --version            show the version
+
+Without --source, the first of these that is set wins:
+  CLAUDE_CREDENTIALS_FILE, CLAUDE_CREDENTIALS_B64, CLAUDE_CREDENTIALS_JSON,
+  CLAUDE_CODE_OAUTH_TOKEN(_FILE), ANTHROPIC_API_KEY(_FILE),
+  /run/secrets/claude-credentials, a .credentials.json already in place.
+
+Examples:
+  ENTRYPOINT ["claude-entry", "--"]
+  CMD ["claude", "-p", "review this repository"]
+
+  docker run -e CLAUDE_CREDENTIALS_B64="$(base64 -w0 ~/.claude/.credentials.json)" \\
+    -e CLAUDE_ENTRY_USER=agent image claude -p "say hi"
+
+  claude-entry --user agent --trust /workspace -- claude
+
+Exit codes: the command's own; 128+N if it died of signal N; 64 usage;
+78 configuration (bad reference, payload or user); 69 source unavailable;
+73 cannot write the files; 127 command not found; 126 not executable.`;
+
+export function parseBoolean(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${name}: "${value}" is not a boolean (use 1 or 0)`);
+}
+
+/** "15", "15s", "500ms", "2m", "1h" -> milliseconds. */
+export function parseDuration(name: string, value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+  if (!match) throw new ConfigError(`${name}: "${value}" is not a duration (e.g. 15s, 2m)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(match[1]) * unit);
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Invocation {
+  // Everything after the first `--` is the command, untouched; without `--`, the first
+  // argument that is not an option starts it (as tini and gosu do).
+  const dashDash = argv.indexOf('--');
+  const own = dashDash >= 0 ? argv.slice(0, dashDash) : argv;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: own, options, allowPositionals: true, strict: true, tokens: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (see claude-entry --help)`);
+  }
+  let command = dashDash >= 0 ? argv.slice(dashDash + 1) : [];
+  if (dashDash < 0) {
+    const first = parsed.tokens.find((t) => t.kind === 'positional');
+    if (first) {
+      command = argv.slice(first.index);
+      parsed = parseArgs({ args: argv.slice(0, first.index), options, strict: true });
+    }
+  } else if (parsed.positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${parsed.positionals[0]}" before -- (see claude-entry --help)`);
+  }
+  const v = parsed.values;
+  if (v.help) return { action: 'help' };
+  if (v.version) return { action: 'version' };
+  if (command.length === 0 || command[0] === '') {
+    throw new UsageError('no command to run: give it after --, e.g. claude-entry -- claude -p "hello"');
+  }
+
+  const logLevelText = v.log ?? env.CLAUDE_ENTRY_LOG;
+  const logLevel = parseLogLevel(logLevelText);
+  if (logLevelText && !logLevel) throw new ConfigError(`CLAUDE_ENTRY_LOG: "${logLevelText}" is not one of debug, info, warn, error, silent`);
+  const logFormat = (v['log-format'] ?? env.CLAUDE_ENTRY_LOG_FORMAT ?? 'text').toLowerCase();
+  if (logFormat !== 'text' && logFormat !== 'json') throw new ConfigError(`CLAUDE_ENTRY_LOG_FORMAT: "${logFormat}" is not text or json`);
+  const trust = (v.trust ?? env.CLAUDE_ENTRY_TRUST ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((dir) => path.resolve(cwd, dir));
+  const timeoutText = v.timeout ?? env.CLAUDE_ENTRY_TIMEOUT;
+
+  return {
+    action: 'run',
+    command,
+    config: {
+      user: v.user ?? (env.CLAUDE_ENTRY_USER || undefined),
+      source: v.source ?? (env.CLAUDE_ENTRY_SOURCE || undefined),
+      trust,
+      optional: v.optional ?? parseBoolean('CLAUDE_ENTRY_OPTIONAL', env.CLAUDE_ENTRY_OPTIONAL) ?? false,
+      skipPermissionsPrompt:
+        v['skip-permissions-prompt'] ??
+        parseBoolean('CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT', env.CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT) ??
+        false,
+      timeoutMs: timeoutText ? parseDuration('CLAUDE_ENTRY_TIMEOUT', timeoutText) : 15_000,
+      logLevel: logLevel ?? 'info',
+      logJson: logFormat === 'json',
+    },
+  };
+}

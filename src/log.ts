@@ -1,0 +1,66 @@
+/**
+ * Levelled log lines on stderr, prefixed `claude-entry:`, or one JSON object a line.
+ * Every line passes through redact(): a secret registered with addSecret() can never be
+ * printed, even by a bug that puts one in a message.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+export interface Logger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  addSecret(secret: string | undefined): void;
+  redact(text: string): string;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  json?: boolean;
+  write?: (line: string) => void;
+}
+
+export function parseLogLevel(value: string | undefined): LogLevel | undefined {
+  if (value === undefined || value === '') return undefined;
+  const v = value.toLowerCase();
+  if (v === 'warning') return 'warn';
+  if (v === 'quiet' || v === 'none' || v === 'off') return 'silent';
+  return v in rank ? (v as LogLevel) : undefined;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  let level = options.level ?? 'info';
+  const json = options.json ?? false;
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const secrets = new Set<string>();
+
+  const redact = (text: string): string => {
+    let out = text;
+    for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[REDACTED]');
+    return out;
+  };
+
+  const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string) => {
+    if (rank[lvl] < rank[level]) return;
+    const text = redact(msg.replace(/\s*\n\s*/g, ' '));
+    if (json) {
+      write(JSON.stringify({ time: new Date().toISOString(), level: lvl, name: 'claude-entry', msg: text }) + '\n');
+    } else {
+      const tag = lvl === 'info' ? '' : lvl === 'warn' ? 'warning: ' : `${lvl}: `;
+      write(`claude-entry: ${tag}${text}\n`);
+    }
+  };
+
+  return {
+    debug: (m) => emit('debug', m),
+    info: (m) => emit('info', m),
+    warn: (m) => emit('warn', m),
+    error: (m) => emit('error', m),
+    addSecret(secret) {
+      // Short strings would redact ordinary words; real secrets are long.
+      if (secret && secret.length >= 8) secrets.add(secret);
+    },
+    redact,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * claude-entry: the steps of a container start, top to bottom. The only process.exit.
+ */
+import { childEnvironment } from './child-env.js';
+import { USAGE, parseCommandLine, type Config } from './cli.js';
+import { ConfigError, EntryError } from './errors.js';
+import { claudePaths } from './home.js';
+import { install } from './install.js';
+import { createLogger, parseLogLevel, type Logger } from './log.js';
+import { describeKind, secretsOf } from './payload.js';
+import { canExec, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
+import { describeLinks, linksFor, resolveChain } from './sources/chain.js';
+import { splitReferences } from './sources/references.js';
+import type { SourceContext } from './sources/types.js';
+import { dropPrivileges, readUserDatabase, resolveTargetUser } from './user.js';
+
+declare const __VERSION__: string;
+
+/** Values that may hold a secret before we know which one wins: never printed. */
+const SECRET_VARIABLES = ['CLAUDE_CREDENTIALS_B64', 'CLAUDE_CREDENTIALS_JSON', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_API_KEY'];
+
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let log = createLogger({
+    level: parseLogLevel(env.CLAUDE_ENTRY_LOG) ?? 'info',
+    json: env.CLAUDE_ENTRY_LOG_FORMAT?.toLowerCase() === 'json',
+  });
+  for (const name of SECRET_VARIABLES) log.addSecret(env[name]);
+  try {
+    const invocation = parseCommandLine(argv, env);
+    if (invocation.action === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (invocation.action === 'version') {
+      process.stdout.write(`claude-entry ${__VERSION__}\n`);
+      return 0;
+    }
+    log = createLogger({ level: invocation.config.logLevel, json: invocation.config.logJson });
+    for (const name of SECRET_VARIABLES) log.addSecret(env[name]);
+    return await start(invocation.config, invocation.command, env, log);
+  } catch (error) {
+    if (error instanceof EntryError) {
+      log.error(error.message);
+      return error.exitCode;
+    }
+    log.error(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+    return 70;
+  }
+}
+
+async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
+  installStartupSignalHandlers((signal) => {
+    log.warn(`${signal} during start-up; stopping before the command was started`);
+    process.exit(signalExitCode(signal));
+  });
+  if (process.pid === 1) {
+    log.warn(
+      'running as PID 1: orphaned processes will not be reaped; use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"]',
+    );
+  }
+
+  // 1. who we write for and run as
+  const user = resolveTargetUser(config.user, readUserDatabase(), {
+    uid: process.getuid!(),
+    gid: process.getgid!(),
+    home: env.HOME,
+  });
+  const paths = claudePaths(user.home, env);
+
+  // 2. the credential
+  const ctx: SourceContext = { env, log, timeoutMs: config.timeoutMs, credentialsPath: paths.credentialsPath };
+  const links = linksFor(config.source, ctx);
+  const resolution = await resolveChain(links, ctx);
+  if (resolution) {
+    for (const secret of secretsOf(resolution.credential)) log.addSecret(secret);
+    for (const warning of resolution.credential.warnings) log.warn(warning);
+    log.info(`using ${describeKind(resolution.credential)} from ${resolution.fetched.source}`);
+  } else if (config.optional) {
+    log.warn(`no credential found (looked at ${describeLinks(links)}); starting without one (CLAUDE_ENTRY_OPTIONAL)`);
+  } else {
+    throw new ConfigError(`no credential found (looked at ${describeLinks(links)}); set CLAUDE_ENTRY_OPTIONAL=1 to start without one`);
+  }
+
+  // 3. the files, written and owned before the privileges go
+  install(resolution?.credential, resolution?.fetched.inPlace ?? false, paths, config, { user, log });
+
+  // 4. the child's environment, then the drop
+  const envRefs = splitReferences(config.source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));
+  const child = childEnvironment(env, resolution, user, envRefs);
+  if (child.removed.length > 0) log.debug(`removed from the command's environment: ${child.removed.join(', ')}`);
+  if (user.switching) {
+    dropPrivileges(user);
+    log.debug(`running as ${user.name ?? user.uid} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})`);
+  }
+
+  // 5. the command
+  const file = resolveCommand(command[0]!, child.env.PATH);
+  if (canExec()) {
+    log.debug(`exec ${file}`);
+    execCommand(file, command, child.env);
+  }
+  log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}`);
+  return supervise(file, command, child.env, log).exitCode;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  () => process.exit(70),
+);

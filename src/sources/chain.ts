@@ -1,0 +1,94 @@
+/**
+ * The chain: which links to try, in which order, and what their answer means.
+ * Not configured -> next link; configured but broken -> stop with that error.
+ */
+import { ConfigError } from '../errors.js';
+import { API_KEY_PREFIX, OAUTH_TOKEN_PREFIX, parsePayload, type Credential } from '../payload.js';
+import { envFileLink, envLink } from './env.js';
+import { inPlaceLink, optionalFileLink } from './file.js';
+import { linkForReference, splitReferences } from './references.js';
+import type { FetchedSecret, SourceContext, SourceLink } from './types.js';
+
+export const DOCKER_SECRET_PATH = '/run/secrets/claude-credentials';
+
+/** Conventional links, used when CLAUDE_ENTRY_SOURCE is not set. First found wins. */
+export function conventionalLinks(ctx: SourceContext): SourceLink[] {
+  return [
+    envFileLink('CLAUDE_CREDENTIALS_FILE', ctx),
+    envLink('CLAUDE_CREDENTIALS_B64', ctx),
+    envLink('CLAUDE_CREDENTIALS_JSON', ctx),
+    ...cloudConventionalLinks(ctx),
+    envLink('CLAUDE_CODE_OAUTH_TOKEN', ctx, 'oauth-token'),
+    envFileLink('CLAUDE_CODE_OAUTH_TOKEN_FILE', ctx, 'oauth-token'),
+    envLink('ANTHROPIC_API_KEY', ctx, 'api-key'),
+    envFileLink('ANTHROPIC_API_KEY_FILE', ctx, 'api-key'),
+    optionalFileLink(DOCKER_SECRET_PATH),
+    inPlaceLink(ctx),
+  ];
+}
+
+/** CLAUDE_CREDENTIALS_{AWS,GCP,AZURE}_SECRET: a reference in a dedicated variable. */
+function cloudConventionalLinks(ctx: SourceContext): SourceLink[] {
+  return ['CLAUDE_CREDENTIALS_AWS_SECRET', 'CLAUDE_CREDENTIALS_GCP_SECRET', 'CLAUDE_CREDENTIALS_AZURE_SECRET'].map(
+    (name): SourceLink => ({
+      describe: name,
+      fetch: async () => {
+        const ref = ctx.env[name];
+        if (!ref) return envLink(name, ctx).fetch(); // throws "not set"
+        return linkForReference(ref, ctx).fetch();
+      },
+    }),
+  );
+}
+
+export function linksFor(sourceList: string | undefined, ctx: SourceContext): SourceLink[] {
+  if (sourceList === undefined || sourceList.trim() === '') return conventionalLinks(ctx);
+  return splitReferences(sourceList).map((ref) => linkForReference(ref, ctx));
+}
+
+export interface Resolution {
+  credential: Credential;
+  fetched: FetchedSecret;
+}
+
+/** Walk the links; undefined when none is configured. */
+export async function resolveChain(links: SourceLink[], ctx: SourceContext): Promise<Resolution | undefined> {
+  for (const link of links) {
+    let fetched: FetchedSecret;
+    try {
+      fetched = await link.fetch();
+    } catch (error) {
+      if (error instanceof Error && 'tryNextLink' in error && error.tryNextLink) {
+        ctx.log.debug(`${link.describe}: not configured (${error.message})`);
+        continue;
+      }
+      throw error;
+    }
+    return { credential: toCredential(fetched), fetched };
+  }
+  return undefined;
+}
+
+export function describeLinks(links: SourceLink[]): string {
+  return links.map((l) => l.describe).join(', ');
+}
+
+/**
+ * CLAUDE_CODE_OAUTH_TOKEN and ANTHROPIC_API_KEY are passed to Claude Code as they are, so an
+ * LLM gateway's own key format still works; only the other kind's prefix is a sure mistake.
+ */
+export function toCredential(fetched: FetchedSecret, now = Date.now()): Credential {
+  const { source } = fetched;
+  if (fetched.kind === undefined) return parsePayload(fetched.payload, source, now);
+  const text = fetched.payload.toString().trim();
+  if (text === '') throw new ConfigError(`${source}: the credential is empty`);
+  if (/\s/.test(text)) throw new ConfigError(`${source}: the value contains whitespace or line breaks inside it`);
+  if (fetched.kind === 'oauth-token') {
+    if (text.startsWith(API_KEY_PREFIX)) throw new ConfigError(`${source}: holds an API key (${API_KEY_PREFIX}); set ANTHROPIC_API_KEY instead`);
+    if (text.startsWith('{')) throw new ConfigError(`${source}: holds JSON; put a credentials JSON in CLAUDE_CREDENTIALS_JSON instead`);
+    return { kind: 'oauth-token', token: text, warnings: [] };
+  }
+  if (text.startsWith(OAUTH_TOKEN_PREFIX)) throw new ConfigError(`${source}: holds an OAuth token (${OAUTH_TOKEN_PREFIX}); set CLAUDE_CODE_OAUTH_TOKEN instead`);
+  if (text.startsWith('{')) throw new ConfigError(`${source}: holds JSON; put a credentials JSON in CLAUDE_CREDENTIALS_JSON instead`);
+  return { kind: 'api-key', key: text, warnings: [] };
+}

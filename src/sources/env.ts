@@ -1,0 +1,39 @@
+/** Environment variables: `env:NAME` references and the conventional variables. */
+import { ConfigError, SourceNotConfigured } from '../errors.js';
+import { fileLink } from './file.js';
+import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
+
+/** A variable that holds the payload itself. Unset or empty means not configured. */
+export function envLink(name: string, ctx: SourceContext, kind?: FetchedSecret['kind']): SourceLink {
+  return {
+    describe: name,
+    fetch: async () => {
+      const value = ctx.env[name];
+      if (value === undefined || value === '') throw new SourceNotConfigured(`${name} is not set`);
+      return { payload: value, source: name, carriedBy: [name], kind };
+    },
+  };
+}
+
+/** `NAME_FILE`: the Docker-secrets convention of naming a file that holds the value. */
+export function envFileLink(name: string, ctx: SourceContext, kind?: FetchedSecret['kind']): SourceLink {
+  return {
+    describe: name,
+    fetch: async () => {
+      const path = ctx.env[name];
+      if (path === undefined || path === '') throw new SourceNotConfigured(`${name} is not set`);
+      if (!path.startsWith('/')) throw new ConfigError(`${name}: ${path} is not an absolute path`);
+      const fetched = await fileLink(path, `${name}=${path}`).fetch();
+      return { ...fetched, kind };
+    },
+  };
+}
+
+export const envReferences: ReferenceProvider = {
+  matches: (ref) => ref.startsWith('env:'),
+  link(ref, ctx) {
+    const name = ref.slice('env:'.length);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`CLAUDE_ENTRY_SOURCE: ${ref}: not a valid variable name`);
+    return envLink(name, ctx);
+  },
+};

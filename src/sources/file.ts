@@ -1,0 +1,113 @@
+/** A mounted secret file: Docker and Compose secrets, Kubernetes Secret volumes, `_FILE` variables. */
+import * as fs from 'node:fs';
+import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
+import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
+
+/** Far above any credential (a credentials JSON is under 1 KiB); stops a wrong mount early. */
+export const MAX_SECRET_BYTES = 1024 * 1024;
+
+export interface ReadOptions {
+  /** Not following a symlink at the last component: for files in the target's home. */
+  noFollow?: boolean;
+}
+
+/**
+ * Read a secret file defensively: never blocks on a FIFO, refuses what is not a regular
+ * file, and never reads more than MAX_SECRET_BYTES. Errors name the path, never content.
+ */
+export function readSecretFile(path: string, source: string, options: ReadOptions = {}): Buffer {
+  let fd: number;
+  const flags = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (options.noFollow ? fs.constants.O_NOFOLLOW : 0);
+  try {
+    fd = fs.openSync(path, flags);
+  } catch (error) {
+    throw fileError(error, path, source);
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) throw new ConfigError(`${source}: ${path} is a directory, not a file`);
+    if (!stat.isFile()) throw new ConfigError(`${source}: ${path} is not a regular file (${fileType(stat)})`);
+    if (stat.size > MAX_SECRET_BYTES) {
+      throw new ConfigError(`${source}: ${path} is ${stat.size} bytes, more than a credential can be (limit ${MAX_SECRET_BYTES})`);
+    }
+    const buffer = Buffer.alloc(MAX_SECRET_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_SECRET_BYTES) throw new ConfigError(`${source}: ${path} is larger than a credential can be`);
+    }
+    return buffer.subarray(0, length);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw fileError(error, path, source);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fileType(stat: fs.Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return 'not a file';
+}
+
+function fileError(error: unknown, path: string, source: string): ConfigError {
+  const code = errnoCode(error);
+  const uid = process.getuid?.();
+  const reason =
+    code === 'ENOENT' ? 'does not exist'
+    : code === 'EACCES' || code === 'EPERM' ? `is not readable by uid ${uid} (check the mount's mode and owner)`
+    : code === 'ELOOP' ? 'is a symbolic link, which is not followed here'
+    : code === 'EISDIR' ? 'is a directory, not a file'
+    : code === 'ENOTDIR' ? 'has a path component that is not a directory'
+    : `cannot be read (${code ?? 'unknown error'})`;
+  return new ConfigError(`${source}: ${path} ${reason}`, { cause: error });
+}
+
+/** A file named by a reference: configured, so a missing file is an error. */
+export function fileLink(path: string, source: string, carriedBy: string[] = []): SourceLink {
+  return {
+    describe: source,
+    fetch: async (): Promise<FetchedSecret> => ({ payload: readSecretFile(path, source), source, carriedBy }),
+  };
+}
+
+/** A conventional default path: absent means not configured, anything else is read. */
+export function optionalFileLink(path: string): SourceLink {
+  return {
+    describe: path,
+    fetch: async () => {
+      if (!fs.existsSync(path)) throw new SourceNotConfigured(`${path} does not exist`);
+      return { payload: readSecretFile(path, path), source: path, carriedBy: [] };
+    },
+  };
+}
+
+/** The credentials file already in the target's config dir (e.g. a persistent volume). */
+export function inPlaceLink(ctx: SourceContext): SourceLink {
+  const path = ctx.credentialsPath;
+  return {
+    describe: `${path} (already in place)`,
+    fetch: async () => {
+      try {
+        fs.lstatSync(path);
+      } catch {
+        throw new SourceNotConfigured(`${path} does not exist`);
+      }
+      return { payload: readSecretFile(path, path, { noFollow: true }), source: path, carriedBy: [], inPlace: true };
+    },
+  };
+}
+
+export const fileReferences: ReferenceProvider = {
+  matches: (ref) => ref.startsWith('/') || ref.startsWith('file:'),
+  link(ref) {
+    const path = ref.startsWith('file:') ? ref.slice('file:'.length) : ref;
+    if (!path.startsWith('/')) throw new ConfigError(`CLAUDE_ENTRY_SOURCE: ${ref}: a file reference needs an absolute path`);
+    return fileLink(path, `file:${path}`);
+  },
+};

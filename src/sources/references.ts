@@ -1,0 +1,27 @@
+/**
+ * CLAUDE_ENTRY_SOURCE references -> links. Each kind of reference is one provider; the cloud
+ * providers recognise their syntax here cheaply and load their SDK only when fetched.
+ */
+import { ConfigError } from '../errors.js';
+import { envReferences } from './env.js';
+import { fileReferences } from './file.js';
+import type { ReferenceProvider, SourceContext, SourceLink } from './types.js';
+
+export const referenceProviders: ReferenceProvider[] = [fileReferences, envReferences];
+
+export function linkForReference(ref: string, ctx: SourceContext): SourceLink {
+  const provider = referenceProviders.find((p) => p.matches(ref));
+  if (!provider) {
+    throw new ConfigError(
+      `CLAUDE_ENTRY_SOURCE: unrecognised reference "${ref.slice(0, 80)}" (expected /path, file:/path or env:NAME)`,
+    );
+  }
+  return provider.link(ref, ctx);
+}
+
+export function splitReferences(list: string): string[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

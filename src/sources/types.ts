@@ -1,0 +1,40 @@
+import type { Logger } from '../log.js';
+
+/** What every source link is given: inputs are passed in, never read from globals. */
+export interface SourceContext {
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  /** One overall deadline for network sources, in milliseconds. */
+  timeoutMs: number;
+  /** Where Claude Code reads credentials for the target user (for the "already in place" link). */
+  credentialsPath: string;
+}
+
+/** A secret as fetched, before it is parsed. */
+export interface FetchedSecret {
+  payload: string | Buffer;
+  /** Names the source in logs and errors, e.g. `CLAUDE_CREDENTIALS_B64` or `file:/run/secrets/x`. */
+  source: string;
+  /** Environment variables that carried this secret: removed from the child's environment. */
+  carriedBy: string[];
+  /** Set when the payload is the credentials file already in place: nothing to copy. */
+  inPlace?: boolean;
+  /** Set by the links whose variable fixes the kind (CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_API_KEY). */
+  kind?: 'oauth-token' | 'api-key';
+}
+
+/**
+ * One link of the chain. `fetch` throws SourceNotConfigured to pass to the next link;
+ * any other error stops the chain.
+ */
+export interface SourceLink {
+  /** What the link looks at, for "no credential found (looked at ...)". */
+  describe: string;
+  fetch: () => Promise<FetchedSecret>;
+}
+
+/** A kind of reference in CLAUDE_ENTRY_SOURCE. Cloud providers load their SDK only in fetch(). */
+export interface ReferenceProvider {
+  matches(ref: string): boolean;
+  link(ref: string, ctx: SourceContext): SourceLink;
+}

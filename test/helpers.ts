@@ -1,0 +1,103 @@
+/**
+ * Shared test helpers: run the built bundle as a user would, in a temp home, and check that
+ * no secret byte ever reaches its output.
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect, onTestFinished } from 'vitest';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const BUNDLE = path.join(ROOT, 'dist', 'claude-entry');
+
+/** Obviously fake, but shaped like the real thing. */
+export const FAKE = {
+  accessToken: 'sk-ant-oat01-TESTaccess0000000000000000000000000000000000000000000000000000000000000000000000-TESTAA',
+  refreshToken: 'sk-ant-ort01-TESTrefresh000000000000000000000000000000000000000000000000000000000000000000000-TESTAA',
+  oauthToken: 'sk-ant-oat01-TESTsetuptoken0000000000000000000000000000000000000000000000000000000000000000000-TESTAA',
+  apiKey: 'sk-ant-api03-TESTapikey00000000000000000000000000000000000000000000000000000000000000000000000-TESTAA',
+};
+
+export function credentialsJson(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    claudeAiOauth: {
+      accessToken: FAKE.accessToken,
+      refreshToken: FAKE.refreshToken,
+      expiresAt: Date.now() + 8 * 3600_000,
+      scopes: ['user:inference', 'user:profile'],
+      subscriptionType: 'max',
+      ...overrides,
+    },
+  };
+}
+
+export const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  input?: string;
+  timeoutMs?: number;
+  /** Run the bundle with this node binary instead of the current one. */
+  node?: string;
+  /** Wrap the command, e.g. ['unshare', '--pid', '--fork', '--mount-proc']. */
+  prefix?: string[];
+}
+
+/** A minimal environment: nothing from the test runner leaks in (no stray tokens). */
+export function baseEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: home, LANG: 'C.UTF-8', ...extra };
+}
+
+export function runBundle(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const node = options.node ?? process.execPath;
+  const argv = [...(options.prefix ?? []), node, BUNDLE, ...args];
+  return runProcess(argv, options);
+}
+
+export function runProcess(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const spawnOptions: SpawnOptions = { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] };
+    const child = spawn(argv[0]!, argv.slice(1), spawnOptions);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+/** A temp dir removed when the test ends. */
+export function tempDir(prefix = 'claude-entry-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Every fragment of a secret that would betray it (the whole, and its distinctive part). */
+export function expectNoSecret(output: string, secrets: string[]): void {
+  for (const secret of secrets) {
+    expect(output).not.toContain(secret);
+    const body = secret.replace(/^sk-ant-[a-z]{3}\d\d-/, '');
+    if (body.length >= 12) expect(output).not.toContain(body.slice(0, 12));
+    expect(output).not.toContain(b64(secret).slice(0, 16));
+  }
+}
+
+export function fileMode(p: string): number {
+  return fs.statSync(p).mode & 0o777;
+}
