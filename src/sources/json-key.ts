@@ -1,0 +1,38 @@
+/**
+ * `REF#key`: a secret whose value is a JSON object of several keys (common in AWS) holds the
+ * credential under one key. Without `#key` the whole value is the payload.
+ */
+import { ConfigError } from '../errors.js';
+
+/** Split `ref#key`; the key is everything after the last `#`. */
+export function splitKeySelector(ref: string): { ref: string; key?: string } {
+  const hash = ref.lastIndexOf('#');
+  if (hash < 0) return { ref };
+  const key = ref.slice(hash + 1);
+  if (key === '') throw new ConfigError(`${ref}: empty key after "#"`);
+  return { ref: ref.slice(0, hash), key };
+}
+
+/**
+ * The value under `key` in a JSON object secret. A string value is the payload itself; an
+ * object value (a credentials JSON stored unstringified) is re-serialised.
+ */
+export function selectJsonKey(payload: string | Buffer, key: string, source: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString());
+  } catch {
+    throw new ConfigError(`${source}: "#${key}" selects a key, but the secret is not a JSON object`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`${source}: "#${key}" selects a key, but the secret is not a JSON object`);
+  }
+  if (!(key in value)) {
+    const keys = Object.keys(value).slice(0, 10).map((k) => JSON.stringify(k)).join(', ');
+    throw new ConfigError(`${source}: the secret has no key "${key}" (it has ${keys || 'no keys'})`);
+  }
+  const selected = (value as Record<string, unknown>)[key];
+  if (typeof selected === 'string') return selected;
+  if (typeof selected === 'object' && selected !== null) return JSON.stringify(selected);
+  throw new ConfigError(`${source}: the value under "${key}" is not a string or an object`);
+}
