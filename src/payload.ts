@@ -68,8 +68,9 @@ export function parsePayload(raw: string | Buffer, source: string, now = Date.no
   if (direct) return direct;
 
   // base64 as `base64` prints it (wrapped at 76 columns) or on one line; url-safe too.
-  const compact = text.replace(/\s+/g, '');
-  if (!BASE64.test(compact) || compact.length % 4 === 1) {
+  // The shortest credential (an sk-ant- token) is far longer than 20 base64 characters.
+  const compact = text.replace(/[\r\n]+/g, '');
+  if (!BASE64.test(compact) || compact.length % 4 === 1 || compact.length < 20) {
     throw new ConfigError(
       `${source}: not a Claude credential (expected credentials JSON, an ${OAUTH_TOKEN_PREFIX} token, an ${API_KEY_PREFIX} key, or base64 of one)`,
     );

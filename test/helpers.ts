@@ -101,3 +101,14 @@ export function expectNoSecret(output: string, secrets: string[]): void {
 export function fileMode(p: string): number {
   return fs.statSync(p).mode & 0o777;
 }
+
+/**
+ * Node binaries for the compatibility tests, installed in tools/nodes (not in the root
+ * node_modules: their `node` bin would shadow the system node on npm's PATH).
+ * Installed by test/global-setup.ts when missing.
+ */
+export function nodeBinary(major: 18 | 20 | 22 | 24): string | undefined {
+  if (major === 20 && process.versions.node.startsWith('20.')) return process.execPath;
+  const p = path.join(ROOT, 'tools', 'nodes', 'node_modules', `node${major}`, 'bin', 'node');
+  return fs.existsSync(p) ? p : undefined;
+}

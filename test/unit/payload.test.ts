@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import { parsePayload } from '../../src/payload.js';
+import { FAKE, b64, credentialsJson } from '../helpers.js';
+
+const NOW = 1_800_000_000_000;
+const json = (o: unknown) => JSON.stringify(o);
+const creds = (over: Record<string, unknown> = {}) =>
+  json({ claudeAiOauth: { accessToken: FAKE.accessToken, refreshToken: FAKE.refreshToken, expiresAt: NOW + 3600_000, scopes: ['user:inference'], ...over } });
+
+describe('parsePayload accepts', () => {
+  it.each([
+    ['credentials JSON', creds(), 'credentials-json'],
+    ['credentials JSON with a trailing newline and spaces', `  ${creds()}\n\n`, 'credentials-json'],
+    ['the accepted minimum', json({ claudeAiOauth: { accessToken: FAKE.accessToken, scopes: ['user:inference'] } }), 'credentials-json'],
+    ['an OAuth token', FAKE.oauthToken, 'oauth-token'],
+    ['an OAuth token with a newline', `${FAKE.oauthToken}\n`, 'oauth-token'],
+    ['an API key', FAKE.apiKey, 'api-key'],
+    ['base64 of credentials JSON', b64(creds()), 'credentials-json'],
+    ['base64 wrapped at 76 columns', b64(creds()).replace(/(.{76})/g, '$1\n'), 'credentials-json'],
+    ['url-safe base64', Buffer.from(creds()).toString('base64url'), 'credentials-json'],
+    ['base64 of an OAuth token', b64(FAKE.oauthToken + '\n'), 'oauth-token'],
+    ['base64 of an API key', b64(FAKE.apiKey), 'api-key'],
+  ])('%s', (_name, text, kind) => {
+    expect(parsePayload(text, 'SRC', NOW).kind).toBe(kind);
+  });
+
+  it('keeps unknown keys of the credentials file', () => {
+    const text = json({ ...JSON.parse(creds()), mcpOAuth: { x: 1 } });
+    const c = parsePayload(text, 'SRC', NOW);
+    expect(c.kind === 'credentials-json' && c.file.mcpOAuth).toEqual({ x: 1 });
+  });
+
+  it('warns, not fails, on an expired token with a refresh token', () => {
+    const c = parsePayload(creds({ expiresAt: NOW - 7200_000 }), 'SRC', NOW);
+    expect(c.warnings).toEqual([expect.stringMatching(/^SRC: the access token expired 2h ago; Claude Code will refresh it/)]);
+  });
+});
+
+describe('parsePayload rejects', () => {
+  it.each([
+    ['empty', '   \n', /the credential is empty/],
+    ['garbage', 'hello world', /not a Claude credential/],
+    ['invalid base64', 'abc$%^def', /not a Claude credential/],
+    ['base64 of garbage', b64('not a credential at all'), /base64 that does not decode to a Claude credential/],
+    ['base64 of binary', Buffer.from([0, 1, 2, 250, 251, 252, 3, 4, 5, 0, 1, 2, 250, 251, 252, 3, 4, 5]).toString('base64'), /base64 that does not decode/],
+    ['invalid JSON', '{"claudeAiOauth":', /invalid JSON/],
+    ['JSON that is not an object', '["a"]', /the JSON is not an object/],
+    ['a JSON string', '"sk-ant-oat01-x"', /the JSON is not an object/],
+    ['claudeAiOauth missing', json({ other: 1 }), /no "claudeAiOauth" object/],
+    ['claudeAiOauth not an object', json({ claudeAiOauth: 'x' }), /no "claudeAiOauth" object/],
+    ['accessToken missing', json({ claudeAiOauth: { scopes: ['user:inference'] } }), /accessToken" is missing or empty/],
+    ['accessToken empty', creds({ accessToken: '' }), /accessToken" is missing or empty/],
+    ['accessToken not a string', creds({ accessToken: 5 }), /accessToken" is missing or empty/],
+    ['scopes missing', creds({ scopes: undefined }), /scopes" is missing/],
+    ['scopes without user:inference', creds({ scopes: ['user:profile'] }), /lacks "user:inference"/],
+    ['expiresAt null', creds({ expiresAt: null }), /expiresAt" is not a number/],
+    ['blanked by a failed refresh', creds({ accessToken: '', refreshToken: '', expiresAt: 0 }), /blanked by a failed token refresh; log in again/],
+    ['expired without a refresh token', creds({ expiresAt: NOW - 60_000, refreshToken: undefined }), /expired 60s ago and there is no refresh token/],
+    ['a refresh token alone', FAKE.refreshToken, /this is a refresh token/],
+    ['an unknown sk-ant- type', 'sk-ant-xyz99-TESTabc', /unrecognised sk-ant- token type/],
+    ['a token with a space inside', `${FAKE.oauthToken} extra`, /cannot be in a token/],
+    ['a bare prefix', 'sk-ant-oat01-', /only its prefix/],
+    ['base64 of bad credentials JSON', b64(creds({ scopes: [] })), /\(base64-decoded\): "claudeAiOauth.scopes" lacks/],
+  ])('%s', (_name, text, message) => {
+    let error: unknown;
+    try {
+      parsePayload(text, 'SRC', NOW);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(78);
+    expect((error as Error).message).toMatch(/^SRC/);
+    expect((error as Error).message).toMatch(message);
+    for (const s of [FAKE.accessToken, FAKE.refreshToken, FAKE.oauthToken]) expect((error as Error).message).not.toContain(s);
+  });
+});
+
+it('credentialsJson helper is valid (sanity for other tests)', () => {
+  expect(parsePayload(json(credentialsJson()), 'SRC').kind).toBe('credentials-json');
+});
