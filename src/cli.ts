@@ -91,26 +91,33 @@ export function parseDuration(name: string, value: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
+/**
+ * Everything after the first `--` is the command, untouched; without `--`, the first
+ * argument that is neither an option nor an option's value starts it (as tini and gosu do).
+ */
+function splitCommand(argv: string[]): { own: string[]; command: string[] } {
+  const takesValue = new Set<string>();
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type !== 'string') continue;
+    takesValue.add(`--${name}`);
+    if ('short' in spec) takesValue.add(`-${spec.short}`);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return { own: argv.slice(0, i), command: argv.slice(i + 1) };
+    if (!arg.startsWith('-') || arg === '-') return { own: argv.slice(0, i), command: argv.slice(i) };
+    if (takesValue.has(arg)) i++;
+  }
+  return { own: argv, command: [] };
+}
+
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Invocation {
-  // Everything after the first `--` is the command, untouched; without `--`, the first
-  // argument that is not an option starts it (as tini and gosu do).
-  const dashDash = argv.indexOf('--');
-  const own = dashDash >= 0 ? argv.slice(0, dashDash) : argv;
+  const { own, command } = splitCommand(argv);
   let parsed;
   try {
-    parsed = parseArgs({ args: own, options, allowPositionals: true, strict: true, tokens: true });
+    parsed = parseArgs({ args: own, options, allowPositionals: false, strict: true });
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (see claude-entry --help)`);
-  }
-  let command = dashDash >= 0 ? argv.slice(dashDash + 1) : [];
-  if (dashDash < 0) {
-    const first = parsed.tokens.find((t) => t.kind === 'positional');
-    if (first) {
-      command = argv.slice(first.index);
-      parsed = parseArgs({ args: argv.slice(0, first.index), options, strict: true });
-    }
-  } else if (parsed.positionals.length > 0) {
-    throw new UsageError(`unexpected argument "${parsed.positionals[0]}" before -- (see claude-entry --help)`);
   }
   const v = parsed.values;
   if (v.help) return { action: 'help' };
