@@ -20,8 +20,13 @@ export interface Config {
 
 export type Invocation =
   | { action: 'run'; config: Config; command: string[] }
-  | { action: 'help' }
+  | { action: 'check'; config: Config; minValidMs: number; json: boolean; online: boolean }
+  | { action: 'doctor'; config: Config }
+  | { action: 'export'; config: Config; from?: string; to?: string; format: 'b64' | 'json' | 'env' }
+  | { action: 'help'; text: string }
   | { action: 'version' };
+
+export const SUBCOMMANDS = ['check', 'doctor', 'export'] as const;
 
 const options = {
   user: { type: 'string', short: 'u' },
@@ -71,6 +76,11 @@ Examples:
 
   claude-entry --user agent --trust /workspace -- claude
 
+Commands (a program named like one of these runs as: claude-entry -- check):
+  claude-entry check [--min-valid 1h] [--json] [--online]   health check
+  claude-entry doctor                                       explain, write nothing
+  claude-entry export [--from FILE] [--format b64|json|env] print the local login
+
 Exit codes: the command's own; 128+N if it died of signal N; 64 usage;
 78 configuration (bad reference, payload or user); 69 source unavailable;
 73 cannot write the files; 127 command not found; 126 not executable.`;
@@ -111,6 +121,52 @@ function splitCommand(argv: string[]): { own: string[]; command: string[] } {
   return { own: argv, command: [] };
 }
 
+const CHECK_USAGE = `Usage: claude-entry check [--min-valid DURATION] [--online] [--json]
+
+Health check for HEALTHCHECK, Kubernetes probes and cron. Reads what is in place for the
+target user (CLAUDE_ENTRY_USER, CLAUDE_CONFIG_DIR honoured) and prints one line, no secret.
+Exit 0 healthy; 1 missing, invalid, expired beyond refresh, valid for less than
+--min-valid (a refreshable login is renewed by Claude Code itself), files with the wrong
+mode or owner, or (--online) rejected or unreachable.
+
+  --min-valid DURATION  fail when a non-refreshable credential expires sooner (e.g. 1h)
+  --online              send one minimal request to the Anthropic API (ANTHROPIC_BASE_URL)
+  --json                one JSON object instead of the line
+
+Examples:
+  HEALTHCHECK --interval=5m CMD ["claude-entry", "check"]
+  livenessProbe: { exec: { command: ["claude-entry", "check"] } }
+  claude-entry check --min-valid 24h --json`;
+
+const DOCTOR_USAGE = `Usage: claude-entry doctor
+
+Explains, without writing anything or contacting any service, what a start would do:
+each source and whether it is set, which one wins and why, where files would go and for
+which user, exec or supervise, orphan reaping, and every problem found with its fix.
+Exit 0 when no problem was found, 1 otherwise.
+
+Example:
+  docker run --rm --entrypoint claude-entry my-agent doctor`;
+
+const EXPORT_USAGE = `Usage: claude-entry export [--from FILE|keychain] [--format b64|json|env]
+
+On a developer's machine: reads the local Claude Code login (~/.claude/.credentials.json,
+or the macOS keychain item "Claude Code-credentials"), checks it, and prints it for a
+deployment: b64 (default, for CLAUDE_CREDENTIALS_B64), json, or env (a VAR=value line).
+
+Examples:
+  claude-entry export > claude.b64
+  kubectl create secret generic claude --from-file=claude-credentials=<(claude-entry export --format json)
+  gh secret set CLAUDE_CREDENTIALS_B64 --body "$(claude-entry export)"`;
+
+const subcommandOptions = {
+  check: { 'min-valid': { type: 'string' }, online: { type: 'boolean' }, json: { type: 'boolean' } },
+  doctor: {},
+  export: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' } },
+} as const;
+
+const subcommandUsage = { check: CHECK_USAGE, doctor: DOCTOR_USAGE, export: EXPORT_USAGE };
+
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Invocation {
   const { own, command } = splitCommand(argv);
   let parsed;
@@ -120,12 +176,52 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = p
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (see claude-entry --help)`);
   }
   const v = parsed.values;
-  if (v.help) return { action: 'help' };
+  if (v.help && command.length === 0) return { action: 'help', text: USAGE };
   if (v.version) return { action: 'version' };
+  const sub = own.length === argv.length - command.length && (SUBCOMMANDS as readonly string[]).includes(command[0] ?? '')
+    ? (command[0] as (typeof SUBCOMMANDS)[number])
+    : undefined;
+  if (sub) return parseSubcommand(sub, command.slice(1), v, env, cwd);
+  if (v.help) return { action: 'help', text: USAGE };
   if (command.length === 0 || command[0] === '') {
     throw new UsageError('no command to run: give it after --, e.g. claude-entry -- claude -p "hello"');
   }
+  return { action: 'run', command, config: buildConfig(v, env, cwd) };
+}
 
+function parseSubcommand(
+  sub: (typeof SUBCOMMANDS)[number],
+  args: string[],
+  common: CommonValues,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Invocation {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...options, ...subcommandOptions[sub] }, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw new UsageError(`${sub}: ${(error as Error).message.split('\n')[0]} (see claude-entry ${sub} --help)`);
+  }
+  const v = parsed.values as CommonValues & { help?: boolean; 'min-valid'?: string; online?: boolean; json?: boolean; from?: string; to?: string; format?: string };
+  if (v.help) return { action: 'help', text: subcommandUsage[sub] };
+  const config = buildConfig({ ...common, ...v }, env, cwd);
+  switch (sub) {
+    case 'check':
+      return { action: 'check', config, minValidMs: v['min-valid'] ? parseDuration('--min-valid', v['min-valid']) : 0, json: v.json ?? false, online: v.online ?? false };
+    case 'doctor':
+      return { action: 'doctor', config };
+    case 'export': {
+      const format = v.format ?? 'b64';
+      if (format !== 'b64' && format !== 'json' && format !== 'env') throw new UsageError(`export: --format must be b64, json or env`);
+      return { action: 'export', config, from: v.from, to: v.to, format };
+    }
+  }
+}
+
+type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; timeout?: string; log?: string; 'log-format'?: string };
+
+/** One place where flags meet their CLAUDE_ENTRY_* twins. */
+export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string): Config {
   const logLevelText = v.log ?? env.CLAUDE_ENTRY_LOG;
   const logLevel = parseLogLevel(logLevelText);
   if (logLevelText && !logLevel) throw new ConfigError(`CLAUDE_ENTRY_LOG: "${logLevelText}" is not one of debug, info, warn, error, silent`);
@@ -137,22 +233,15 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = p
     .filter(Boolean)
     .map((dir) => path.resolve(cwd, dir));
   const timeoutText = v.timeout ?? env.CLAUDE_ENTRY_TIMEOUT;
-
   return {
-    action: 'run',
-    command,
-    config: {
-      user: v.user ?? (env.CLAUDE_ENTRY_USER || undefined),
-      source: v.source ?? (env.CLAUDE_ENTRY_SOURCE || undefined),
-      trust,
-      optional: v.optional ?? parseBoolean('CLAUDE_ENTRY_OPTIONAL', env.CLAUDE_ENTRY_OPTIONAL) ?? false,
-      skipPermissionsPrompt:
-        v['skip-permissions-prompt'] ??
-        parseBoolean('CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT', env.CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT) ??
-        false,
-      timeoutMs: timeoutText ? parseDuration('CLAUDE_ENTRY_TIMEOUT', timeoutText) : 15_000,
-      logLevel: logLevel ?? 'info',
-      logJson: logFormat === 'json',
-    },
+    user: v.user ?? (env.CLAUDE_ENTRY_USER || undefined),
+    source: v.source ?? (env.CLAUDE_ENTRY_SOURCE || undefined),
+    trust,
+    optional: v.optional ?? parseBoolean('CLAUDE_ENTRY_OPTIONAL', env.CLAUDE_ENTRY_OPTIONAL) ?? false,
+    skipPermissionsPrompt:
+      v['skip-permissions-prompt'] ?? parseBoolean('CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT', env.CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT) ?? false,
+    timeoutMs: timeoutText ? parseDuration('CLAUDE_ENTRY_TIMEOUT', timeoutText) : 15_000,
+    logLevel: logLevel ?? 'info',
+    logJson: logFormat === 'json',
   };
 }

@@ -2,7 +2,7 @@
  * claude-entry: the steps of a container start, top to bottom. The only process.exit.
  */
 import { childEnvironment } from './child-env.js';
-import { USAGE, parseCommandLine, type Config } from './cli.js';
+import { parseCommandLine, type Config } from './cli.js';
 import { ConfigError, EntryError } from './errors.js';
 import { claudePaths } from './home.js';
 import { install } from './install.js';
@@ -12,6 +12,7 @@ import { canExec, execCommand, installStartupSignalHandlers, resolveCommand, sig
 import { describeLinks, linksFor, resolveChain } from './sources/chain.js';
 import { splitReferences } from './sources/references.js';
 import type { SourceContext } from './sources/types.js';
+import { writeState } from './state.js';
 import { dropPrivileges, readUserDatabase, resolveTargetUser } from './user.js';
 
 declare const __VERSION__: string;
@@ -28,7 +29,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   try {
     const invocation = parseCommandLine(argv, env);
     if (invocation.action === 'help') {
-      process.stdout.write(USAGE + '\n');
+      process.stdout.write(invocation.text + '\n');
       return 0;
     }
     if (invocation.action === 'version') {
@@ -37,7 +38,26 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     }
     log = createLogger({ level: invocation.config.logLevel, json: invocation.config.logJson });
     for (const name of SECRET_VARIABLES) log.addSecret(env[name]);
-    return await start(invocation.config, invocation.command, env, log);
+    switch (invocation.action) {
+      case 'run':
+        return await start(invocation.config, invocation.command, env, log);
+      case 'check': {
+        const { runCheck } = await import('./commands/check.js');
+        const { code, output } = await runCheck({ ...invocation, timeoutMs: invocation.config.timeoutMs }, env, invocation.config.user);
+        process.stdout.write(log.redact(output) + '\n');
+        return code;
+      }
+      case 'doctor': {
+        const { runDoctor } = await import('./commands/doctor.js');
+        const { code, output } = await runDoctor(env, invocation.config.source, invocation.config.user);
+        process.stdout.write(log.redact(output) + '\n');
+        return code;
+      }
+      case 'export': {
+        const { runExport } = await import('./commands/export.js');
+        return await runExport(invocation, env, log);
+      }
+    }
   } catch (error) {
     if (error instanceof EntryError) {
       log.error(error.message);
@@ -83,6 +103,16 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
 
   // 3. the files, written and owned before the privileges go
   install(resolution?.credential, resolution?.fetched.inPlace ?? false, paths, config, { user, log });
+  if (resolution) {
+    const { credential, fetched } = resolution;
+    writeState(paths.configDir, {
+      source: fetched.source,
+      kind: credential.kind,
+      deliveredAs: credential.kind === 'credentials-json' ? paths.credentialsPath : credential.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY',
+      startedAt: new Date().toISOString(),
+      version: __VERSION__,
+    }, { user, log });
+  }
 
   // 4. the child's environment, then the drop
   const envRefs = splitReferences(config.source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));

@@ -33,7 +33,11 @@ export type Credential =
   | { kind: 'api-key'; key: string; warnings: string[] };
 
 export function describeKind(c: Credential): string {
-  switch (c.kind) {
+  return kindLabel(c.kind);
+}
+
+export function kindLabel(kind: Credential['kind']): string {
+  switch (kind) {
     case 'credentials-json':
       return 'Claude Code credentials JSON';
     case 'oauth-token':

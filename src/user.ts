@@ -95,6 +95,8 @@ export function resolveTargetUser(
   spec: string | undefined,
   db: UserDatabase,
   self: { uid: number; gid: number; home?: string },
+  /** Only looking (check, doctor): a non-root caller may name another user. */
+  inspectOnly = false,
 ): TargetUser {
   if (spec === undefined || spec.trim() === '') {
     const entry = db.passwd.find((p) => p.uid === self.uid);
@@ -135,7 +137,7 @@ export function resolveTargetUser(
       gid = group.gid;
     }
   }
-  if (self.uid !== 0 && (self.uid !== entry.uid || self.gid !== gid)) {
+  if (!inspectOnly && self.uid !== 0 && (self.uid !== entry.uid || self.gid !== gid)) {
     throw new ConfigError(
       `CLAUDE_ENTRY_USER: cannot switch to ${entry.name} (${entry.uid}:${gid}) when not running as root (running as ${self.uid}:${self.gid})`,
     );

@@ -32,6 +32,7 @@ function cloudConventionalLinks(ctx: SourceContext): SourceLink[] {
   return ['CLAUDE_CREDENTIALS_AWS_SECRET', 'CLAUDE_CREDENTIALS_GCP_SECRET', 'CLAUDE_CREDENTIALS_AZURE_SECRET'].map(
     (name): SourceLink => ({
       describe: name,
+      remote: { ref: ctx.env[name] || undefined },
       fetch: async () => {
         const ref = ctx.env[name];
         if (!ref) return envLink(name, ctx).fetch(); // throws "not set"

@@ -16,7 +16,8 @@ export function linkForReference(ref: string, ctx: SourceContext): SourceLink {
       `CLAUDE_ENTRY_SOURCE: unrecognised reference "${ref.slice(0, 80)}" (expected /path, file:/path or env:NAME)`,
     );
   }
-  return provider.link(ref, ctx);
+  const link = provider.link(ref, ctx);
+  return provider === fileReferences || provider === envReferences ? link : { ...link, remote: { ref } };
 }
 
 export function splitReferences(list: string): string[] {

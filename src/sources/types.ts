@@ -31,6 +31,11 @@ export interface SourceLink {
   /** What the link looks at, for "no credential found (looked at ...)". */
   describe: string;
   fetch: () => Promise<FetchedSecret>;
+  /**
+   * Set for links that contact a network service, which doctor describes without fetching:
+   * the reference they would fetch, undefined when not configured.
+   */
+  remote?: { ref: string | undefined };
 }
 
 /** A kind of reference in CLAUDE_ENTRY_SOURCE. Cloud providers load their SDK only in fetch(). */

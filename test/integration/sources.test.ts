@@ -52,7 +52,7 @@ describe('credentials JSON sources write .credentials.json', () => {
     const claudeJson = path.join(home, '.claude.json');
     expect(JSON.parse(fs.readFileSync(claudeJson, 'utf8'))).toEqual({ hasCompletedOnboarding: true });
     expect(fileMode(claudeJson)).toBe(0o600);
-    expect(fs.readdirSync(path.join(home, '.claude'))).toEqual(['.credentials.json']); // no temp files left
+    expect(fs.readdirSync(path.join(home, '.claude')).sort()).toEqual(['.claude-entry-state.json', '.credentials.json']); // no temp files left
 
     // Carriers are gone from the command's environment; nothing overrides the file.
     expect(parseEnvLines(r.stdout)).toEqual({
@@ -148,7 +148,7 @@ describe('conventional paths', () => {
     const config = path.join(dir, 'config', 'claude');
     const r = await runBundle(['--', 'true'], { env: baseEnv(home, { CLAUDE_CONFIG_DIR: config, CLAUDE_CREDENTIALS_JSON: credsText }) });
     expect(r.code).toBe(0);
-    expect(fs.readdirSync(config).sort()).toEqual(['.claude.json', '.credentials.json']);
+    expect(fs.readdirSync(config).sort()).toEqual(['.claude-entry-state.json', '.claude.json', '.credentials.json']);
     expect(fs.existsSync(path.join(home, '.claude.json'))).toBe(false);
     expect(fs.existsSync(path.join(home, '.claude'))).toBe(false);
   });

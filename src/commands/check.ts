@@ -1,0 +1,100 @@
+/**
+ * `claude-entry check`: a health check for HEALTHCHECK, Kubernetes probes and cron.
+ * One line, no secret; exit 0 healthy, 1 not.
+ */
+import { formatDuration } from '../payload.js';
+import { inspectInPlace, type InPlace } from './inspect.js';
+import { checkOnline, type OnlineResult } from './online.js';
+
+export interface CheckOptions {
+  minValidMs: number;
+  json: boolean;
+  online: boolean;
+  timeoutMs: number;
+}
+
+export interface CheckReport {
+  status: 'healthy' | 'unhealthy';
+  reasons: string[];
+  kind?: string;
+  source?: string;
+  where?: string;
+  subscriptionType?: string;
+  expiresAt?: number;
+  expiresInMs?: number;
+  refreshToken?: boolean;
+  files?: { path: string; mode: string; uid: number; ok: boolean };
+  online?: OnlineResult;
+}
+
+export async function runCheck(
+  options: CheckOptions,
+  env: NodeJS.ProcessEnv,
+  userSpec: string | undefined,
+  now = Date.now(),
+): Promise<{ code: number; output: string }> {
+  const facts = inspectInPlace(env, userSpec, now);
+  const report = await buildReport(facts, options, env, now);
+  const output = options.json ? JSON.stringify(report) : formatLine(report);
+  return { code: report.status === 'healthy' ? 0 : 1, output };
+}
+
+async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.ProcessEnv, now: number): Promise<CheckReport> {
+  const reasons: string[] = [];
+  const found = facts.found;
+  if (!found) {
+    return {
+      status: 'unhealthy',
+      reasons: [`no credential: no ${facts.paths.credentialsPath}, and neither CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY is set`],
+    };
+  }
+  const report: CheckReport = { status: 'healthy', reasons, kind: found.kind, source: found.source, where: found.where };
+  if (found.invalid) reasons.push(found.invalid);
+
+  const credential = found.credential;
+  if (credential?.kind === 'credentials-json') {
+    const { oauth } = credential;
+    report.subscriptionType = typeof oauth.subscriptionType === 'string' ? oauth.subscriptionType : undefined;
+    report.refreshToken = typeof oauth.refreshToken === 'string' && oauth.refreshToken !== '';
+    if (typeof oauth.expiresAt === 'number') {
+      report.expiresAt = oauth.expiresAt;
+      report.expiresInMs = oauth.expiresAt - now;
+      // With a refresh token Claude Code renews the access token itself: its expiry is routine.
+      if (!report.refreshToken && report.expiresInMs < options.minValidMs) {
+        reasons.push(`the access token is valid for ${formatDuration(report.expiresInMs)}, less than ${formatDuration(options.minValidMs)}, and cannot be refreshed`);
+      }
+    }
+  }
+  if (facts.file) {
+    report.files = { path: facts.file.path, mode: facts.file.mode.toString(8).padStart(4, '0'), uid: facts.file.uid, ok: facts.file.problems.length === 0 };
+    reasons.push(...facts.file.problems);
+  }
+  if (options.online) {
+    if (credential) {
+      report.online = await checkOnline(credential, env, options.timeoutMs);
+      if (report.online.state === 'rejected') reasons.push(`the Anthropic API rejected the credential (HTTP ${report.online.status}${report.online.error ? ` ${report.online.error}` : ''})`);
+      if (report.online.state === 'unreachable') reasons.push(`the Anthropic API could not be reached (${report.online.error})`);
+    } else if (!found.invalid) {
+      reasons.push(`--online: the credential is in the command's environment, not visible to check`);
+    }
+  }
+  report.status = reasons.length === 0 ? 'healthy' : 'unhealthy';
+  return report;
+}
+
+function formatLine(r: CheckReport): string {
+  const parts: string[] = [];
+  if (r.kind) {
+    const kind = r.kind === 'credentials-json' ? 'OAuth login' : r.kind === 'oauth-token' ? 'OAuth token' : 'API key';
+    parts.push(`${kind}${r.subscriptionType ? ` (${r.subscriptionType})` : ''} in ${r.where}${r.source && r.source !== r.where ? `, from ${r.source}` : ''}`);
+  }
+  if (r.expiresInMs !== undefined) {
+    parts.push(r.expiresInMs > 0 ? `expires in ${formatDuration(r.expiresInMs)}` : `expired ${formatDuration(r.expiresInMs)} ago`);
+  } else if (r.kind && r.kind !== 'credentials-json') parts.push('expiry not known');
+  if (r.refreshToken !== undefined) parts.push(`refresh token: ${r.refreshToken ? 'yes' : 'no'}`);
+  if (r.files) parts.push(`file ${r.files.mode} uid ${r.files.uid}: ${r.files.ok ? 'ok' : 'wrong'}`);
+  if (r.online) parts.push(`online: ${r.online.state}${'status' in r.online ? ` (HTTP ${r.online.status})` : ''}`);
+  const head = r.status === 'healthy' ? 'healthy' : `unhealthy: ${r.reasons.join('; ')}`;
+  return parts.length ? `${head} | ${parts.join('; ')}` : head;
+}
+

@@ -1,0 +1,173 @@
+/**
+ * `claude-entry doctor`: explains the whole decision a start would make, writes nothing and
+ * contacts nothing. Exit 0 when it found no problem, 1 otherwise.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EntryError } from '../errors.js';
+import { checkWritable } from '../home.js';
+import { createLogger } from '../log.js';
+import { describeKind, formatDuration, kindLabel } from '../payload.js';
+import { canExec } from '../run.js';
+import { linksFor, toCredential } from '../sources/chain.js';
+import type { SourceContext } from '../sources/types.js';
+import { readState } from '../state.js';
+import { targetFor } from './inspect.js';
+
+declare const __VERSION__: string;
+
+export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefined, userSpec: string | undefined, now = Date.now()): Promise<{ code: number; output: string }> {
+  const out: string[] = [];
+  const problems: string[] = [];
+  const say = (line = '') => out.push(line);
+  const uid = process.getuid!();
+  say(`claude-entry ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'} doctor: Node ${process.version}, pid ${process.pid}, uid ${uid}`);
+
+  // Target user and files
+  say();
+  say('Target user');
+  let target: ReturnType<typeof targetFor> | undefined;
+  try {
+    target = targetFor(env, userSpec);
+  } catch (error) {
+    problems.push(`${(error as Error).message}`);
+    say(`  cannot be resolved: ${(error as Error).message}`);
+  }
+  if (target) {
+    const { user, paths } = target;
+    say(`  ${user.name ?? `uid ${user.uid}`} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')}), home ${user.home}`);
+    say(`  credentials: ${paths.credentialsPath}`);
+    say(`  settings:    ${paths.claudeJsonPath}`);
+    say(
+      user.switching
+        ? `  running as root: files chowned to ${user.uid}:${user.gid}, then the command runs as ${user.name ?? user.uid}`
+        : `  not switching users: files written as uid ${uid}, the command runs as uid ${uid}`,
+    );
+    if (user.switching && uid !== 0) problems.push(`CLAUDE_ENTRY_USER names ${user.name} but claude-entry runs as uid ${uid}, not root: run it as root (it drops privileges itself) or drop CLAUDE_ENTRY_USER`);
+    if (!user.switching) {
+      try {
+        checkWritable(paths.configDir, { user, log: createLogger({ level: 'silent' }) });
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    if (env.CLAUDE_CONFIG_DIR) {
+      const ignored = path.join(user.home, '.claude', '.credentials.json');
+      if (ignored !== paths.credentialsPath && fs.existsSync(ignored)) {
+        problems.push(`CLAUDE_CONFIG_DIR is ${env.CLAUDE_CONFIG_DIR}, so Claude Code ignores ${ignored}: move it there, or unset CLAUDE_CONFIG_DIR`);
+      }
+    }
+    const state = readState(paths.configDir);
+    if (state) say(`  last start: ${state.startedAt}, ${kindLabel(state.kind)} from ${state.source}`);
+  }
+
+  // Sources
+  say();
+  const ctx: SourceContext = {
+    env,
+    log: createLogger({ level: 'silent' }),
+    timeoutMs: 0,
+    credentialsPath: target?.paths.credentialsPath ?? '/nonexistent',
+  };
+  say(source ? `Sources (CLAUDE_ENTRY_SOURCE=${source}, tried in order)` : 'Sources (CLAUDE_ENTRY_SOURCE not set: conventional variables, first one set wins)');
+  let winner: string | undefined;
+  try {
+    const links = linksFor(source, ctx);
+    let n = 0;
+    for (const link of links) {
+      n++;
+      const label = `  ${String(n).padStart(2)}. ${link.describe.padEnd(34)}`;
+      if (winner) {
+        const set = link.remote ? link.remote.ref !== undefined : await isConfigured(link);
+        say(`${label} ${set ? 'set, but not used: an earlier source wins' : 'not set'}`);
+        continue;
+      }
+      if (link.remote) {
+        if (link.remote.ref === undefined) {
+          say(`${label} not set`);
+          continue;
+        }
+        winner = link.describe;
+        say(`${label} <- wins: would fetch ${link.remote.ref} (not fetched by doctor)`);
+        continue;
+      }
+      try {
+        const fetched = await link.fetch();
+        winner = link.describe;
+        try {
+          const credential = toCredential(fetched, now);
+          let detail = describeKind(credential);
+          if (credential.kind === 'credentials-json' && typeof credential.oauth.expiresAt === 'number') {
+            const left = credential.oauth.expiresAt - now;
+            detail += left > 0 ? `, expires in ${formatDuration(left)}` : `, expired ${formatDuration(left)} ago (will be refreshed)`;
+          }
+          say(`${label} <- wins: ${detail}`);
+          for (const w of credential.warnings) problems.push(w);
+        } catch (error) {
+          say(`${label} <- set, but broken: a start would stop here`);
+          problems.push((error as Error).message);
+        }
+      } catch (error) {
+        if (error instanceof Error && 'tryNextLink' in error) {
+          say(`${label} not set`);
+          continue;
+        }
+        winner = link.describe;
+        say(`${label} <- set, but broken: a start would stop here`);
+        problems.push((error as Error).message);
+      }
+    }
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (!winner) {
+    if (env.CLAUDE_ENTRY_OPTIONAL === '1') say('  none set: the command would start without a credential (CLAUDE_ENTRY_OPTIONAL=1)');
+    else problems.push('no source is set: a start would fail with exit 78 (set one, e.g. CLAUDE_CREDENTIALS_B64, or CLAUDE_ENTRY_OPTIONAL=1)');
+  }
+  for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
+    if (env[name] && winner && winner !== name) say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
+  }
+
+  // Running
+  say();
+  say('Running the command');
+  if (canExec()) say('  exec: process.execve replaces claude-entry with the command; nothing stays resident');
+  else if (process.pid === 1) say('  supervise: claude-entry is PID 1, so it stays to forward signals and pass on the exit code');
+  else say(`  supervise: Node ${process.version} has no process.execve (Node 22.15+ / 23.11+ has); signals are forwarded, the exit code passed on`);
+  if (process.pid === 1) {
+    say('  reaping: claude-entry is PID 1 and cannot reap orphaned processes');
+    problems.push('PID 1 cannot reap orphans: use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"] (shareProcessNamespace or an init in Kubernetes)');
+  } else {
+    const init = processName(1);
+    const reapers = ['tini', 'docker-init', 'dumb-init', 'catatonit', 'systemd', 'init', 'runit', 's6-svscan'];
+    say(`  reaping: PID 1 is ${init ?? 'not visible'}${init && reapers.some((r) => init.startsWith(r)) ? ', which reaps orphans' : ''}`);
+  }
+  if (env.NODE_EXTRA_CA_CERTS && process.versions.node.startsWith('20.')) {
+    say('  note: NODE_EXTRA_CA_CERTS is set: Node 20 loads it at every start (about +70 ms); set it only where a private CA is needed');
+  }
+
+  say();
+  if (problems.length === 0) say('No problems found.');
+  else {
+    say(`Problems (${problems.length})`);
+    for (const p of problems) say(`  - ${p}`);
+  }
+  return { code: problems.length === 0 ? 0 : 1, output: out.join('\n') };
+}
+
+async function isConfigured(link: { fetch: () => Promise<unknown> }): Promise<boolean> {
+  try {
+    await link.fetch();
+    return true;
+  } catch (error) {
+    return !(error instanceof Error && 'tryNextLink' in error) || error instanceof EntryError;
+  }
+}
+
+function processName(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}

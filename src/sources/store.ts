@@ -1,0 +1,38 @@
+/**
+ * Writing a payload to a reference (export --to, and later credential sync): the same
+ * reference syntax as the chain.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, WriteError, errnoCode } from '../errors.js';
+import { writeFileAtomic } from '../home.js';
+import type { Logger } from '../log.js';
+import { splitReferences } from './references.js';
+
+export interface StoreContext {
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+}
+
+export async function storeAtReference(ref: string, payload: string, ctx: StoreContext): Promise<void> {
+  const refs = splitReferences(ref);
+  if (refs.length !== 1) throw new ConfigError(`--to: give exactly one reference`);
+  const target = refs[0]!;
+  if (target.startsWith('env:')) throw new ConfigError(`--to ${target}: an environment variable cannot be written; print it instead (--format env)`);
+  if (target.startsWith('/') || target.startsWith('file:')) {
+    const file = target.startsWith('file:') ? target.slice(5) : target;
+    if (!path.isAbsolute(file)) throw new ConfigError(`--to ${target}: a file reference needs an absolute path`);
+    if (!fs.existsSync(path.dirname(file))) throw new WriteError(`--to ${target}: ${path.dirname(file)} does not exist`);
+    try {
+      writeFileAtomic(file, payload + '\n', {
+        user: { uid: process.getuid!(), gid: process.getgid!(), groups: [], home: '', switching: false },
+        log: ctx.log,
+      });
+    } catch (error) {
+      if (error instanceof WriteError) throw error;
+      throw new WriteError(`--to ${target}: ${errnoCode(error) ?? 'cannot write'}`, { cause: error });
+    }
+    return;
+  }
+  throw new ConfigError(`--to ${target.slice(0, 80)}: storing at this kind of reference is not supported`);
+}

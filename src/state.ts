@@ -1,0 +1,37 @@
+/**
+ * What claude-entry remembers between its start and a later `check` or `doctor`: where the
+ * credential came from and what kind it was. Never a secret.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic, type Writer } from './home.js';
+import type { Credential } from './payload.js';
+
+export const STATE_FILE = '.claude-entry-state.json';
+
+export interface EntryState {
+  /** Reference or variable the credential came from. */
+  source: string;
+  kind: Credential['kind'];
+  /** Where the command found it: the credentials file, or a variable in its environment. */
+  deliveredAs: string;
+  startedAt: string;
+  version: string;
+}
+
+export function statePath(configDir: string): string {
+  return path.join(configDir, STATE_FILE);
+}
+
+export function writeState(configDir: string, state: EntryState, w: Writer): void {
+  writeFileAtomic(statePath(configDir), JSON.stringify(state, null, 2) + '\n', w);
+}
+
+export function readState(configDir: string): EntryState | undefined {
+  try {
+    const value = JSON.parse(fs.readFileSync(statePath(configDir), 'utf8')) as EntryState;
+    return typeof value === 'object' && value !== null && typeof value.source === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
