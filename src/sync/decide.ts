@@ -1,0 +1,59 @@
+/**
+ * The sync decision table: given the login on local disk and the one in the source, which
+ * way (if any) to copy. Pure, so it is tested as a table.
+ *
+ * Pairs are ordered by `expiresAt`: Claude Code's refresh always yields a later expiry, so
+ * the later pair is the newer one and holds the live refresh token.
+ */
+import { parsePayload } from '../payload.js';
+
+export type Login =
+  | { state: 'valid'; accessToken: string; refreshToken?: string; expiresAt?: number; text: string }
+  | { state: 'blank' }
+  | { state: 'missing' }
+  | { state: 'invalid'; reason: string };
+
+/** Classify a payload (as text) the way a sync sees it. Expired-with-refresh is still valid. */
+export function classifyLogin(text: string | undefined, source: string, now = Date.now()): Login {
+  if (text === undefined) return { state: 'missing' };
+  try {
+    const raw = JSON.parse(text) as { claudeAiOauth?: { accessToken?: unknown; expiresAt?: unknown; refreshToken?: unknown } };
+    const o = raw?.claudeAiOauth;
+    if (o && o.accessToken === '' && (o.expiresAt === 0 || o.refreshToken === '')) return { state: 'blank' };
+  } catch {
+    // not plain JSON: base64 or a token; parsePayload says what it is
+  }
+  try {
+    const credential = parsePayload(text, source, now);
+    if (credential.kind !== 'credentials-json') return { state: 'invalid', reason: `${source} holds a ${credential.kind}, which does not rotate` };
+    const { accessToken, refreshToken, expiresAt } = credential.oauth;
+    return { state: 'valid', accessToken, refreshToken, expiresAt, text: JSON.stringify(credential.file) };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/blanked by a failed token refresh/.test(message)) return { state: 'blank' };
+    return { state: 'invalid', reason: message };
+  }
+}
+
+export type Decision = { action: 'copy' } | { action: 'skip'; reason: string };
+
+function samePair(a: Extract<Login, { state: 'valid' }>, b: Extract<Login, { state: 'valid' }>): boolean {
+  return a.accessToken === b.accessToken && a.refreshToken === b.refreshToken;
+}
+
+/**
+ * Copy `from` over `to`? Used both ways: push is decide(local, source), pull is
+ * decide(source, local). Never copies a blank, invalid or older pair.
+ */
+export function decide(from: Login, to: Login): Decision {
+  if (from.state === 'missing') return { action: 'skip', reason: 'nothing to copy' };
+  if (from.state === 'blank') return { action: 'skip', reason: 'it was blanked by a failed refresh' };
+  if (from.state === 'invalid') return { action: 'skip', reason: `it is not a valid login (${from.reason})` };
+  if (to.state !== 'valid') return { action: 'copy' };
+  if (samePair(from, to)) return { action: 'skip', reason: 'both hold the same pair' };
+  if (from.expiresAt === undefined || to.expiresAt === undefined) {
+    return { action: 'skip', reason: 'the pairs differ but one has no expiresAt to order them by' };
+  }
+  if (from.expiresAt <= to.expiresAt) return { action: 'skip', reason: 'the other side holds a pair as new or newer' };
+  return { action: 'copy' };
+}
