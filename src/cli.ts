@@ -16,6 +16,7 @@ export interface Config {
   timeoutMs: number;
   logLevel: LogLevel;
   logJson: boolean;
+  sync: 'off' | 'push' | 'pull' | 'both';
 }
 
 export type Invocation =
@@ -35,6 +36,7 @@ const options = {
   optional: { type: 'boolean' },
   'skip-permissions-prompt': { type: 'boolean' },
   timeout: { type: 'string' },
+  sync: { type: 'string' },
   log: { type: 'string', short: 'l' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -57,6 +59,8 @@ Options (each has an environment twin; the flag wins):
                            accept the --dangerously-skip-permissions
                            warning in advance                        CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT=1
       --timeout DURATION   deadline for network sources (15s)        CLAUDE_ENTRY_TIMEOUT
+      --sync MODE          off, push, pull or both: keep the source  CLAUDE_ENTRY_SYNC
+                           and the refreshed login in step
   -l, --log LEVEL          debug, info, warn, error, silent          CLAUDE_ENTRY_LOG
       --log-format FORMAT  text or json                              CLAUDE_ENTRY_LOG_FORMAT
   -h, --help               show this help
@@ -218,7 +222,7 @@ function parseSubcommand(
   }
 }
 
-type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; timeout?: string; log?: string; 'log-format'?: string };
+type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; timeout?: string; sync?: string; log?: string; 'log-format'?: string };
 
 /** One place where flags meet their CLAUDE_ENTRY_* twins. */
 export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string): Config {
@@ -233,7 +237,12 @@ export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string
     .filter(Boolean)
     .map((dir) => path.resolve(cwd, dir));
   const timeoutText = v.timeout ?? env.CLAUDE_ENTRY_TIMEOUT;
+  const sync = (v.sync ?? env.CLAUDE_ENTRY_SYNC ?? 'off').trim().toLowerCase() || 'off';
+  if (sync !== 'off' && sync !== 'push' && sync !== 'pull' && sync !== 'both') {
+    throw new ConfigError(`CLAUDE_ENTRY_SYNC: "${sync}" is not one of off, push, pull, both`);
+  }
   return {
+    sync,
     user: v.user ?? (env.CLAUDE_ENTRY_USER || undefined),
     source: v.source ?? (env.CLAUDE_ENTRY_SOURCE || undefined),
     trust,

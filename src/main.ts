@@ -9,10 +9,11 @@ import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
 import { describeKind, secretsOf } from './payload.js';
 import { canExec, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
-import { describeLinks, linksFor, resolveChain } from './sources/chain.js';
+import { describeLinks, linksFor, resolveChain, type Resolution } from './sources/chain.js';
+import type { SyncStore } from './sync/stores.js';
 import { splitReferences } from './sources/references.js';
 import type { SourceContext } from './sources/types.js';
-import { writeState } from './state.js';
+import { readState, writeState } from './state.js';
 import { dropPrivileges, readUserDatabase, resolveTargetUser } from './user.js';
 
 declare const __VERSION__: string;
@@ -101,6 +102,8 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     throw new ConfigError(`no credential found (looked at ${describeLinks(links)}); set CLAUDE_ENTRY_OPTIONAL=1 to start without one`);
   }
 
+  const syncStore = await prepareSync(config, resolution, log);
+
   // 3. the files, written and owned before the privileges go
   install(resolution?.credential, resolution?.fetched.inPlace ?? false, paths, config, { user, log });
   if (resolution) {
@@ -111,6 +114,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
       deliveredAs: credential.kind === 'credentials-json' ? paths.credentialsPath : credential.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY',
       startedAt: new Date().toISOString(),
       version: __VERSION__,
+      sync: syncStore ? { mode: config.sync, store: syncStore.describe } : undefined,
     }, { user, log });
   }
 
@@ -125,14 +129,58 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
 
   // 5. the command
   const file = resolveCommand(command[0]!, child.env.PATH);
-  if (canExec()) {
+  if (canExec() && !syncStore) {
     log.debug(`exec ${file}`);
     execCommand(file, command, child.env);
   }
-  log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}`);
-  return supervise(file, command, child.env, log).exitCode;
+  log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}${syncStore ? ' (sync needs a resident supervisor)' : ''}`);
+  const supervisor = supervise(file, command, child.env, log);
+  if (!syncStore || resolution?.credential.kind !== 'credentials-json') return supervisor.exitCode;
+
+  const { startSync } = await import('./sync/syncer.js');
+  const asUser = { user: { ...user, switching: false }, log };
+  const syncer = startSync({
+    mode: config.sync as 'push' | 'pull' | 'both',
+    credentialsPath: paths.credentialsPath,
+    store: syncStore,
+    log,
+    timeoutMs: config.timeoutMs,
+    onResult: (lastSync) => {
+      if (lastSync.result === 'skipped') return; // "nothing to do" would hide the last real sync
+      const state = readState(paths.configDir);
+      if (state) writeState(paths.configDir, { ...state, lastSync }, asUser);
+    },
+  });
+  const code = await supervisor.exitCode;
+  await syncer.stop();
+  return code;
 }
 
+/**
+ * CLAUDE_ENTRY_SYNC needs a login that rotates (a credentials JSON) from a source that can
+ * be written; anything else is a configuration error, said before the command starts.
+ */
+async function prepareSync(config: Config, resolution: Resolution | undefined, log: Logger): Promise<SyncStore | undefined> {
+  if (config.sync === 'off') return undefined;
+  const what = `CLAUDE_ENTRY_SYNC=${config.sync}`;
+  if (!resolution) throw new ConfigError(`${what}: there is no credential to keep in sync`);
+  const { credential, fetched } = resolution;
+  if (credential.kind !== 'credentials-json') {
+    log.warn(`${what}: ${fetched.source} holds ${describeKind(credential).replace(/^O/, 'an O').replace(/^A/, 'an A')}, which does not rotate; nothing to sync`);
+    return undefined;
+  }
+  if (fetched.inPlace) throw new ConfigError(`${what}: the login is the file already in place (${fetched.source}); there is no other copy to sync with`);
+  if (!fetched.store) {
+    throw new ConfigError(`${what}: ${fetched.source} is an environment variable, which cannot be written back; use a file or a secret manager source`);
+  }
+  return fetched.store();
+}
+
+// If the event loop ever drains before main settles, that is a bug: never report success for it.
+process.once('beforeExit', () => {
+  process.stderr.write('claude-entry: error: internal error: stopped before the command finished\n');
+  process.exit(70);
+});
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
   () => process.exit(70),

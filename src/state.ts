@@ -17,6 +17,9 @@ export interface EntryState {
   deliveredAs: string;
   startedAt: string;
   version: string;
+  /** CLAUDE_ENTRY_SYNC while the command runs, and the outcome of the last sync. */
+  sync?: { mode: string; store: string };
+  lastSync?: { at: string; direction: 'push' | 'pull'; result: 'copied' | 'skipped' | 'failed'; detail: string };
 }
 
 export function statePath(configDir: string): string {

@@ -25,6 +25,7 @@ export interface CheckReport {
   refreshToken?: boolean;
   files?: { path: string; mode: string; uid: number; ok: boolean };
   online?: OnlineResult;
+  lastSync?: { at: string; direction: string; result: string; detail: string };
 }
 
 export async function runCheck(
@@ -48,7 +49,7 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
       reasons: [`no credential: no ${facts.paths.credentialsPath}, and neither CLAUDE_CODE_OAUTH_TOKEN nor ANTHROPIC_API_KEY is set`],
     };
   }
-  const report: CheckReport = { status: 'healthy', reasons, kind: found.kind, source: found.source, where: found.where };
+  const report: CheckReport = { status: 'healthy', reasons, kind: found.kind, source: found.source, where: found.where, lastSync: facts.state?.lastSync };
   if (found.invalid) reasons.push(found.invalid);
 
   const credential = found.credential;
@@ -93,6 +94,7 @@ function formatLine(r: CheckReport): string {
   } else if (r.kind && r.kind !== 'credentials-json') parts.push('expiry not known');
   if (r.refreshToken !== undefined) parts.push(`refresh token: ${r.refreshToken ? 'yes' : 'no'}`);
   if (r.files) parts.push(`file ${r.files.mode} uid ${r.files.uid}: ${r.files.ok ? 'ok' : 'wrong'}`);
+  if (r.lastSync) parts.push(`last sync: ${r.lastSync.direction} ${r.lastSync.result} at ${r.lastSync.at}`);
   if (r.online) parts.push(`online: ${r.online.state}${'status' in r.online ? ` (HTTP ${r.online.status})` : ''}`);
   const head = r.status === 'healthy' ? 'healthy' : `unhealthy: ${r.reasons.join('; ')}`;
   return parts.length ? `${head} | ${parts.join('; ')}` : head;

@@ -59,6 +59,9 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     }
     const state = readState(paths.configDir);
     if (state) say(`  last start: ${state.startedAt}, ${kindLabel(state.kind)} from ${state.source}`);
+    if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
+    if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
+    if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
   }
 
   // Sources
@@ -141,6 +144,9 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     const init = processName(1);
     const reapers = ['tini', 'docker-init', 'dumb-init', 'catatonit', 'systemd', 'init', 'runit', 's6-svscan'];
     say(`  reaping: PID 1 is ${init ?? 'not visible'}${init && reapers.some((r) => init.startsWith(r)) ? ', which reaps orphans' : ''}`);
+  }
+  if (env.CLAUDE_ENTRY_SYNC && env.CLAUDE_ENTRY_SYNC !== 'off') {
+    say(`  sync: CLAUDE_ENTRY_SYNC=${env.CLAUDE_ENTRY_SYNC} keeps claude-entry resident as a supervisor (no execve)`);
   }
   if (env.NODE_EXTRA_CA_CERTS && process.versions.node.startsWith('20.')) {
     say('  note: NODE_EXTRA_CA_CERTS is set: Node 20 loads it at every start (about +70 ms); set it only where a private CA is needed');

@@ -1,6 +1,7 @@
 /** A mounted secret file: Docker and Compose secrets, Kubernetes Secret volumes, `_FILE` variables. */
 import * as fs from 'node:fs';
 import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
+import type { SyncStore } from '../sync/stores.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 
 /** Far above any credential (a credentials JSON is under 1 KiB); stops a wrong mount early. */
@@ -68,11 +69,16 @@ function fileError(error: unknown, path: string, source: string): ConfigError {
   return new ConfigError(`${source}: ${path} ${reason}`, { cause: error });
 }
 
+/** Loaded only when a sync runs: the local path never needs it. */
+function storeFor(path: string): () => Promise<SyncStore> {
+  return async () => (await import('../sync/stores.js')).fileStore(path);
+}
+
 /** A file named by a reference: configured, so a missing file is an error. */
 export function fileLink(path: string, source: string, carriedBy: string[] = []): SourceLink {
   return {
     describe: source,
-    fetch: async (): Promise<FetchedSecret> => ({ payload: readSecretFile(path, source), source, carriedBy }),
+    fetch: async (): Promise<FetchedSecret> => ({ payload: readSecretFile(path, source), source, carriedBy, store: storeFor(path) }),
   };
 }
 
@@ -82,7 +88,7 @@ export function optionalFileLink(path: string): SourceLink {
     describe: path,
     fetch: async () => {
       if (!fs.existsSync(path)) throw new SourceNotConfigured(`${path} does not exist`);
-      return { payload: readSecretFile(path, path), source: path, carriedBy: [] };
+      return { payload: readSecretFile(path, path), source: path, carriedBy: [], store: storeFor(path) };
     },
   };
 }

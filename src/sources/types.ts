@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { SyncStore } from '../sync/stores.js';
 
 /** What every source link is given: inputs are passed in, never read from globals. */
 export interface SourceContext {
@@ -21,6 +22,8 @@ export interface FetchedSecret {
   inPlace?: boolean;
   /** Set by the links whose variable fixes the kind (CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_API_KEY). */
   kind?: 'oauth-token' | 'api-key';
+  /** For sources that can be written back to (CLAUDE_ENTRY_SYNC): how to reach them. */
+  store?: () => Promise<SyncStore>;
 }
 
 /**

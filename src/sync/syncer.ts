@@ -1,0 +1,251 @@
+/**
+ * Credential sync while the command runs (CLAUDE_ENTRY_SYNC=push|pull|both).
+ *
+ * push: when Claude Code writes a refreshed pair into the credentials file, copy it back to
+ *       the source, unless it is blank, invalid or older than what the source holds now.
+ * pull: before the local access token enters the CLI's refresh window, and when the CLI
+ *       blanks the file, replace the local file with a newer valid pair from the source.
+ *
+ * Bounded: file events are debounced, every store call has a deadline and a few retries with
+ * backoff, one operation runs at a time, and nothing here can end the command: a store
+ * outage is logged, never thrown.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { formatDuration } from '../payload.js';
+import type { Logger } from '../log.js';
+import { classifyLogin, decide, type Login } from './decide.js';
+import { StoreConflict, type SyncStore } from './stores.js';
+
+export type SyncMode = 'push' | 'pull' | 'both';
+
+export interface SyncResult {
+  at: string;
+  direction: 'push' | 'pull';
+  result: 'copied' | 'skipped' | 'failed';
+  detail: string;
+}
+
+export interface SyncOptions {
+  mode: SyncMode;
+  credentialsPath: string;
+  store: SyncStore;
+  log: Logger;
+  /** Deadline for one store call. */
+  timeoutMs: number;
+  onResult?: (result: SyncResult) => void;
+  /** Claude Code refreshes when less than about 5 minutes remain. */
+  refreshWindowMs?: number;
+  /** How long before that window a pull looks for a newer pair. */
+  pullLeadMs?: number;
+  debounceMs?: number;
+  /** Retries of a failed store call, with backoff doubling from retryBaseMs. */
+  retries?: number;
+  retryBaseMs?: number;
+}
+
+export interface Syncer {
+  /** Stop watching; push once more when pushing. Never throws. */
+  stop(): Promise<void>;
+}
+
+export function startSync(options: SyncOptions): Syncer {
+  const { mode, credentialsPath, store, log } = options;
+  const push = mode === 'push' || mode === 'both';
+  const pull = mode === 'pull' || mode === 'both';
+  const refreshWindowMs = options.refreshWindowMs ?? 5 * 60_000;
+  const pullLeadMs = options.pullLeadMs ?? 2 * 60_000;
+  const debounceMs = options.debounceMs ?? 300;
+  const retries = options.retries ?? 3;
+  const retryBaseMs = options.retryBaseMs ?? 1000;
+  const name = path.basename(credentialsPath);
+
+  let stopped = false;
+  let queue: Promise<void> = Promise.resolve();
+  let lastLocalText = readLocal();
+  let debounce: NodeJS.Timeout | undefined;
+  let pullTimer: NodeJS.Timeout | undefined;
+
+  const report = (direction: SyncResult['direction'], result: SyncResult['result'], detail: string) => {
+    const line = `sync ${direction}: ${detail}`;
+    if (result === 'failed') log.warn(line);
+    else if (result === 'copied') log.info(line);
+    else log.debug(line);
+    options.onResult?.({ at: new Date().toISOString(), direction, result, detail });
+  };
+
+  /** Run operations one at a time, in order; an error never escapes. */
+  const enqueue = (op: () => Promise<void>) => {
+    queue = queue.then(op).catch((error) => log.warn(`sync: ${(error as Error).message}`));
+    return queue;
+  };
+
+  function readLocal(): string | undefined {
+    try {
+      const fd = fs.openSync(credentialsPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        return fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function withRetries<T>(what: string, call: () => Promise<T>): Promise<T> {
+    let delay = retryBaseMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await withDeadline(call(), options.timeoutMs, `${what}: no answer within ${formatDuration(options.timeoutMs)}`);
+      } catch (error) {
+        if (error instanceof StoreConflict || attempt >= retries) throw error;
+        log.debug(`${what} failed (${(error as Error).message}); retrying in ${formatDuration(delay)}`);
+        await sleep(delay);
+        delay *= 2;
+      }
+    }
+  }
+
+  async function pushNow(reason: string): Promise<void> {
+    const localText = readLocal();
+    const local = classifyLogin(localText, credentialsPath);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let current;
+      try {
+        current = await withRetries(`reading ${store.describe}`, () => store.read());
+      } catch (error) {
+        return report('push', 'failed', `cannot read ${store.describe}: ${(error as Error).message}`);
+      }
+      const decision = decide(local, classifyLogin(current.text, store.describe));
+      if (decision.action === 'skip') return report('push', 'skipped', `not pushing to ${store.describe} (${reason}): ${decision.reason}`);
+      try {
+        await withRetries(`writing ${store.describe}`, () => store.write((local as Extract<Login, { state: 'valid' }>).text, current.version));
+        return report('push', 'copied', `pushed the refreshed login to ${store.describe}${expiryNote(local)}`);
+      } catch (error) {
+        if (error instanceof StoreConflict) continue; // someone else pushed: decide again
+        return report('push', 'failed', `cannot write ${store.describe}: ${(error as Error).message}`);
+      }
+    }
+    report('push', 'failed', `${store.describe} kept changing; giving up this push`);
+  }
+
+  async function pullNow(reason: string): Promise<void> {
+    let current;
+    try {
+      current = await withRetries(`reading ${store.describe}`, () => store.read());
+    } catch (error) {
+      report('pull', 'failed', `cannot read ${store.describe}: ${(error as Error).message}`);
+      return;
+    }
+    const source = classifyLogin(current.text, store.describe);
+    const local = classifyLogin(readLocal(), credentialsPath);
+    const decision = decide(source, local);
+    if (decision.action === 'skip') {
+      report('pull', 'skipped', `nothing newer in ${store.describe} (${reason}): ${decision.reason}`);
+      return;
+    }
+    const text = (source as Extract<Login, { state: 'valid' }>).text;
+    try {
+      writeLocal(text);
+      lastLocalText = readLocal();
+      report('pull', 'copied', `replaced ${credentialsPath} with the newer login from ${store.describe}${expiryNote(source)}`);
+    } catch (error) {
+      report('pull', 'failed', `cannot write ${credentialsPath}: ${(error as Error).message}`);
+    }
+  }
+
+  function writeLocal(text: string): void {
+    const temp = path.join(path.dirname(credentialsPath), `.${name}.claude-entry-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, credentialsPath);
+  }
+
+  function onLocalChange(): void {
+    const text = readLocal();
+    if (text === lastLocalText || text === undefined) return;
+    lastLocalText = text;
+    const local = classifyLogin(text, credentialsPath);
+    if (local.state === 'blank') {
+      log.warn(`${credentialsPath} was blanked by a failed refresh`);
+      if (pull) void enqueue(() => pullNow('the local file was blanked'));
+      return;
+    }
+    if (push) void enqueue(() => pushNow('the local file changed'));
+    schedulePull();
+  }
+
+  /** Look for a newer pair shortly before Claude Code would refresh; again each minute inside the window. */
+  function schedulePull(): void {
+    if (!pull || stopped) return;
+    clearTimeout(pullTimer);
+    const local = classifyLogin(readLocal(), credentialsPath);
+    if (local.state !== 'valid' || local.expiresAt === undefined) return;
+    const dueIn = Math.max(local.expiresAt - refreshWindowMs - pullLeadMs - Date.now(), 0);
+    pullTimer = setTimeout(() => {
+      void enqueue(() => pullNow('the access token is about to be refreshed')).then(() => {
+        const after = classifyLogin(readLocal(), credentialsPath);
+        if (after.state === 'valid' && after.expiresAt !== undefined && after.expiresAt - Date.now() <= refreshWindowMs + pullLeadMs) {
+          clearTimeout(pullTimer);
+          pullTimer = setTimeout(() => schedulePull(), 60_000);
+          pullTimer.unref();
+        } else schedulePull();
+      });
+    }, Math.min(dueIn, 2 ** 31 - 1));
+    pullTimer.unref();
+  }
+
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    // Claude Code replaces the file by rename: watch the directory, not the inode.
+    watcher = fs.watch(path.dirname(credentialsPath), (_event, filename) => {
+      if (filename !== null && filename.toString() !== name) return;
+      clearTimeout(debounce);
+      debounce = setTimeout(onLocalChange, debounceMs);
+    });
+    watcher.unref();
+  } catch (error) {
+    log.warn(`sync: cannot watch ${path.dirname(credentialsPath)} (${(error as Error).message}); pushing only when the command exits`);
+  }
+  schedulePull();
+  log.info(`sync: ${mode} between ${credentialsPath} and ${store.describe}`);
+
+  return {
+    async stop() {
+      watcher?.close();
+      clearTimeout(debounce);
+      clearTimeout(pullTimer);
+      // A change still in its debounce window is handled now, then one last push.
+      onLocalChange();
+      stopped = true;
+      if (push) await enqueue(() => pushNow('the command exited'));
+      else await queue;
+    },
+  };
+}
+
+function expiryNote(login: Login): string {
+  return login.state === 'valid' && login.expiresAt !== undefined ? ` (access token valid until ${new Date(login.expiresAt).toISOString()})` : '';
+}
+
+function sleep(ms: number): Promise<void> {
+  // Not unref'd: a sync in progress must keep the process alive until it ends.
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,169 @@
+/**
+ * CLAUDE_ENTRY_SYNC with a file source, through the built bundle. The command stands in for
+ * Claude Code: it rewrites the credentials file the way the CLI does (temp file + rename).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FAKE, baseEnv, expectNoSecret, runBundle, tempDir } from '../helpers.js';
+
+const HOUR = 3600_000;
+let serial = 0;
+function pair(expiresAt: number, tag = `P${++serial}`): string {
+  return JSON.stringify({
+    claudeAiOauth: {
+      accessToken: `${FAKE.accessToken}-${tag}`,
+      refreshToken: `${FAKE.refreshToken}-${tag}`,
+      expiresAt,
+      scopes: ['user:inference'],
+      subscriptionType: 'max',
+    },
+  });
+}
+const tokenOf = (text: string) => JSON.parse(text).claudeAiOauth.accessToken as string;
+
+interface World {
+  dir: string;
+  home: string;
+  source: string;
+  local: string;
+}
+
+function world(initial: string): World {
+  const dir = tempDir();
+  const home = path.join(dir, 'home');
+  const source = path.join(dir, 'secrets', 'claude.json');
+  fs.mkdirSync(path.dirname(source));
+  fs.writeFileSync(source, initial, { mode: 0o600 });
+  return { dir, home, source, local: path.join(home, '.claude', '.credentials.json') };
+}
+
+/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
+const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
+
+function run(w: World, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) {
+  return runBundle(['--', 'sh', '-c', script, 'sh', ...args], {
+    env: baseEnv(w.home, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '2s', ...extra }),
+    timeoutMs: 30_000,
+  });
+}
+
+describe('push', () => {
+  it('a refreshed pair written by the command goes back to the source', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    const r = await run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5; exit 7`, [B]);
+    expect(r.code).toBe(7);
+    expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(B));
+    expect(r.stderr).toMatch(new RegExp(`claude-entry: sync push: pushed the refreshed login to file:${w.source} \\(access token valid until `));
+    expect(fs.statSync(w.source).mode & 0o777).toBe(0o600);
+    expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B), FAKE.accessToken]);
+    // check shows the last sync
+    const check = await runBundle(['check', '--json'], { env: baseEnv(w.home) });
+    expect(check.code).toBe(0);
+    expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied', detail: expect.stringMatching(/^pushed the refreshed login to file:/) });
+    const doctor = await runBundle(['doctor'], { env: baseEnv(w.home, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'both' }) });
+    expect(doctor.stdout).toMatch(/^ {2}last sync: .*, push copied: pushed the refreshed login to file:/m);
+    expect(doctor.stdout).toMatch(/^ {2}sync: both with file:/m);
+  });
+
+  it('a pair written just before exit is pushed at exit', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; exit 0`, [B]);
+    expect(r.code).toBe(0);
+    expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(B));
+  });
+
+  it.each([
+    ['a blanked file', JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }), /blanked by a failed refresh/],
+    ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
+    ['an invalid file', '{"claudeAiOauth": {}}', /not a valid login/],
+  ])('%s is never pushed', async (_name, written, reason) => {
+    const A = pair(Date.now() + HOUR);
+    const w = world(A);
+    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(w.source, 'utf8')).toBe(A);
+    expect(r.stderr).toMatch(reason);
+  });
+
+  it('two supervisors pushing at once end with the newest pair in the source', async () => {
+    const A = pair(Date.now() + HOUR);
+    const newer = pair(Date.now() + 8 * HOUR, 'newer');
+    const newest = pair(Date.now() + 9 * HOUR, 'newest');
+    const w = world(A);
+    const home2 = path.join(w.dir, 'home2');
+    const local2 = path.join(home2, '.claude', '.credentials.json');
+    const [r1, r2] = await Promise.all([
+      run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; sleep 1`, [newest]),
+      runBundle(['--', 'sh', '-c', `sleep 0.5; ${WRITE_LIKE_CLI(local2)}; sleep 1`, 'sh', newer], {
+        env: baseEnv(home2, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'push' }),
+      }),
+    ]);
+    expect([r1.code, r2.code]).toEqual([0, 0]);
+    expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(newest));
+  });
+});
+
+describe('pull', () => {
+  it('when the command blanks the file, a newer pair from the source replaces it', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
+    const w = world(A);
+    // the other replica's newer pair reaches the source; then this one's refresh fails
+    const script = `sleep 0.3; printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5; cat "${w.local}"`;
+    const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull' });
+    expect(r.code).toBe(0);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+    expect(r.stderr).toMatch(/sync pull: replaced .*\.credentials\.json with the newer login from file:/);
+    expect(fs.statSync(w.local).mode & 0o777).toBe(0o600);
+  });
+
+  it('before the refresh window, a stale local pair is replaced by the newer one in the source', async () => {
+    // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
+    const A = pair(Date.now() + 7 * 60_000 + 1500);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    const script = `printf '%s' "$1" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; sleep 3; cat "${w.local}"`;
+    const r = await run(w, script, [B], { CLAUDE_ENTRY_SYNC: 'pull' });
+    expect(r.code).toBe(0);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+  });
+});
+
+describe('failures', () => {
+  it('a store failing throughout never stops the command', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    const script = `rm -rf "${path.dirname(w.source)}"; ${WRITE_LIKE_CLI(w.local)}; sleep 1; echo still running; exit 5`;
+    const r = await run(w, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '500ms' });
+    expect(r.code).toBe(5);
+    expect(r.stdout).toBe('still running\n');
+    expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot write file:/);
+  });
+
+  it.each([
+    [{ CLAUDE_ENTRY_SOURCE: 'env:LOGIN', LOGIN: pair(Date.now() + HOUR) }, 78, /CLAUDE_ENTRY_SYNC=push: LOGIN is an environment variable, which cannot be written back/],
+    [{ CLAUDE_ENTRY_SYNC: 'sideways' }, 78, /CLAUDE_ENTRY_SYNC: "sideways" is not one of off, push, pull, both/],
+  ])('%o', async (env, code, message) => {
+    const home = tempDir();
+    const r = await runBundle(['--', 'true'], { env: baseEnv(home, { CLAUDE_ENTRY_SYNC: 'push', ...env }) });
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(fs.readdirSync(home)).toEqual([]);
+  });
+
+  it('a token does not rotate: sync warns and the command runs', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'token');
+    fs.writeFileSync(file, FAKE.oauthToken);
+    const r = await runBundle(['--', 'true'], { env: baseEnv(path.join(dir, 'home'), { CLAUDE_ENTRY_SOURCE: file, CLAUDE_ENTRY_SYNC: 'both' }) });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: CLAUDE_ENTRY_SYNC=both: file:.* holds an OAuth token, which does not rotate; nothing to sync/);
+  });
+});
