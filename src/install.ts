@@ -62,10 +62,10 @@ export function install(
     }
   }
 
+  removeStaleTempFiles(path.dirname(claudeJsonTarget), path.basename(claudeJsonTarget));
   if (claudeJsonChanged) {
     const dir = path.dirname(claudeJsonTarget);
     if (dir !== paths.configDir) ensureDirectory(dir, w, false);
-    removeStaleTempFiles(dir, path.basename(claudeJsonTarget));
     if (existing === undefined) {
       const aside = setAsideInvalid(claudeJsonTarget, w);
       w.log.warn(`${claudeJsonTarget} was not valid JSON; kept it as ${aside} and wrote a new one`);

@@ -73,7 +73,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   installStartupSignalHandlers((signal) => {
     log.warn(`${signal} during start-up; stopping before the command was started`);
     process.exit(signalExitCode(signal));
-  });
+  }, log);
   if (process.pid === 1) {
     log.warn(
       'running as PID 1: orphaned processes will not be reaped; use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"]',
@@ -103,6 +103,8 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
 
   const syncStore = await prepareSync(config, resolution, log);
+  // A command that cannot run must not leave files behind; checked again as the user below.
+  resolveCommand(command[0]!, env.PATH);
 
   // 3. the files, written and owned before the privileges go
   install(resolution?.credential, resolution?.fetched.inPlace ?? false, paths, config, { user, log });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CommandError, ExitCode } from './errors.js';
+import { CommandError, ExitCode, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
 
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -20,11 +20,20 @@ export function resolveCommand(command: string, envPath: string | undefined): st
     ? [command]
     : (envPath ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
         .split(':')
-        .map((dir) => path.join(dir || '.', command));
+        // An empty entry means the current directory; keep the `./` so the result is a path
+        // (a bare name would be searched on PATH again by spawn).
+        .map((dir) => (dir === '' ? `./${command}` : path.join(dir, command)));
   let notExecutable: string | undefined;
   for (const candidate of candidates) {
-    const stat = fs.statSync(candidate, { throwIfNoEntry: false });
-    if (!stat) continue;
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(candidate);
+    } catch (error) {
+      // As a shell does: a PATH entry the user cannot search (e.g. /root/.local/bin after the
+      // drop) or that is not a directory is passed over; a path given outright is reported.
+      if (command.includes('/') && errnoCode(error) === 'EACCES') notExecutable ??= `${candidate}: permission denied`;
+      continue;
+    }
     if (stat.isDirectory()) {
       notExecutable ??= `${candidate} is a directory`;
       continue;
@@ -50,26 +59,47 @@ export function canExec(): boolean {
   return typeof (process as unknown as { execve?: Execve }).execve === 'function' && process.pid !== 1;
 }
 
+/** Node ignores these for itself; execve passes an ignore on (spawn resets it), and a shell cannot undo it. */
+const IGNORED_BY_NODE: NodeJS.Signals[] = ['SIGPIPE', 'SIGXFSZ'];
+
 /** Replace this process. Only called after resolveCommand: a failed execve aborts Node. */
 export function execCommand(file: string, argv: string[], env: NodeJS.ProcessEnv): never {
+  // Removing a signal's last listener leaves it at the default action (measured, Node 22, 24).
+  for (const signal of IGNORED_BY_NODE) {
+    const noop = () => {};
+    process.on(signal, noop);
+    process.removeListener(signal, noop);
+  }
   return (process as unknown as { execve: Execve }).execve(file, argv, env);
 }
 
 /**
  * True when we share the terminal's foreground process group: then Ctrl-C, Ctrl-\ and
  * window changes reach the child from the kernel already, and forwarding would double them.
- * Read from /proc/self/stat (field 5 pgrp, field 8 tpgid).
  */
 export function inTerminalForeground(): boolean {
   try {
-    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pgrp = Number(fields[2]);
-    const tpgid = Number(fields[5]);
-    return tpgid > 0 && tpgid === pgrp;
+    return statSaysTerminalForeground(fs.readFileSync('/proc/self/stat', 'utf8'));
   } catch {
     return false;
   }
+}
+
+/**
+ * From /proc/<pid>/stat: field 5 pgrp, 7 tty_nr, 8 tpgid. Ids are shown as seen from the
+ * reader's PID namespace, 0 when not visible there: PID 1 of a namespace made by `unshare
+ * --fork` from a shell (measured under tmux) reads pgrp 0 and tpgid 0, because its process
+ * group and the terminal's foreground group were made outside. With a terminal (tty_nr set),
+ * count that as the foreground: a stray `kill -INT` of a background job in such a namespace
+ * is lost, where the other reading doubles every Ctrl-C.
+ */
+export function statSaysTerminalForeground(stat: string): boolean {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const pgrp = Number(fields[2]);
+  const ttyNr = Number(fields[4]);
+  const tpgid = Number(fields[5]);
+  if (ttyNr === 0 || tpgid < 0) return false;
+  return tpgid === pgrp;
 }
 
 export interface Supervisor {
@@ -78,6 +108,7 @@ export interface Supervisor {
 }
 
 export function supervise(file: string, argv: string[], env: NodeJS.ProcessEnv, log: Logger): Supervisor {
+  closeUninvitedInspector(log);
   const child = spawn(file, argv.slice(1), { argv0: argv[0], env, stdio: 'inherit' });
 
   const forward = (signal: NodeJS.Signals) => {
@@ -92,10 +123,7 @@ export function supervise(file: string, argv: string[], env: NodeJS.ProcessEnv, 
       // Already gone: its exit is on its way.
     }
   };
-  for (const signal of FORWARDED_SIGNALS) {
-    process.removeAllListeners(signal);
-    process.on(signal, forward);
-  }
+  handleSignals(forward);
 
   const exitCode = new Promise<number>((resolve) => {
     child.on('error', (error) => {
@@ -118,8 +146,46 @@ export function supervise(file: string, argv: string[], env: NodeJS.ProcessEnv, 
  * Until the child exists, a stop signal ends the start-up (a cloud fetch can take seconds),
  * and SIGUSR1 must not open Node's debugger.
  */
-export function installStartupSignalHandlers(onStop: (signal: NodeJS.Signals) => void): void {
-  for (const signal of FORWARDED_SIGNALS) {
-    process.on(signal, signal === 'SIGUSR1' || signal === 'SIGUSR2' || signal === 'SIGWINCH' ? () => {} : onStop);
+export function installStartupSignalHandlers(onStop: (signal: NodeJS.Signals) => void, log?: Logger): void {
+  handleSignals((signal) => {
+    if (signal !== 'SIGUSR1' && signal !== 'SIGUSR2' && signal !== 'SIGWINCH') onStop(signal);
+  });
+  closeUninvitedInspector(log);
+}
+
+/**
+ * Node reacts to SIGUSR1 before any handler of ours exists (while it starts and compiles the
+ * bundle) by opening its inspector on 127.0.0.1:9229: as root, for any process in the
+ * container, and for good. Close it unless it was asked for. Measured on Node 18, 20, 24: a
+ * signal taken that early opens it twice, the second time on the next turn of the event loop,
+ * hence the second look.
+ */
+export function closeUninvitedInspector(log?: Logger, again = true): void {
+  if ([...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('--inspect'))) return;
+  let inspector: typeof import('node:inspector');
+  try {
+    // Required here, not imported: a Node built without the inspector throws on loading it.
+    inspector = require('node:inspector') as typeof import('node:inspector');
+  } catch {
+    return;
   }
+  if (inspector.url() === undefined) return;
+  inspector.close();
+  log?.warn('closed the Node inspector that a SIGUSR1 opened while claude-entry was starting');
+  if (again) setImmediate(() => closeUninvitedInspector(log, false));
+}
+
+let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+
+/**
+ * The listeners go on once and stay; a phase change only swaps the handler they call.
+ * Removing a signal's last listener resets it to the default action until the next one is
+ * added (measured on Node 20 and 24: a SIGTERM or SIGUSR1 then kills the process; as PID 1 it
+ * would be dropped).
+ */
+function handleSignals(handler: (signal: NodeJS.Signals) => void): void {
+  const listening = signalHandler !== undefined;
+  signalHandler = handler;
+  if (listening) return;
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, () => signalHandler!(signal));
 }

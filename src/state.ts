@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic, type Writer } from './home.js';
+import { removeStaleTempFiles, writeFileAtomic, type Writer } from './home.js';
 import type { Credential } from './payload.js';
 
 export const STATE_FILE = '.claude-entry-state.json';
@@ -27,6 +27,7 @@ export function statePath(configDir: string): string {
 }
 
 export function writeState(configDir: string, state: EntryState, w: Writer): void {
+  removeStaleTempFiles(configDir, STATE_FILE);
   writeFileAtomic(statePath(configDir), JSON.stringify(state, null, 2) + '\n', w);
 }
 

@@ -145,7 +145,8 @@ export function resolveTargetUser(
   return {
     uid: entry.uid,
     gid,
-    groups: supplementaryGroups(db, entry.name, gid),
+    // As gosu and `docker run --user` do: a group named outright is the only group.
+    groups: groupPart ? [gid] : supplementaryGroups(db, entry.name, gid),
     name: entry.name,
     home: entry.home,
     switching: self.uid === 0,

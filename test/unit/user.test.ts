@@ -33,9 +33,9 @@ describe('resolveTargetUser', () => {
   it.each([
     ['agent', { uid: 1001, gid: 1001, groups: [1001, 998, 29], home: '/home/agent', switching: true }],
     ['1001', { uid: 1001, gid: 1001, groups: [1001, 998, 29], home: '/home/agent', switching: true }],
-    ['1000:1000', { uid: 1000, gid: 1000, groups: [1000, 998], home: '/home/node', switching: true }],
-    ['agent:docker', { uid: 1001, gid: 998, groups: [998, 29], home: '/home/agent', switching: true }],
-    ['node:5000', { uid: 1000, gid: 5000, groups: [5000, 998], home: '/home/node', switching: true }],
+    ['1000:1000', { uid: 1000, gid: 1000, groups: [1000], home: '/home/node', switching: true }],
+    ['agent:docker', { uid: 1001, gid: 998, groups: [998], home: '/home/agent', switching: true }],
+    ['node:5000', { uid: 1000, gid: 5000, groups: [5000], home: '/home/node', switching: true }],
   ])('%s as root', (spec, expected) => {
     expect(resolveTargetUser(spec, db, root)).toMatchObject(expected);
   });

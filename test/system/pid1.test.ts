@@ -1,0 +1,281 @@
+/**
+ * The bundle as a container's PID 1 (a new PID namespace from `unshare`), and as a plain
+ * supervisor: signals reach the child exactly once, exit codes pass through, Node's
+ * debugger never opens on SIGUSR1, and a Ctrl-C typed in a terminal is not doubled.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import {
+  BUNDLE,
+  FAKE,
+  baseEnv,
+  credentialsJson,
+  expectNoSecret,
+  nodeBinary,
+  runBundle,
+  tempDir,
+  type RunResult,
+} from '../helpers.js';
+import { PID_NAMESPACE, isRoot, listeningPorts, namespaceInit, readLines, sleep, startProcess, waitFor } from './ns.js';
+
+const SECRETS = [FAKE.accessToken, FAKE.refreshToken];
+const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
+const HAS_SS = spawnSync('ss', ['-V']).status === 0;
+
+/**
+ * Records every signal it gets, one line each, to argv[2]. SIGTERM is recorded, then
+ * re-raised with the default action, so the child dies *of* SIGTERM. With `int-exits`, the
+ * first SIGINT ends it the same way 400 ms later, leaving time for a duplicate to arrive.
+ */
+const SIGNAL_RECORDER = `
+const fs = require('fs');
+const [out, mode] = process.argv.slice(2);
+const record = (s) => fs.appendFileSync(out, s + '\\n');
+let ints = 0;
+for (const s of ['SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH']) {
+  process.on(s, () => {
+    record(s);
+    if (s === 'SIGINT' && mode === 'int-exits' && ++ints === 1) {
+      setTimeout(() => { process.removeAllListeners('SIGINT'); process.kill(process.pid, 'SIGINT'); }, 400);
+    }
+  });
+}
+process.on('SIGTERM', () => {
+  record('SIGTERM');
+  process.removeAllListeners('SIGTERM');
+  process.kill(process.pid, 'SIGTERM');
+});
+record('ready');
+setInterval(() => {}, 1000);
+`;
+
+interface Scene {
+  dir: string;
+  home: string;
+  recorder: string;
+  out: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function scene(): Scene {
+  const dir = tempDir();
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home);
+  const recorder = path.join(dir, 'recorder.js');
+  fs.writeFileSync(recorder, SIGNAL_RECORDER);
+  const env = baseEnv(home, { CLAUDE_CREDENTIALS_JSON: JSON.stringify(credentialsJson()) });
+  return { dir, home, recorder, out: path.join(dir, 'signals'), env };
+}
+
+const recorderCommand = (s: Scene, mode = '') => ['--', process.execPath, s.recorder, s.out, ...(mode ? [mode] : [])];
+const count = (lines: string[], signal: string) => lines.filter((l) => l === signal).length;
+const errorLines = (r: RunResult) => r.stderr.split('\n').filter((l) => l.startsWith('claude-entry: error:'));
+const PID1_HINT = /running as PID 1: orphaned processes will not be reaped; use `docker run --init`/;
+
+async function untilRecorded(s: Scene, line: string, times = 1): Promise<void> {
+  await waitFor(() => count(readLines(s.out), line) >= times, 10_000, `${line} in ${s.out}`);
+}
+
+/** Start bundle+recorder as PID 1 of a new PID namespace; resolve once the recorder is up. */
+async function startAsPid1(s: Scene, node = process.execPath) {
+  const started = startProcess([...PID_NAMESPACE, node, BUNDLE, ...recorderCommand(s)], {
+    env: s.env,
+    // A new session: no controlling terminal, whatever the test runner was started from.
+    detached: true,
+  });
+  const init = await namespaceInit(started.pid);
+  await untilRecorded(s, 'ready');
+  return { ...started, init };
+}
+
+describe.skipIf(!isRoot)('as PID 1 of a PID namespace', () => {
+  it('forwards SIGTERM once and exits 143 when the child dies of it', async () => {
+    const s = scene();
+    const p = await startAsPid1(s);
+    process.kill(p.init, 'SIGTERM');
+    const r = await p.result;
+
+    expect(r.code).toBe(143);
+    expect(count(readLines(s.out), 'SIGTERM')).toBe(1);
+    expect(r.stderr).toMatch(PID1_HINT);
+    expect(r.stderr.match(new RegExp(PID1_HINT.source, 'g'))).toHaveLength(1);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+
+  // Every supported Node: the shim supervises as PID 1 on all of them (no execve there).
+  it.each([18, 20, 22, 24] as const)(
+    'on Node %i, forwards SIGUSR1 without opening the debugger, and SIGINT, SIGHUP, SIGUSR2, SIGQUIT, SIGWINCH',
+    async (major) => {
+      const node = nodeBinary(major);
+      if (!node) return void console.warn(`Node ${major} not installed (tools/nodes): skipped`);
+      const s = scene();
+      const p = await startAsPid1(s, node);
+      for (const signal of ['SIGUSR1', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH', 'SIGUSR1'] as const) {
+        const before = count(readLines(s.out), signal);
+        process.kill(p.init, signal);
+        await untilRecorded(s, signal, before + 1);
+      }
+      // Anything that would have been a duplicate has had time to land.
+      await sleep(100);
+      process.kill(p.init, 'SIGTERM');
+      const r = await p.result;
+
+      expect(r.code).toBe(143);
+      expect(readLines(s.out)).toEqual([
+        'ready', 'SIGUSR1', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH', 'SIGUSR1', 'SIGTERM',
+      ]);
+      expect(r.stderr).not.toMatch(/Debugger listening|inspector/i);
+      expectNoSecret(r.stdout + r.stderr, SECRETS);
+    },
+  );
+
+  /**
+   * A SIGUSR1 that lands while Node starts and compiles the bundle, before any handler of
+   * ours, makes Node open its inspector (as root, on 127.0.0.1:9229). The shim closes it: by the
+   * time the command runs, PID 1 listens on nothing. (Earlier still, before Node's own handler,
+   * PID 1 of a namespace drops the signal.)
+   */
+  it.skipIf(!HAS_SS).each([18, 20, 22, 24] as const)('on Node %i, closes an inspector a SIGUSR1 opened during start-up', async (major) => {
+    const node = nodeBinary(major);
+    if (!node) return void console.warn(`Node ${major} not installed (tools/nodes): skipped`);
+    const s = scene();
+    const started = startProcess([...PID_NAMESPACE, node, BUNDLE, ...recorderCommand(s)], { env: s.env, detached: true });
+    const init = await namespaceInit(started.pid);
+    process.kill(init, 'SIGUSR1');
+    await untilRecorded(s, 'ready');
+    await sleep(50);
+    const ports = listeningPorts(init);
+    process.kill(init, 'SIGTERM');
+    const r = await started.result;
+
+    expect(ports).toEqual([]);
+    expect(r.code).toBe(143);
+    expect(readLines(s.out)).toEqual(['ready', 'SIGTERM']);
+    if (/Debugger listening/.test(r.stderr)) console.log(`Node ${major}: the SIGUSR1 landed before the shim's handler; inspector opened and closed`);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+
+  it.each([
+    ['exit 3', 3],
+    ['exit 0', 0],
+    ['kill -USR2 $$', 128 + 12],
+    ['kill -KILL $$', 128 + 9],
+    ['kill -TERM $$', 128 + 15],
+  ])('passes the exit status through: sh -c "%s" -> %i', async (script, code) => {
+    const s = scene();
+    const r = await runBundle(['--', 'sh', '-c', script], { env: s.env, prefix: PID_NAMESPACE });
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(PID1_HINT);
+    expect(errorLines(r)).toEqual([]);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+
+  it.each([
+    ['not on PATH', () => 'claude-entry-no-such-command', 127],
+    ['a file without execute permission', (dir: string) => plainFile(dir), 126],
+    ['a directory', (dir: string) => dir, 126],
+  ])('fails clearly for a command %s', async (_what, command, code) => {
+    const s = scene();
+    const r = await runBundle(['--', command(s.dir), 'arg'], { env: s.env, prefix: PID_NAMESPACE });
+    expect(r.code).toBe(code);
+    expect(errorLines(r)).toHaveLength(1);
+    expect(errorLines(r)[0]).toMatch(code === 127 ? /command not found/ : /cannot run/);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+
+  // BUG (src/main.ts): the command is resolved after the files are written, so a typo in
+  // CMD leaves credentials behind. Remove `.fails` once main.ts resolves it first.
+  it('writes nothing when the command cannot run', async () => {
+    const s = scene();
+    const r = await runBundle(['--', 'claude-entry-no-such-command'], { env: s.env, prefix: PID_NAMESPACE });
+    expect(r.code).toBe(127);
+    expect(fs.readdirSync(s.home)).toEqual([]);
+  });
+});
+
+/** The status a shell would show: the code, or 128+N for death by signal N. */
+function shellStatus(r: RunResult): number | null {
+  return r.signal ? 128 + os.constants.signals[r.signal] : r.code;
+}
+
+function plainFile(dir: string): string {
+  const file = path.join(dir, 'not-executable.sh');
+  fs.writeFileSync(file, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+  return file;
+}
+
+describe('not PID 1, no terminal', () => {
+  // Node 20 supervises; 22 and 24 replace themselves with the command (execve): either way
+  // the command sees one SIGINT.
+  it.each([18, 20, 22, 24] as const)('on Node %i, a kill -INT of the shim reaches the child once', async (major) => {
+    const node = nodeBinary(major);
+    if (!node) return void console.warn(`Node ${major} not installed (tools/nodes): skipped`);
+    const s = scene();
+    const p = startProcess([node, BUNDLE, ...recorderCommand(s)], { env: s.env, detached: true });
+    await untilRecorded(s, 'ready');
+    process.kill(p.pid, 'SIGINT');
+    await untilRecorded(s, 'SIGINT');
+    await sleep(100);
+    process.kill(p.pid, 'SIGTERM');
+    const r = await p.result;
+
+    expect(count(readLines(s.out), 'SIGINT')).toBe(1);
+    // Supervising, the shim exits 143; after execve, the process *is* the child and dies of it.
+    expect(shellStatus(r)).toBe(143);
+    expect(r.stderr).not.toMatch(PID1_HINT);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+});
+
+describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
+  /**
+   * Ctrl-C makes the kernel signal the terminal's whole foreground process group: the shim
+   * and its child both. The shim must not forward it a second time.
+   */
+  it.each([
+    ['supervising (Node 20)', [] as string[]],
+    ['as PID 1 of a PID namespace', PID_NAMESPACE],
+  ])('one Ctrl-C is one SIGINT for the child, %s', async (_what, prefix) => {
+    if (prefix.length > 0 && !isRoot) return;
+    const s = scene();
+    const socket = `claude-entry-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env: s.env });
+    onTestFinished(() => {
+      tmux('kill-server');
+      // The server leaves its socket behind when its last pane has exited on its own.
+      fs.rmSync(path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, socket), { force: true });
+    });
+
+    const rc = path.join(s.dir, 'rc');
+    const stderr = path.join(s.dir, 'stderr');
+    const argv = [...prefix, process.execPath, BUNDLE, ...recorderCommand(s, 'int-exits')];
+    const script = path.join(s.dir, 'run.sh');
+    fs.writeFileSync(
+      script,
+      [
+        // The pane's shell shares the foreground group: it must outlive the Ctrl-C to report.
+        'trap : INT',
+        ...Object.entries(s.env).map(([k, v]) => `export ${k}=${shellQuote(v ?? '')}`),
+        `${argv.map(shellQuote).join(' ')} 2>${shellQuote(stderr)}`,
+        `echo $? > ${shellQuote(rc)}`,
+      ].join('\n'),
+    );
+    const started = tmux('new-session', '-d', '-s', 'test', '-x', '80', '-y', '24', `exec /bin/sh ${shellQuote(script)}`);
+    expect(started.status, started.stderr?.toString()).toBe(0);
+    await untilRecorded(s, 'ready');
+
+    tmux('send-keys', '-t', 'test', 'C-c');
+    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 10_000, 'the exit status');
+
+    expect(count(readLines(s.out), 'SIGINT')).toBe(1);
+    expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
+    expectNoSecret(fs.readFileSync(stderr, 'utf8'), SECRETS);
+  });
+});
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
