@@ -5,6 +5,8 @@
 import * as path from 'node:path';
 import { mergeClaudeJson } from './claude-json.js';
 import type { Credential } from './payload.js';
+import { readSecretFile } from './sources/file.js';
+import { classifyLogin } from './sync/decide.js';
 import {
   checkWritable,
   ensureDirectory,
@@ -55,6 +57,8 @@ export function install(
   if (credential?.kind === 'credentials-json') {
     if (inPlace) {
       fixFileInPlace(paths.credentialsPath, w);
+    } else if (keepsNewerPairInPlace(credential, paths.credentialsPath, w)) {
+      fixFileInPlace(paths.credentialsPath, w);
     } else {
       writeFileAtomic(writeTarget(paths.credentialsPath, w), JSON.stringify(credential.file, null, 2) + '\n', w);
       wroteCredentials = true;
@@ -76,4 +80,30 @@ export function install(
     w.log.debug(`${paths.claudeJsonPath} already up to date`);
   }
   return { wroteCredentials, claudeJsonChanged };
+}
+
+/**
+ * A persistent ~/.claude may hold a pair Claude Code refreshed after the secret was made: its
+ * refresh token is the live one, and the secret's was spent by that refresh. Copying the
+ * secret over it would log the container out, so the newer pair in place wins.
+ */
+function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credentials-json' }>, file: string, w: Writer): boolean {
+  let text: string;
+  try {
+    text = readSecretFile(file, file, { noFollow: true }).toString('utf8');
+  } catch {
+    return false; // absent, a link, or unreadable: write ours
+  }
+  const inPlace = classifyLogin(text, file);
+  const incoming = classifyLogin(JSON.stringify(credential.file), 'source');
+  if (inPlace.state !== 'valid' || incoming.state !== 'valid') return false;
+  if (inPlace.accessToken === incoming.accessToken && inPlace.refreshToken === incoming.refreshToken) {
+    w.log.debug(`${file} already holds this login`);
+    return true;
+  }
+  if (inPlace.expiresAt !== undefined && incoming.expiresAt !== undefined && inPlace.expiresAt > incoming.expiresAt) {
+    w.log.info(`kept ${file}: it holds a newer pair than the source (refreshed since); delete it to start from the source`);
+    return true;
+  }
+  return false;
 }

@@ -142,6 +142,24 @@ describe('conventional paths', () => {
     expect(fileMode(path.join(home, '.claude'))).toBe(0o700);
   });
 
+  it('a persistent home keeps a pair refreshed since the secret was made; an older one is replaced', async () => {
+    const home = tempDir();
+    const file = path.join(home, '.claude', '.credentials.json');
+    fs.mkdirSync(path.dirname(file), { mode: 0o700 });
+    const refreshed = credentialsJson({ accessToken: `${FAKE.accessToken}-refreshed`, refreshToken: `${FAKE.refreshToken}-refreshed`, expiresAt: Date.now() + 9 * 3600_000 });
+    fs.writeFileSync(file, JSON.stringify(refreshed), { mode: 0o600 });
+    let r = await runBundle(['--', 'true'], { env: baseEnv(home, { CLAUDE_CREDENTIALS_JSON: credsText }) });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`kept ${file}: it holds a newer pair than the source`);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(refreshed);
+
+    const stale = credentialsJson({ accessToken: `${FAKE.accessToken}-stale`, expiresAt: Date.now() - 3600_000 });
+    fs.writeFileSync(file, JSON.stringify(stale));
+    r = await runBundle(['--', 'true'], { env: baseEnv(home, { CLAUDE_CREDENTIALS_JSON: credsText }) });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(creds);
+  });
+
   it('CLAUDE_CONFIG_DIR receives both files, and nothing goes to ~', async () => {
     const dir = tempDir();
     const home = path.join(dir, 'home');
