@@ -3,7 +3,7 @@
  * Node can (process.execve, not as PID 1); otherwise supervise it like tini: forward
  * signals, pass the TTY through, exit with its code or 128+N.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -102,6 +102,17 @@ export function statSaysTerminalForeground(stat: string): boolean {
   return tpgid === pgrp;
 }
 
+/**
+ * Whether the terminal turns Ctrl-C and Ctrl-\\ into signals (termios ISIG). Claude Code's
+ * interactive UI turns ISIG off and reads the keys itself: then a SIGINT that reaches us was
+ * sent on purpose (`docker kill -s INT`, STOPSIGNAL SIGINT) and must be forwarded. Node cannot
+ * read termios, so ask stty; when it cannot tell, assume the terminal made the signal.
+ */
+function terminalMakesSignals(): boolean {
+  const stty = spawnSync('stty', ['-a'], { stdio: ['inherit', 'pipe', 'ignore'], encoding: 'utf8', timeout: 1000 });
+  return stty.status !== 0 || !/(^|[\s;])-isig([\s;]|$)/.test(stty.stdout ?? '');
+}
+
 export interface Supervisor {
   /** Resolves with the exit code to exit with. */
   exitCode: Promise<number>;
@@ -112,7 +123,7 @@ export function supervise(file: string, argv: string[], env: NodeJS.ProcessEnv, 
   const child = spawn(file, argv.slice(1), { argv0: argv[0], env, stdio: 'inherit' });
 
   const forward = (signal: NodeJS.Signals) => {
-    if (TERMINAL_SIGNALS.has(signal) && inTerminalForeground()) {
+    if (TERMINAL_SIGNALS.has(signal) && inTerminalForeground() && (signal === 'SIGWINCH' || terminalMakesSignals())) {
       log.debug(`${signal} came from the terminal, which delivered it to the child too`);
       return;
     }

@@ -32,13 +32,18 @@ const HAS_SS = spawnSync('ss', ['-V']).status === 0;
  */
 const SIGNAL_RECORDER = `
 const fs = require('fs');
-const [out, mode] = process.argv.slice(2);
+const [out, mode = ''] = process.argv.slice(2);
+// Like Claude Code's full-screen UI: the terminal stops making signals of Ctrl-C.
+if (mode.startsWith('raw')) {
+  require('child_process').spawnSync('stty', ['-isig'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  fs.appendFileSync(out, 'ppid ' + process.ppid + '\\n');
+}
 const record = (s) => fs.appendFileSync(out, s + '\\n');
 let ints = 0;
 for (const s of ['SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH']) {
   process.on(s, () => {
     record(s);
-    if (s === 'SIGINT' && mode === 'int-exits' && ++ints === 1) {
+    if (s === 'SIGINT' && mode.endsWith('int-exits') && ++ints === 1) {
       setTimeout(() => { process.removeAllListeners('SIGINT'); process.kill(process.pid, 'SIGINT'); }, 400);
     }
   });
@@ -273,6 +278,32 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
     expect(count(readLines(s.out), 'SIGINT')).toBe(1);
     expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
     expectNoSecret(fs.readFileSync(stderr, 'utf8'), SECRETS);
+  });
+});
+
+describe.skipIf(!HAS_TMUX)('in a terminal whose ISIG is off (as Claude Code sets it)', () => {
+  it('a SIGINT sent on purpose (docker kill -s INT) reaches the child once', async () => {
+    const s = scene();
+    const socket = `claude-entry-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env: s.env });
+    onTestFinished(() => {
+      tmux('kill-server');
+      fs.rmSync(path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, socket), { force: true });
+    });
+    const rc = path.join(s.dir, 'rc');
+    const argv = [process.execPath, BUNDLE, ...recorderCommand(s, 'raw-int-exits')];
+    const script = path.join(s.dir, 'run.sh');
+    fs.writeFileSync(
+      script,
+      ['trap : INT', ...Object.entries(s.env).map(([k, v]) => `export ${k}=${shellQuote(v ?? '')}`), `${argv.map(shellQuote).join(' ')} 2>/dev/null`, `echo $? > ${shellQuote(rc)}`].join('\n'),
+    );
+    expect(tmux('new-session', '-d', '-s', 'test', '-x', '80', '-y', '24', `exec /bin/sh ${shellQuote(script)}`).status).toBe(0);
+    await untilRecorded(s, 'ready');
+    const shim = Number(readLines(s.out).find((l) => l.startsWith('ppid '))!.slice(5));
+    process.kill(shim, 'SIGINT');
+    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 10_000, 'the exit status');
+    expect(count(readLines(s.out), 'SIGINT')).toBe(1);
+    expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
   });
 });
 
