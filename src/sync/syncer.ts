@@ -152,11 +152,37 @@ export function startSync(options: SyncOptions): Syncer {
       lastLocalText = readLocal();
       report('pull', 'copied', `replaced ${credentialsPath} with the newer login from ${store.describe}${expiryNote(source)}`);
     } catch (error) {
+      if (error instanceof CliRefreshing) {
+        // Its result lands in the file and is judged then; look again shortly in case it fails.
+        report('pull', 'skipped', `Claude Code is refreshing right now; looking again in ${formatDuration(CLI_LOCK_RETRY_MS)}`);
+        if (!stopped) setTimeout(() => void enqueue(() => pullNow(reason)), CLI_LOCK_RETRY_MS).unref();
+        return;
+      }
       report('pull', 'failed', `cannot write ${credentialsPath}: ${(error as Error).message}`);
     }
   }
 
+  /**
+   * Claude Code refreshes under a lock directory beside the file and honours one taken by
+   * someone else (observed, 2.1.330). A pair written while it refreshes would make it throw
+   * away the pair it was just issued, so pull writes only while holding that lock.
+   */
   function writeLocal(text: string): void {
+    const lock = path.join(path.dirname(credentialsPath), '.oauth_refresh.lock');
+    try {
+      fs.mkdirSync(lock);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new CliRefreshing();
+      throw error;
+    }
+    try {
+      replaceLocal(text);
+    } finally {
+      fs.rmSync(lock, { recursive: true, force: true });
+    }
+  }
+
+  function replaceLocal(text: string): void {
     const temp = path.join(path.dirname(credentialsPath), `.${name}.claude-entry-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
     const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
@@ -230,6 +256,10 @@ export function startSync(options: SyncOptions): Syncer {
     },
   };
 }
+
+const CLI_LOCK_RETRY_MS = 5000;
+
+class CliRefreshing extends Error {}
 
 function expiryNote(login: Login): string {
   return login.state === 'valid' && login.expiresAt !== undefined ? ` (access token valid until ${new Date(login.expiresAt).toISOString()})` : '';

@@ -1,0 +1,84 @@
+/**
+ * Credential sync with the real Claude Code CLI (2.1.330): replica A's CLI refreshes its
+ * tokens (through a local HTTPS proxy standing in for platform.claude.com), claude-entry pushes
+ * the rotated pair back to the source, and replica B started afterwards from that source
+ * authenticates with it. Refresh tokens are single-use at the fake token endpoint and the fake
+ * API accepts only live access tokens, as Anthropic's do.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
+import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
+
+const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
+const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
+
+async function strictRig(): Promise<RefreshRig> {
+  const r = await startRefreshRig({
+    proxy: { strict: true, refreshTokens: [FAKE.refreshToken], accessTokens: [FAKE.accessToken] },
+    gate: true,
+  });
+  onTestFinished(() => r.close());
+  return r;
+}
+
+function replica(r: RefreshRig, source: string, extra: NodeJS.ProcessEnv = {}) {
+  const home = tempDir();
+  return runBundle(['--', 'claude', '-p', 'say hi'], {
+    env: baseEnv(home, { PATH: `${BIN_DIR}:${process.env.PATH}`, ...r.env, CLAUDE_ENTRY_SOURCE: source, ...extra }),
+    cwd: tempDir('claude-entry-ws-'),
+    timeoutMs: 60_000,
+  }).then((result) => ({ ...result, home }));
+}
+
+/** The source: a login whose access token has a minute left, so the first CLI refreshes. */
+function sourceFile(): string {
+  const file = path.join(tempDir(), 'claude-credentials.json');
+  fs.writeFileSync(file, JSON.stringify(credentialsJson({ expiresAt: Date.now() + 60_000 })), { mode: 0o600 });
+  return file;
+}
+
+const oauthOf = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')).claudeAiOauth;
+
+describe.skipIf(!haveClaude)('sync with the real CLI', () => {
+  it('the rotated pair reaches the source, and a second replica started from it authenticates', async () => {
+    const r = await strictRig();
+    const source = sourceFile();
+
+    const a = await replica(r, source, { CLAUDE_ENTRY_SYNC: 'both' });
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toContain(r.reply);
+    expect(r.proxy.refreshes()).toHaveLength(1);
+    const rotated = r.proxy.issued[0]!;
+
+    // The source now holds the pair the CLI was issued: the live refresh token.
+    const stored = oauthOf(source);
+    expect(stored.accessToken).toBe(rotated.accessToken);
+    expect(stored.refreshToken).toBe(rotated.refreshToken);
+    expect(a.stderr).toMatch(/^claude-entry: sync push: pushed the refreshed login to file:/m);
+    const local = path.join(a.home, '.claude', '.credentials.json');
+    const lag = fs.statSync(source).mtimeMs - fs.statSync(local).mtimeMs;
+    console.log(`sync: ${a.stderr.match(/sync push: pushed/g)?.length ?? 0} push(es); the store had the new pair ${Math.round(lag)} ms after the CLI's write`);
+    expectNoSecret(a.stderr, [FAKE.accessToken, FAKE.refreshToken, rotated.accessToken, rotated.refreshToken]);
+
+    // Replica B, started later from the same source, uses that pair: no refresh, accepted.
+    const b = await replica(r, source);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toContain(r.reply);
+    expect(r.messageTokens().at(-1)).toBe(rotated.accessToken);
+    expect(r.proxy.refreshes()).toHaveLength(1);
+  });
+
+  it('control: without sync, the second replica is logged out by the first one\'s rotation', async () => {
+    const r = await strictRig();
+    const source = sourceFile();
+    const a = await replica(r, source);
+    expect(a.code, a.stderr).toBe(0);
+    expect(oauthOf(source).refreshToken).toBe(FAKE.refreshToken); // the spent one
+
+    const b = await replica(r, source);
+    expect(b.code).toBe(1);
+    expect(b.stdout + b.stderr).toMatch(/OAuth session expired and could not be refreshed/);
+  });
+});
