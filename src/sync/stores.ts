@@ -4,8 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { errnoCode } from '../errors.js';
+import { uniqueSuffix } from '../home.js';
 import { readSecretFile } from '../sources/file.js';
 
 export interface StoredLogin {
@@ -46,7 +46,7 @@ export function fileStore(file: string): SyncStore {
     },
     async write(text, ifVersion) {
       const dir = path.dirname(file);
-      const temp = path.join(dir, `.${path.basename(file)}.claude-entry-sync-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+      const temp = path.join(dir, `.${path.basename(file)}.claude-entry-sync-${uniqueSuffix()}.tmp`);
       const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
       try {
         fs.writeSync(fd, text.endsWith('\n') ? text : `${text}\n`);

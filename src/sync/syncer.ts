@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { uniqueSuffix } from '../home.js';
 import { formatDuration } from '../payload.js';
 import type { Logger } from '../log.js';
 import { classifyLogin, decide, type Login } from './decide.js';
@@ -183,7 +183,7 @@ export function startSync(options: SyncOptions): Syncer {
   }
 
   function replaceLocal(text: string): void {
-    const temp = path.join(path.dirname(credentialsPath), `.${name}.claude-entry-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    const temp = path.join(path.dirname(credentialsPath), `.${name}.claude-entry-${uniqueSuffix()}.tmp`);
     const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
       fs.writeSync(fd, text);
