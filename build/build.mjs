@@ -1,21 +1,162 @@
 // Bundles src/main.ts into one executable file, dist/claude-entry, for Node >= 18.
+//
+// The cloud SDK modules (src/cloud/{aws,gcp,azure}-sdk.ts) are bundled separately, each with
+// its SDK, and carried at the end of the file in a comment, brotli-compressed and base64:
+//
+//   <main bundle>
+//   /*claude-entry-sdk aws br 1115927
+//   <base64>
+//   */
+//
+// Node reads and V8 skips a comment cheaply, so the env and file paths parse none of the SDK
+// code; src/cloud/load.ts reads the comment back and compiles the SDK when a reference needs it.
 import { build } from 'esbuild';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const outfile = 'dist/claude-entry';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const outfile = path.join(root, 'dist/claude-entry');
+const errorsModule = path.join(root, 'src/errors.ts');
 
-await build({
-  entryPoints: ['src/main.ts'],
-  outfile,
+/**
+ * One entry per SDK module. `minify` is measured per SDK (`node bench/cloud.mjs --minify`):
+ * smaller is cheaper to carry, but minified code is not always faster to load and run.
+ * `esbuild` adds options a particular SDK needs (loaders, plugins, defines, mainFields).
+ */
+export const sdkModules = {
+  // The SDK's ES modules (its `module` field) let esbuild drop the commands and schemas not
+  // used: 302 KiB minified instead of 442 KiB from its CommonJS build.
+  aws: { entry: 'src/cloud/aws-sdk.ts', minify: true, esbuild: { mainFields: ['module', 'main'] } },
+  // Renaming identifiers makes the GCP client ~15% slower to load and call (measured with
+  // `node bench/cloud.mjs --minify`); whitespace and syntax minification alone do not.
+  gcp: { entry: 'src/cloud/gcp-sdk.ts', minify: { whitespace: true, syntax: true }, esbuild: {} },
+  azure: { entry: 'src/cloud/azure-sdk.ts', minify: true, esbuild: {} },
+};
+
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node18',
   format: 'cjs',
-  minify: true,
   legalComments: 'none',
-  banner: { js: '#!/usr/bin/env node' },
-  define: { __VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+/** In the main bundle, load.ts's unbundled dynamic imports of the SDK modules become stubs. */
+const stubSdkImports = {
+  name: 'stub-sdk-imports',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(aws|gcp|azure)-sdk\.js$/ }, (args) => ({ path: args.path, namespace: 'sdk-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'sdk-stub' }, () => ({
+      contents: 'throw new Error("SDK modules are embedded, not imported");',
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * In an SDK bundle, src/errors.ts stays the main bundle's: `instanceof ConfigError` in main.ts
+ * must hold for errors thrown by the SDK module. load.ts answers require('claude-entry:errors').
+ */
+const shareErrorsModule = {
+  name: 'share-errors-module',
+  setup(b) {
+    b.onResolve({ filter: /\/errors\.js$/ }, (args) => {
+      const resolved = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+      return resolved === errorsModule ? { path: 'claude-entry:errors', external: true } : undefined;
+    });
+  },
+};
+
+/** `minify`: true, false, or which of esbuild's three minifications to apply. */
+function minifyOptions(minify) {
+  if (typeof minify === 'boolean') return { minify };
+  return { minifyWhitespace: !!minify.whitespace, minifyIdentifiers: !!minify.identifiers, minifySyntax: !!minify.syntax };
+}
+
+export async function buildSdkModule(name, { minify = sdkModules[name].minify } = {}) {
+  const spec = sdkModules[name];
+  const extra = spec.esbuild ?? {};
+  const result = await build({
+    ...common,
+    ...extra,
+    entryPoints: [spec.entry],
+    ...minifyOptions(minify),
+    // import() left in the output would fail in code compiled by node:vm (no module loader
+    // behind it): the AWS SDK's EC2 metadata credentials do `await import("node:http")`.
+    supported: { 'dynamic-import': false, ...extra.supported },
+    write: false,
+    outfile: `dist/${name}-sdk.js`,
+    metafile: true,
+    plugins: [shareErrorsModule, ...(extra.plugins ?? [])],
+  });
+  const code = result.outputFiles[0].contents;
+  const dynamicImport = /[^\w$.]import\(\s*["'`]/.exec(Buffer.from(code).toString());
+  if (dynamicImport) throw new Error(`${spec.entry}: the bundle still has an import() (${dynamicImport[0]}...), which fails in code compiled by node:vm`);
+  return { name, code, metafile: result.metafile };
+}
+
+const brotliParams = (size) => ({
+  params: {
+    [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+    [zlib.constants.BROTLI_PARAM_LGWIN]: 24,
+    [zlib.constants.BROTLI_PARAM_SIZE_HINT]: size,
+  },
 });
-chmodSync(outfile, 0o755);
+
+/** The comment that carries one SDK module; base64 has no "*\/", so it cannot end early. */
+function trailer(name, code, compressed) {
+  return { text: `\n/*claude-entry-sdk ${name} br ${code.length}\n${compressed.toString('base64')}\n*/`, compressed: compressed.length };
+}
+
+export function embed({ name, code }) {
+  return trailer(name, code, zlib.brotliCompressSync(code, brotliParams(code.length)));
+}
+
+/** The same, compressed on the thread pool (the three SDKs in parallel). */
+export async function embedAsync({ name, code }) {
+  return trailer(name, code, await promisify(zlib.brotliCompress)(code, brotliParams(code.length)));
+}
+
+async function main() {
+  const started = Date.now();
+  const [mainResult, ...sdks] = await Promise.all([
+    build({
+      ...common,
+      entryPoints: ['src/main.ts'],
+      write: false,
+      outfile,
+      minify: true,
+      metafile: true,
+      banner: { js: '#!/usr/bin/env node' },
+      define: { __VERSION__: JSON.stringify(pkg.version), __CLOUD_SDKS_EMBEDDED__: 'true' },
+      plugins: [stubSdkImports],
+    }),
+    ...Object.keys(sdkModules).map((name) => buildSdkModule(name)),
+  ]);
+
+  // The guarantee the local path's start-up cost rests on: no SDK code in the main bundle.
+  const sdkCode = /node_modules\/(@aws-sdk|@aws-crypto|@smithy|@google-cloud|google-gax|google-auth-library|gaxios|gcp-metadata|@grpc|protobufjs|@azure|@typespec)\/|src\/cloud\/\w+-sdk\.ts$/;
+  const leaked = Object.keys(mainResult.metafile.inputs).filter((p) => sdkCode.test(p));
+  if (leaked.length > 0) throw new Error(`SDK code leaked into the main bundle: ${leaked.slice(0, 5).join(', ')}`);
+
+  const mainCode = Buffer.from(mainResult.outputFiles[0].contents);
+  const embedded = await Promise.all(sdks.map(embedAsync));
+  // Renamed into place: a test or a bench running the bundle never sees a half-written file.
+  const temp = `${outfile}.tmp-${process.pid}`;
+  mkdirSync(path.dirname(outfile), { recursive: true });
+  writeFileSync(temp, Buffer.concat([mainCode, Buffer.from(embedded.map((e) => e.text).join('') + '\n')]), { mode: 0o755 });
+  chmodSync(temp, 0o755);
+  renameSync(temp, outfile);
+
+  const kb = (n) => `${Math.round(n / 1024)} KB`;
+  const parts = sdks.map((s, i) => `${s.name} ${kb(s.code.length)} -> ${kb(embedded[i].compressed)}`).join(', ');
+  console.log(`dist/claude-entry: code ${kb(mainCode.length)}; embedded SDKs (brotli): ${parts}; ${Date.now() - started} ms`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -1,9 +1,266 @@
-/** The azure SDK module: imported only through loadCloudModule('azure'). Not implemented yet. */
-import { ConfigError } from '../errors.js';
+/**
+ * The Azure SDK module: loaded only through loadCloudModule('azure'), when an Azure Key Vault
+ * reference is fetched. One call: SecretClient.getSecret with DefaultAzureCredential (the
+ * AZURE_* service principal variables, workload identity, managed identity, then the
+ * developer tools), so claude-entry adds no authentication of its own.
+ *
+ * The SDK reads its configuration (AZURE_*, IDENTITY_ENDPOINT, ...) from process.env itself.
+ */
+import { webcrypto } from 'node:crypto';
+import { format } from 'node:util';
+import { DefaultAzureCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { AzureLogger, setLogLevel, type AzureLogLevel } from '@azure/logger';
+import type { GetTokenOptions, TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { ConfigError, SourceUnavailableError, type EntryError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { AzureSecretRef } from '../sources/azure.js';
+import { KEY_VAULT_ZONES } from '../sources/azure-hosts.js';
 import type { CloudFetchOptions } from './types.js';
 
-export async function fetchSecret(ref: unknown, options: CloudFetchOptions): Promise<string> {
-  void ref;
-  void options;
-  throw new ConfigError('azure secret references are not supported yet');
+/** Retries stop at the deadline, not at a count: enough for any CLAUDE_ENTRY_TIMEOUT. */
+const RETRY_OPTIONS = { maxRetries: 50, retryDelayInMs: 500, maxRetryDelayInMs: 4000 };
+
+const ACCESS_HINT =
+  "the identity needs the Key Vault Secrets User role on the vault (RBAC) or a Get secret access policy, and the vault's network rules must admit this network";
+
+/** What the vault or the network last answered, for the message when the deadline fires. */
+interface LastAnswer {
+  status?: number;
+  code?: string;
+  /** A network error code (ECONNREFUSED, ENOTFOUND, a TLS error...). */
+  networkError?: string;
+  /** Set while the credential is getting a token: a stall there is not the vault's. */
+  gettingToken: boolean;
+}
+
+export async function fetchSecret(ref: AzureSecretRef, options: CloudFetchOptions): Promise<string> {
+  const { log, deadline } = options;
+  provideWebCrypto();
+  routeSdkLogs(log, options.env);
+  const last: LastAnswer = { gettingToken: false };
+  const timeoutMs = deadline - Date.now();
+  if (timeoutMs <= 0) throw timedOut(ref, last);
+
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  // The managed identity token request takes no abort signal: the deadline must not wait for it.
+  const deadlineReached = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(timedOut(ref, last));
+    }, timeoutMs);
+  });
+
+  try {
+    const client = new SecretClient(ref.vaultUrl, keyVaultOnly(new DefaultAzureCredential(), ref, last), {
+      // A host outside Azure's Key Vault zones (emulator, proxy, test) is challenged with a
+      // vault.azure.net resource: keyVaultOnly() then limits what a token can be got for.
+      disableChallengeResourceVerification: !ref.azureHost,
+      retryOptions: RETRY_OPTIONS,
+      additionalPolicies: [{ policy: answerRecorder(last), position: 'perRetry' }],
+      userAgentOptions: { userAgentPrefix: 'claude-entry' },
+    });
+    log.debug(`${ref.ref}: getting secret ${ref.name}${ref.version ? ` version ${ref.version}` : ''} from ${ref.vaultUrl}`);
+    const secret = await Promise.race([client.getSecret(ref.name, { version: ref.version, abortSignal: abort.signal }), deadlineReached]);
+    if (typeof secret.value !== 'string') throw new ConfigError(`${ref.ref}: the secret has no value`);
+    return secret.value;
+  } catch (error) {
+    if (isEntryError(error)) throw error;
+    if (abort.signal.aborted || (error instanceof Error && error.name === 'AbortError')) throw timedOut(ref, last);
+    throw describeFailure(error, ref, log);
+  } finally {
+    clearTimeout(timer);
+    deadlineReached.catch(() => {});
+  }
+}
+
+/**
+ * The SDK calls the global `crypto.randomUUID()`, which Node 18 has only behind
+ * --experimental-global-webcrypto (the SDK itself requires Node >= 20).
+ */
+function provideWebCrypto(): void {
+  if ((globalThis as { crypto?: unknown }).crypto === undefined) {
+    Object.defineProperty(globalThis, 'crypto', { value: webcrypto, configurable: true, writable: true, enumerable: false });
+  }
+}
+
+/**
+ * DefaultAzureCredential, asked only for a Key Vault token: a resource in a Key Vault zone,
+ * or one whose zone contains the vault's host (the SDK's own rule, which covers Azure Stack).
+ */
+function keyVaultOnly(inner: TokenCredential, ref: AzureSecretRef, last: LastAnswer): TokenCredential {
+  const vaultHost = new URL(ref.vaultUrl).hostname;
+  const allowed = (scope: string) => {
+    let host: string;
+    try {
+      host = new URL(scope).hostname;
+    } catch {
+      return false;
+    }
+    return KEY_VAULT_ZONES.includes(host) || vaultHost.endsWith(`.${host}`);
+  };
+  return {
+    async getToken(scopes: string | string[], options?: GetTokenOptions) {
+      const list = Array.isArray(scopes) ? scopes : [scopes];
+      const refused = list.find((s) => !allowed(s));
+      if (refused !== undefined) {
+        throw new SourceUnavailableError(
+          `${ref.ref}: the vault asked for a token for "${refused.slice(0, 100)}", which is not a Key Vault resource; refused (is ${vaultHost} really a Key Vault?)`,
+        );
+      }
+      last.gettingToken = true;
+      try {
+        return await inner.getToken(scopes, options);
+      } finally {
+        last.gettingToken = false;
+      }
+    },
+  };
+}
+
+/** A per-try pipeline policy that remembers the last status and Key Vault error code. */
+function answerRecorder(last: LastAnswer): PipelinePolicy {
+  return {
+    name: 'claudeEntryAnswerRecorder',
+    async sendRequest(request, next) {
+      try {
+        const response = await next(request);
+        // A 401 with a challenge is the protocol's first step, not the vault's answer.
+        if (response.status === 401 && response.headers.get('www-authenticate')) return response;
+        last.status = response.status;
+        last.code = response.status >= 400 ? errorCodeOf(response.bodyAsText) : undefined;
+        last.networkError = undefined;
+        return response;
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string' && (error as { statusCode?: unknown }).statusCode === undefined) last.networkError = code;
+        throw error;
+      }
+    },
+  };
+}
+
+function errorCodeOf(body: string | null | undefined): string | undefined {
+  try {
+    return errorCodeIn(JSON.parse(body ?? ''));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Forbidden/ForbiddenByRbac` from a Key Vault error body `{error: {code, innererror: {code}}}`. */
+function errorCodeIn(body: unknown): string | undefined {
+  type Inner = { code?: unknown };
+  const error = (body as { error?: { code?: unknown; innererror?: Inner; innerError?: Inner } } | undefined)?.error;
+  // The raw body says innererror; the SDK's deserialised RestError.details says innerError.
+  const inner = error?.innererror ?? error?.innerError;
+  return [error?.code, inner?.code].filter((c) => typeof c === 'string').join('/') || undefined;
+}
+
+function timedOut(ref: AzureSecretRef, last: LastAnswer): SourceUnavailableError {
+  const within = 'before the deadline (CLAUDE_ENTRY_TIMEOUT)';
+  if (last.gettingToken) {
+    return new SourceUnavailableError(
+      `${ref.ref}: no Azure access token ${within}: the credential's token endpoint did not answer (managed identity endpoint, AZURE_AUTHORITY_HOST)`,
+    );
+  }
+  if (last.status !== undefined) {
+    const answer = `HTTP ${last.status}${last.code ? ` ${last.code}` : ''}`;
+    const hint =
+      last.status === 429 ? 'the vault is throttling requests (too many callers on this vault)'
+      : last.status >= 500 ? 'the vault kept failing; check the Azure status page and retry'
+      : 'check the vault and the network';
+    return new SourceUnavailableError(`${ref.ref}: no usable answer ${within}, the last was ${answer}; ${hint}`);
+  }
+  if (last.networkError) {
+    return new SourceUnavailableError(`${ref.ref}: cannot reach ${ref.vaultUrl} ${within} (${last.networkError}); ${networkHint(last.networkError)}`);
+  }
+  return new SourceUnavailableError(
+    `${ref.ref}: ${ref.vaultUrl} did not answer ${within}; check that the vault is reachable from here (firewall, private endpoint DNS, proxy)`,
+  );
+}
+
+function networkHint(code: string): string {
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'check the vault name and DNS (a private endpoint needs its privatelink zone)';
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(code)) return "the vault's TLS certificate is not trusted (a private CA goes in NODE_EXTRA_CA_CERTS)";
+  return 'check that the vault is reachable from here (firewall, private endpoint, proxy)';
+}
+
+/** An SDK error -> ConfigError (78) or SourceUnavailableError (69), naming the reference and code. */
+function describeFailure(error: unknown, ref: AzureSecretRef, log: Logger): EntryError {
+  const e = (error ?? {}) as { name?: string; message?: string; statusCode?: number; code?: string; details?: unknown };
+  const at = ref.ref;
+  if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError' || e.name === 'AuthenticationError') {
+    log.debug(`${at}: ${e.name}: ${e.message ?? ''}`);
+    const failed = configuredButFailed(error);
+    return new SourceUnavailableError(
+      failed
+        ? `${at}: the Azure credential could not get a token (${failed}); check the identity's configuration`
+        : `${at}: no Azure credential available; ${CREDENTIAL_HINT}`,
+      { cause: error },
+    );
+  }
+  if (typeof e.statusCode === 'number') {
+    const status = e.statusCode;
+    const code = errorCodeIn(e.details) ?? e.code ?? '';
+    const answer = `HTTP ${status}${code ? ` ${code}` : ''}`;
+    const secret = `secret "${ref.name}"${ref.version ? ` version ${ref.version}` : ''} in ${ref.vaultUrl}`;
+    if (status === 404) {
+      return new ConfigError(`${at}: not found (${answer}); check the ${secret} exists${ref.version ? ' (or leave the version out for the current one)' : ''}`);
+    }
+    if (status === 403 && code.includes('SecretDisabled')) {
+      return new ConfigError(`${at}: the secret is disabled (${answer}); enable the ${secret} or name another version`);
+    }
+    if (status === 403) return new SourceUnavailableError(`${at}: access denied (${answer}); ${ACCESS_HINT}`);
+    if (status === 401) {
+      return new SourceUnavailableError(`${at}: the vault rejected the access token (${answer}); check that the identity is in the vault's tenant`);
+    }
+    if (status === 429) return new SourceUnavailableError(`${at}: throttled (${answer}) past the retries; the vault is under too much load`);
+    if (status >= 500) return new SourceUnavailableError(`${at}: the vault failed (${answer}) past the retries; check the Azure status page and retry`);
+    return new ConfigError(`${at}: the vault refused the request (${answer}); check the reference`);
+  }
+  if (typeof e.code === 'string') {
+    return new SourceUnavailableError(`${at}: cannot reach ${ref.vaultUrl} (${e.code}); ${networkHint(e.code)}`, { cause: error });
+  }
+  log.debug(`${at}: ${e.name ?? 'error'}: ${e.message ?? String(error)}`);
+  return new SourceUnavailableError(`${at}: the Azure SDK failed (${e.name ?? 'error'}: ${firstLine(e.message)})`, { cause: error });
+}
+
+const CREDENTIAL_HINT =
+  'DefaultAzureCredential looks at AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, workload identity ' +
+  '(AZURE_FEDERATED_TOKEN_FILE), then managed identity (IDENTITY_ENDPOINT or IMDS); CLAUDE_ENTRY_LOG=debug shows what each one answered';
+
+/**
+ * The first line of the error of a credential that was configured but failed (a token endpoint
+ * that answered with an error), rather than one that found nothing to use.
+ */
+function configuredButFailed(error: unknown): string | undefined {
+  const errors = ((error as { errors?: unknown[] }).errors ?? [error]) as { name?: string; message?: string }[];
+  const failed = errors.find(
+    (e) => e?.name !== 'CredentialUnavailableError' || /Authentication failed|status code [45]\d\d/i.test(e.message ?? ''),
+  );
+  return failed ? firstLine(failed.message) : undefined;
+}
+
+function firstLine(message: string | undefined): string {
+  const line = (message ?? '').split(/\r?\n/)[0]!.trim();
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+
+function isEntryError(error: unknown): error is EntryError {
+  return error instanceof ConfigError || error instanceof SourceUnavailableError;
+}
+
+/**
+ * The SDK's warnings (which users would take for errors: deprecated options, skipped
+ * credentials), and more if AZURE_LOG_LEVEL asks, go through our logger at debug level: one
+ * prefixed, redacted line each, never straight to stderr.
+ */
+function routeSdkLogs(log: Logger, env: NodeJS.ProcessEnv): void {
+  AzureLogger.log = (...args: unknown[]) => log.debug(`azure sdk: ${format(...args)}`);
+  const wanted = env.AZURE_LOG_LEVEL?.toLowerCase();
+  const levels: AzureLogLevel[] = ['verbose', 'info', 'warning', 'error'];
+  setLogLevel(levels.includes(wanted as AzureLogLevel) ? (wanted as AzureLogLevel) : 'warning');
 }

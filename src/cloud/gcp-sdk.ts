@@ -1,9 +1,338 @@
-/** The gcp SDK module: imported only through loadCloudModule('gcp'). Not implemented yet. */
-import { ConfigError } from '../errors.js';
+/**
+ * GCP Secret Manager through @google-cloud/secret-manager (gRPC). Imported only through
+ * loadCloudModule('gcp'), when a GCP reference is fetched.
+ *
+ * Authentication is the SDK's own chain (ADC: GOOGLE_APPLICATION_CREDENTIALS, gcloud's
+ * application-default login, workload identity, the metadata server). The endpoint, first
+ * found wins:
+ *   CLAUDE_ENTRY_GCP_ENDPOINT     `host[:port]` or `https://host[:port]`: TLS with ADC (private
+ *                                 endpoints); `http://host:port`: plaintext, no credentials
+ *   SECRET_MANAGER_EMULATOR_HOST  `host:port`, the emulators' convention: plaintext, no credentials
+ *   a regional reference          secretmanager.LOCATION.rep.UNIVERSE (projects/P/locations/L/...)
+ *   default                       secretmanager.UNIVERSE (GOOGLE_CLOUD_UNIVERSE_DOMAIN, else googleapis.com)
+ */
+import { SecretManagerServiceClient, type protos } from '@google-cloud/secret-manager';
+import { grpc, loggingUtils, type CallOptions } from 'google-gax';
+import { ConfigError, SourceUnavailableError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { PROJECT_VARIABLES, versionName, type GcpSecretRef } from '../sources/gcp-names.js';
 import type { CloudFetchOptions } from './types.js';
 
-export async function fetchSecret(ref: unknown, options: CloudFetchOptions): Promise<string> {
-  void ref;
-  void options;
-  throw new ConfigError('gcp secret references are not supported yet');
+const { status: Status } = grpc;
+const RETRY_CODES = [Status.UNAVAILABLE, Status.RESOURCE_EXHAUSTED, Status.INTERNAL];
+/** Backoff between attempts: each pause is random between 0 and the current delay. */
+const BACKOFF = { initialMs: 250, multiplier: 2, maxMs: 4000 };
+/** gax call options: no gax retries (retry: null), and this attempt's gRPC deadline. */
+const ONE_ATTEMPT = (timeout: number): CallOptions => ({ timeout, retry: null });
+
+export interface GcpEndpoint {
+  host: string;
+  port: number;
+  /** Plaintext gRPC and no credentials at all: emulators and tests. */
+  plaintext: boolean;
+  /** Where the endpoint came from, for messages. */
+  origin: string;
+}
+
+export async function fetchSecret(ref: GcpSecretRef, { env, log, deadline }: CloudFetchOptions): Promise<Buffer> {
+  const endpoint = resolveEndpoint(ref, env);
+  // GOOGLE_SDK_NODE_LOGGING would make the SDK print every response, the payload with it.
+  loggingUtils.setBackend(null);
+  const restoreWarnings = warningsToDebug(log);
+  const client = new SecretManagerServiceClient({
+    servicePath: endpoint.host,
+    port: endpoint.port,
+    ...(endpoint.plaintext
+      ? {
+          sslCreds: grpc.credentials.createInsecure(),
+          // Without a universe the client asks the credentials for one, which probes the GCE
+          // metadata server (a delay, then a MetadataLookupWarning) although none are used.
+          universeDomain: env.GOOGLE_CLOUD_UNIVERSE_DOMAIN || 'googleapis.com',
+        }
+      : {}),
+  });
+  try {
+    // Credentials and the project are resolved before the first attempt; gRPC times each attempt.
+    const name = await beforeDeadline(deadline, async () => {
+      const project = ref.project ?? (await projectFromCredentials(ref, client, endpoint));
+      await client.initialize();
+      return versionName(ref, project);
+    });
+    log.debug(`${ref.text}: accessing ${name} at ${describeEndpoint(endpoint)}`);
+    const response = await accessWithRetries(client, name, deadline, (message) => log.debug(`${ref.text}: ${message}`));
+    return payloadOf(response, ref);
+  } catch (error) {
+    throw describeFailure(error, ref, endpoint, env);
+  } finally {
+    restoreWarnings();
+    client.close().catch(() => {});
+  }
+}
+
+type AccessResponse = protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse;
+
+/**
+ * Attempts until one succeeds, one fails with a status not worth retrying, or the deadline
+ * passes. The retry loop is ours rather than gax's: gax sleeps a jittered delay without
+ * looking at the total deadline (overshooting it by up to the maximum delay), then reports
+ * DEADLINE_EXCEEDED with the status that kept failing only inside its message text.
+ */
+async function accessWithRetries(
+  client: SecretManagerServiceClient,
+  name: string,
+  deadline: number,
+  debug: (message: string) => void,
+): Promise<AccessResponse> {
+  let delay = BACKOFF.initialMs;
+  let lastFailure: RetryableFailure | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw lastFailure ? new RetriesExhausted(lastFailure, attempt - 1) : new GuardTimeout();
+    try {
+      const [response] = await client.accessSecretVersion({ name }, ONE_ATTEMPT(remaining));
+      return response;
+    } catch (error) {
+      const code = grpcCode(error);
+      if (code === Status.DEADLINE_EXCEEDED && lastFailure) throw new RetriesExhausted(lastFailure, attempt);
+      if (code === undefined || !RETRY_CODES.includes(code)) throw error;
+      lastFailure = error as RetryableFailure;
+      const pause = Math.min(Math.random() * delay, Math.max(0, deadline - Date.now())); // full jitter
+      delay = Math.min(delay * BACKOFF.multiplier, BACKOFF.maxMs);
+      debug(`attempt ${attempt} failed with ${Status[code]}; retrying in ${Math.round(pause)} ms`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
+
+type RetryableFailure = Error & { code: number; details?: string };
+
+class RetriesExhausted extends Error {
+  constructor(
+    readonly last: RetryableFailure,
+    readonly attempts: number,
+  ) {
+    super(`deadline passed after ${attempts} attempts`);
+    this.name = 'RetriesExhausted';
+  }
+}
+
+function grpcCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function describeEndpoint(endpoint: GcpEndpoint): string {
+  return `${endpoint.host}:${endpoint.port} (${endpoint.origin}${endpoint.plaintext ? ', plaintext without credentials' : ''})`;
+}
+
+export function resolveEndpoint(ref: GcpSecretRef, env: NodeJS.ProcessEnv): GcpEndpoint {
+  const explicit = env.CLAUDE_ENTRY_GCP_ENDPOINT?.trim();
+  if (explicit) return parseEndpoint(explicit, 'CLAUDE_ENTRY_GCP_ENDPOINT', false);
+  const emulator = env.SECRET_MANAGER_EMULATOR_HOST?.trim();
+  if (emulator) return parseEndpoint(emulator, 'SECRET_MANAGER_EMULATOR_HOST', true);
+  const universe = env.GOOGLE_CLOUD_UNIVERSE_DOMAIN?.trim() || 'googleapis.com';
+  if (ref.location) return { host: `secretmanager.${ref.location}.rep.${universe}`, port: 443, plaintext: false, origin: 'regional endpoint' };
+  return { host: `secretmanager.${universe}`, port: 443, plaintext: false, origin: 'default endpoint' };
+}
+
+function parseEndpoint(value: string, variable: string, emulator: boolean): GcpEndpoint {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `${emulator ? 'http' : 'https'}://${value}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new ConfigError(`${variable}: "${value}" is not host[:port] or http(s)://host[:port]`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${variable}: "${value}": use https://host[:port] (TLS) or http://host:port (plaintext, for emulators)`);
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
+    throw new ConfigError(`${variable}: "${value}": a gRPC endpoint is host[:port] only, without a path`);
+  }
+  const plaintext = url.protocol === 'http:';
+  const port = url.port ? Number(url.port) : plaintext ? 80 : 443;
+  return { host: url.hostname, port, plaintext, origin: variable };
+}
+
+/** `gcp-sm:SECRET` with no project variable: the project of the credentials (key file, metadata server). */
+async function projectFromCredentials(ref: GcpSecretRef, client: SecretManagerServiceClient, endpoint: GcpEndpoint): Promise<string> {
+  const missing = () =>
+    new ConfigError(
+      `${ref.text}: no project: write projects/PROJECT/secrets/${ref.secret} or set ${PROJECT_VARIABLES.join(' or ')}` +
+        (endpoint.plaintext ? '' : ' (the credentials did not name one either)'),
+    );
+  if (endpoint.plaintext) throw missing();
+  try {
+    const project = await client.getProjectId();
+    if (project) return project;
+  } catch {
+    // fall through: reported as a configuration error below
+  }
+  throw missing();
+}
+
+function payloadOf(response: AccessResponse, ref: GcpSecretRef): Buffer {
+  const data = response.payload?.data;
+  const payload = data === undefined || data === null ? Buffer.alloc(0) : Buffer.from(data as Uint8Array);
+  // A proto3 `optional` field: the oneof marker says whether the service sent a checksum.
+  const sent = (response.payload as { _dataCrc32c?: string } | null | undefined)?._dataCrc32c === 'dataCrc32c';
+  const expected = sent ? response.payload?.dataCrc32c : undefined;
+  if (expected !== undefined && expected !== null && String(expected) !== String(crc32c(payload))) {
+    throw new SourceUnavailableError(`${ref.text}: GCP Secret Manager: the payload failed its CRC32C check (DATA_LOSS); try again`);
+  }
+  return payload;
+}
+
+/** One line: the reference, what happened, the gRPC status name, what to check. Never the payload. */
+export function describeFailure(error: unknown, ref: GcpSecretRef, endpoint: GcpEndpoint, env: NodeJS.ProcessEnv): Error {
+  if (error instanceof ConfigError || error instanceof SourceUnavailableError) return error;
+  const at = `${endpoint.host}:${endpoint.port}`;
+  const prefix = `${ref.text}: GCP Secret Manager`;
+  if (error instanceof RetriesExhausted) {
+    const name = Status[error.last.code]!;
+    return new SourceUnavailableError(
+      `${prefix}: still failing with ${name}${said(error.last)} after ${error.attempts} attempts when the deadline passed ` +
+        `(CLAUDE_ENTRY_TIMEOUT); ${hintFor(name, at, error.last)}`,
+      { cause: error.last },
+    );
+  }
+  if (error instanceof GuardTimeout) {
+    return new SourceUnavailableError(
+      `${prefix}: getting credentials took longer than CLAUDE_ENTRY_TIMEOUT (DEADLINE_EXCEEDED); ` +
+        'check the credentials and access to the metadata server (workload identity) or the token endpoint',
+    );
+  }
+  const code = grpcCode(error);
+  const name = code === undefined ? undefined : (Status[code] ?? `code ${code}`);
+  switch (code) {
+    case undefined:
+      return new SourceUnavailableError(`${prefix}: ${localFailure(error, env)}`, { cause: error });
+    case Status.NOT_FOUND:
+      return new ConfigError(`${prefix}: not found (NOT_FOUND${said(error)}); check the project, the secret name and the version`, { cause: error });
+    case Status.FAILED_PRECONDITION:
+      return new ConfigError(
+        `${prefix}: the version cannot be accessed (FAILED_PRECONDITION${said(error)}); enable it or name another version`,
+        { cause: error },
+      );
+    case Status.INVALID_ARGUMENT:
+    case Status.OUT_OF_RANGE:
+      return new ConfigError(`${prefix}: the service rejected the request (${name}${said(error)}); check the reference`, { cause: error });
+    case Status.PERMISSION_DENIED:
+      return new SourceUnavailableError(
+        `${prefix}: permission denied (PERMISSION_DENIED${said(error)}); grant the workload's service account ` +
+          'roles/secretmanager.secretAccessor (secretmanager.versions.access) on the secret or its project; ' +
+          'a secret that does not exist is reported the same way',
+        { cause: error },
+      );
+    case Status.UNAUTHENTICATED:
+      return new SourceUnavailableError(
+        `${prefix}: the credentials were rejected (UNAUTHENTICATED${said(error)}); ` +
+          'check GOOGLE_APPLICATION_CREDENTIALS or the workload identity binding',
+        { cause: error },
+      );
+    case Status.DEADLINE_EXCEEDED:
+      return new SourceUnavailableError(
+        `${prefix}: no answer from ${at} within CLAUDE_ENTRY_TIMEOUT (DEADLINE_EXCEEDED); check network access to it`,
+        { cause: error },
+      );
+    default:
+      return new SourceUnavailableError(`${prefix}: request failed (${name}${said(error)}); ${hintFor(name!, at, error)}`, { cause: error });
+  }
+}
+
+function hintFor(code: string, at: string, error: unknown): string {
+  // how grpc-js reports a failure of the credentials plugin (getting an access token)
+  if (/Getting metadata from plugin failed/.test(said(error))) {
+    return 'getting an access token failed: check the credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity) and access to the token endpoint';
+  }
+  switch (code) {
+    case 'RESOURCE_EXHAUSTED':
+      return 'the project is over its Secret Manager access quota; retry later or raise the quota';
+    case 'UNAVAILABLE':
+      return `could not reach ${at}: check network egress, Private Google Access or CLAUDE_ENTRY_GCP_ENDPOINT`;
+    case 'UNIMPLEMENTED':
+      return `${at} does not serve Secret Manager: check CLAUDE_ENTRY_GCP_ENDPOINT`;
+    default:
+      return 'the service failed; try again';
+  }
+}
+
+/**
+ * Failures before a call reached the service (credentials): never echoes their text, which
+ * may quote a key file (a JSON parse error shows a piece of the file).
+ */
+function localFailure(error: unknown, env: NodeJS.ProcessEnv): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const keyFile = env.GOOGLE_APPLICATION_CREDENTIALS;
+  if (/Could not load the default credentials/i.test(message)) {
+    return (
+      'no Google credentials found (UNAUTHENTICATED); set GOOGLE_APPLICATION_CREDENTIALS, ' +
+      'run on GCP with a service account (workload identity, metadata server), or use gcloud auth application-default login'
+    );
+  }
+  if (keyFile && /does not exist, or it is not a file/.test(message)) {
+    return `GOOGLE_APPLICATION_CREDENTIALS=${keyFile} does not exist or is not a file (UNAUTHENTICATED)`;
+  }
+  if (keyFile && error instanceof SyntaxError) {
+    return `GOOGLE_APPLICATION_CREDENTIALS=${keyFile} is not a valid credentials JSON file (UNAUTHENTICATED)`;
+  }
+  const kind = error instanceof Error ? error.name : typeof error;
+  return `could not get credentials (UNAUTHENTICATED: ${kind}); check GOOGLE_APPLICATION_CREDENTIALS and the workload identity setup`;
+}
+
+/** What the service said about a failure, as `: text`: one short line (failures carry no payload). */
+function said(error: unknown): string {
+  const details = (error as { details?: unknown } | undefined)?.details;
+  if (typeof details !== 'string' || details.trim() === '') return '';
+  return `: ${details.replace(/\s+/g, ' ').trim().slice(0, 240)}`;
+}
+
+class GuardTimeout extends Error {
+  constructor() {
+    super('deadline passed');
+    this.name = 'GuardTimeout';
+  }
+}
+
+async function beforeDeadline<T>(at: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GuardTimeout()), Math.max(0, at - Date.now()));
+  });
+  try {
+    return await Promise.race([work(), guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The SDK reports through process warnings (MetadataLookupWarning off GCP, gax deprecations),
+ * which users mistake for errors: while it runs, they go to the debug log instead.
+ */
+function warningsToDebug(log: Logger): () => void {
+  const original = process.emitWarning;
+  process.emitWarning = ((warning: string | Error) => {
+    log.debug(`GCP SDK warning: ${warning instanceof Error ? `${warning.name}: ${warning.message}` : warning}`);
+  }) as typeof process.emitWarning;
+  return () => {
+    process.emitWarning = original;
+  };
+}
+
+const CRC32C_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC32C (Castagnoli), the checksum Secret Manager sends with every payload. */
+export function crc32c(data: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of data) crc = CRC32C_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
 }

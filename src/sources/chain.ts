@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { API_KEY_PREFIX, OAUTH_TOKEN_PREFIX, parsePayload, type Credential } from '../payload.js';
+import { isAwsReference } from './aws.js';
 import { envFileLink, envLink } from './env.js';
 import { inPlaceLink, optionalFileLink } from './file.js';
 import { linkForReference, splitReferences } from './references.js';
@@ -27,19 +28,29 @@ export function conventionalLinks(ctx: SourceContext): SourceLink[] {
   ];
 }
 
-/** CLAUDE_CREDENTIALS_{AWS,GCP,AZURE}_SECRET: a reference in a dedicated variable. */
+/**
+ * CLAUDE_CREDENTIALS_{AWS,GCP,AZURE}_SECRET: a reference in a dedicated variable. In the AWS
+ * one a bare secret name is enough (`prod/claude` means `aws-sm:prod/claude`).
+ */
+const CLOUD_VARIABLES: [string, (value: string) => string][] = [
+  ['CLAUDE_CREDENTIALS_AWS_SECRET', (v) => (isAwsReference(v) ? v : `aws-sm:${v}`)],
+  ['CLAUDE_CREDENTIALS_GCP_SECRET', (v) => v],
+  ['CLAUDE_CREDENTIALS_AZURE_SECRET', (v) => v],
+];
+
 function cloudConventionalLinks(ctx: SourceContext): SourceLink[] {
-  return ['CLAUDE_CREDENTIALS_AWS_SECRET', 'CLAUDE_CREDENTIALS_GCP_SECRET', 'CLAUDE_CREDENTIALS_AZURE_SECRET'].map(
-    (name): SourceLink => ({
+  return CLOUD_VARIABLES.map(([name, toReference]): SourceLink => {
+    const value = ctx.env[name]?.trim();
+    const ref = value ? toReference(value) : undefined;
+    return {
       describe: name,
-      remote: { ref: ctx.env[name] || undefined },
+      remote: { ref },
       fetch: async () => {
-        const ref = ctx.env[name];
         if (!ref) return envLink(name, ctx).fetch(); // throws "not set"
         return linkForReference(ref, ctx).fetch();
       },
-    }),
-  );
+    };
+  });
 }
 
 export function linksFor(sourceList: string | undefined, ctx: SourceContext): SourceLink[] {

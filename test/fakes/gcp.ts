@@ -1,0 +1,322 @@
+/**
+ * A local fake of GCP Secret Manager, speaking the real gRPC protocol to the real SDK: an
+ * @grpc/grpc-js server on 127.0.0.1 (ephemeral port, plaintext, or TLS with a key and
+ * certificate the test made) built from the Secret Manager .proto files that ship inside
+ * @google-cloud/secret-manager. Serves AccessSecretVersion, AddSecretVersion, CreateSecret and
+ * GetSecret over an in-memory store with the real service's resource names, versions,
+ * `latest`, states, CRC32C checksums and error messages; records every call with its
+ * metadata (x-goog-request-params, authorization, ...); and lets a test script faults: an
+ * error status for the next N calls, or a call that is accepted and never answered.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+const Status = grpc.status;
+export { Status };
+
+export interface RecordedCall {
+  method: string;
+  /** `name` or `parent` of the request. */
+  resource: string;
+  /** Request metadata, lower-case keys, first value of each. */
+  metadata: Record<string, string>;
+  at: number;
+}
+
+/** What a scripted call does instead of the normal answer. */
+export type Fault = { code: grpc.status; details?: string } | 'hang';
+
+export interface FakeSecretManagerOptions {
+  /** Serve TLS with this key and certificate (PEM) instead of plaintext. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Refuse (UNAUTHENTICATED) calls without `authorization: Bearer ...`. */
+  requireBearer?: boolean;
+}
+
+export interface FakeSecretManager {
+  /** `127.0.0.1:PORT`, the SECRET_MANAGER_EMULATOR_HOST form. */
+  address: string;
+  /** `http://127.0.0.1:PORT` (plaintext) or `https://localhost:PORT` (TLS): the CLAUDE_ENTRY_GCP_ENDPOINT form. */
+  endpoint: string;
+  port: number;
+  calls: RecordedCall[];
+  /** Add a version to a secret (`projects/P/secrets/S` or `projects/P/locations/L/secrets/S`), creating the secret. Returns the version name. */
+  addVersion(secret: string, data: string | Buffer, options?: { checksum?: 'bad' | 'none' }): string;
+  /** Set a version's state, e.g. DISABLED (access then answers FAILED_PRECONDITION). */
+  setState(version: string, state: 'ENABLED' | 'DISABLED' | 'DESTROYED'): void;
+  /** Name a version by an alias (`projects/P/secrets/S/versions/ALIAS`). */
+  setAlias(secret: string, alias: string, version: number): void;
+  /** Answer PERMISSION_DENIED for every access to this secret (as IAM does without secretAccessor). */
+  deny(secret: string): void;
+  /** The next `times` AccessSecretVersion calls get this fault (Infinity: every call). */
+  failNext(fault: Fault, times?: number): void;
+  close(): Promise<void>;
+}
+
+interface Version {
+  number: number;
+  data: Buffer;
+  /** Absent only when a test asks (the service always sends one). */
+  crc32c?: string;
+  state: 'ENABLED' | 'DISABLED' | 'DESTROYED';
+  createTime: { seconds: number; nanos: number };
+}
+
+interface Secret {
+  name: string;
+  versions: Version[];
+  aliases: Map<string, number>;
+  createTime: { seconds: number; nanos: number };
+}
+
+const SECRET_NAME = /^projects\/[^/]+(?:\/locations\/[^/]+)?\/secrets\/[^/]+$/;
+const VERSION_NAME = /^(projects\/[^/]+(?:\/locations\/[^/]+)?\/secrets\/[^/]+)\/versions\/([^/]+)$/;
+
+let servicePromise: Promise<grpc.ServiceDefinition> | undefined;
+
+/** The service definition from the .proto files shipped in the SDK package (and google-gax's common protos). */
+export function secretManagerService(): Promise<grpc.ServiceDefinition> {
+  servicePromise ??= (async () => {
+    const sdkProtos = path.join(path.dirname(require.resolve('@google-cloud/secret-manager/package.json')), 'build', 'protos');
+    // google-gax (the SDK's own dependency) carries the common google/api, google/iam and google/rpc protos.
+    const gaxProtos = path.resolve(path.dirname(require.resolve('google-gax')), '..', 'protos');
+    const definition = await protoLoader.load('google/cloud/secretmanager/v1/service.proto', {
+      includeDirs: [sdkProtos, gaxProtos],
+      keepCase: false,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as any;
+    return pkg.google.cloud.secretmanager.v1.SecretManagerService.service as grpc.ServiceDefinition;
+  })();
+  return servicePromise;
+}
+
+export async function startFakeSecretManager(options: FakeSecretManagerOptions = {}): Promise<FakeSecretManager> {
+  const service = await secretManagerService();
+  const secrets = new Map<string, Secret>();
+  const denied = new Set<string>();
+  const faults: { fault: Fault; remaining: number }[] = [];
+  const calls: RecordedCall[] = [];
+  const hanging = new Set<grpc.ServerUnaryCall<any, any>>();
+  const now = () => {
+    const ms = Date.now();
+    return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+  };
+
+  const record = (method: string, call: grpc.ServerUnaryCall<any, any>, resource: string) => {
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries(call.metadata.getMap())) metadata[k] = Buffer.isBuffer(v) ? v.toString('base64') : String(v);
+    calls.push({ method, resource, metadata, at: Date.now() });
+    if (options.requireBearer && !/^Bearer \S+/.test(metadata.authorization ?? '')) {
+      return {
+        code: Status.UNAUTHENTICATED,
+        details:
+          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      };
+    }
+    return undefined;
+  };
+
+  const createSecret = (name: string): Secret => {
+    let secret = secrets.get(name);
+    if (!secret) {
+      secret = { name, versions: [], aliases: new Map(), createTime: now() };
+      secrets.set(name, secret);
+    }
+    return secret;
+  };
+
+  const addVersion = (secretName: string, data: Buffer, checksum?: 'bad' | 'none'): Version => {
+    const secret = createSecret(secretName);
+    const crc = crc32c(data);
+    const version: Version = {
+      number: secret.versions.length + 1,
+      data,
+      crc32c: checksum === 'none' ? undefined : String(checksum === 'bad' ? (crc ^ 1) >>> 0 : crc),
+      state: 'ENABLED',
+      createTime: now(),
+    };
+    secret.versions.push(version);
+    return version;
+  };
+
+  const findVersion = (name: string): { secret: Secret; version: Version } | { code: grpc.status; details: string } => {
+    const match = VERSION_NAME.exec(name);
+    if (!match) return { code: Status.INVALID_ARGUMENT, details: `Invalid resource field value in the request.` };
+    const [, secretName, id] = match;
+    const secret = secrets.get(secretName!);
+    if (!secret || secret.versions.length === 0) {
+      return { code: Status.NOT_FOUND, details: `Secret [${secretName}] not found or has no versions.` };
+    }
+    let version: Version | undefined;
+    // As the service does: `latest` is the newest version, whatever its state.
+    if (id === 'latest') version = secret.versions.at(-1);
+    else if (/^\d+$/.test(id!)) version = secret.versions[Number(id) - 1];
+    else if (secret.aliases.has(id!)) version = secret.versions[secret.aliases.get(id!)! - 1];
+    if (!version) return { code: Status.NOT_FOUND, details: `Secret Version [${name}] not found.` };
+    if (version.state !== 'ENABLED') {
+      return { code: Status.FAILED_PRECONDITION, details: `Secret Version [${secretName}/versions/${version.number}] is in ${version.state} state.` };
+    }
+    return { secret, version };
+  };
+
+  const implementation: grpc.UntypedServiceImplementation = {
+    accessSecretVersion(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      const name: string = call.request.name;
+      const refused = record('AccessSecretVersion', call, name);
+      if (refused) return callback(refused);
+      const scripted = faults[0];
+      if (scripted) {
+        if (--scripted.remaining <= 0) faults.shift();
+        if (scripted.fault === 'hang') {
+          hanging.add(call); // accepted, never answered
+          return;
+        }
+        return callback({ code: scripted.fault.code, details: scripted.fault.details ?? faultDetails(scripted.fault.code) });
+      }
+      const secretName = VERSION_NAME.exec(name)?.[1];
+      if (secretName && denied.has(secretName)) {
+        return callback({
+          code: Status.PERMISSION_DENIED,
+          details: `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`,
+        });
+      }
+      const found = findVersion(name);
+      if ('code' in found) return callback(found);
+      callback(null, {
+        name: `${found.secret.name}/versions/${found.version.number}`,
+        payload: { data: found.version.data, ...(found.version.crc32c === undefined ? {} : { dataCrc32c: found.version.crc32c }) },
+      });
+    },
+
+    addSecretVersion(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      const parent: string = call.request.parent;
+      const refused = record('AddSecretVersion', call, parent);
+      if (refused) return callback(refused);
+      const secret = secrets.get(parent);
+      if (!secret) return callback({ code: Status.NOT_FOUND, details: `Secret [${parent}] not found.` });
+      const data: Buffer = call.request.payload?.data ?? Buffer.alloc(0);
+      const sent = call.request.payload?.dataCrc32c;
+      if (sent !== undefined && sent !== null && call.request.payload?._dataCrc32c && String(sent) !== String(crc32c(data))) {
+        return callback({ code: Status.INVALID_ARGUMENT, details: 'Checksum mismatch: the payload data_crc32c does not match the data.' });
+      }
+      const version = addVersion(parent, data);
+      callback(null, {
+        name: `${parent}/versions/${version.number}`,
+        createTime: version.createTime,
+        state: 'ENABLED',
+        clientSpecifiedPayloadChecksum: Boolean(call.request.payload?._dataCrc32c),
+      });
+    },
+
+    createSecret(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      const parent: string = call.request.parent;
+      const refused = record('CreateSecret', call, parent);
+      if (refused) return callback(refused);
+      const name = `${parent}/secrets/${call.request.secretId}`;
+      if (!SECRET_NAME.test(name)) return callback({ code: Status.INVALID_ARGUMENT, details: 'Invalid resource field value in the request.' });
+      if (secrets.has(name)) return callback({ code: Status.ALREADY_EXISTS, details: `Secret [${name}] already exists.` });
+      const secret = createSecret(name);
+      callback(null, { name, createTime: secret.createTime, replication: call.request.secret?.replication ?? { automatic: {} } });
+    },
+
+    getSecret(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      const name: string = call.request.name;
+      const refused = record('GetSecret', call, name);
+      if (refused) return callback(refused);
+      const secret = secrets.get(name);
+      if (!secret) return callback({ code: Status.NOT_FOUND, details: `Secret [${name}] not found.` });
+      callback(null, { name, createTime: secret.createTime, replication: { automatic: {} } });
+    },
+  };
+
+  const server = new grpc.Server();
+  server.addService(service, implementation);
+  const credentials = options.tls
+    ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
+    : grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', credentials, (error, p) => (error ? reject(error) : resolve(p))),
+  );
+
+  return {
+    address: `127.0.0.1:${port}`,
+    endpoint: options.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
+    port,
+    calls,
+    addVersion(secret, data, opts = {}) {
+      if (!SECRET_NAME.test(secret)) throw new Error(`fake: not a secret name: ${secret}`);
+      return `${secret}/versions/${addVersion(secret, Buffer.from(data), opts.checksum).number}`;
+    },
+    setState(version, state) {
+      const match = VERSION_NAME.exec(version);
+      const v = match && secrets.get(match[1]!)?.versions[Number(match[2]) - 1];
+      if (!v) throw new Error(`fake: no version ${version}`);
+      v.state = state;
+    },
+    setAlias(secret, alias, version) {
+      createSecret(secret).aliases.set(alias, version);
+    },
+    deny(secret) {
+      denied.add(secret);
+    },
+    failNext(fault, times = 1) {
+      faults.push({ fault, remaining: times });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        hanging.clear();
+        server.forceShutdown(); // also ends calls that were never answered
+        resolve();
+      }),
+  };
+}
+
+function faultDetails(code: grpc.status): string {
+  switch (code) {
+    case Status.RESOURCE_EXHAUSTED:
+      return "Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute' of service 'secretmanager.googleapis.com'.";
+    case Status.UNAVAILABLE:
+      return 'The service is currently unavailable.';
+    case Status.INTERNAL:
+      return 'Internal error encountered.';
+    default:
+      return 'fake fault';
+  }
+}
+
+/** A TCP server that accepts connections and never sends a byte (not even the HTTP/2 preface). */
+export async function startSilentServer(): Promise<{ address: string; endpoint: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** CRC32C (Castagnoli), as Secret Manager computes `data_crc32c`; written independently of the product's. */
+export function crc32c(data: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of data) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
