@@ -69,3 +69,14 @@ export function errnoCode(error: unknown): string | undefined {
     ? String((error as { code: unknown }).code)
     : undefined;
 }
+
+/**
+ * A conditional write lost a race: the store moved on since it was read. Lives here, the one
+ * module the embedded SDK bundles share with the main bundle, so `instanceof` holds across.
+ */
+export class StoreConflictError extends Error {
+  constructor(where: string) {
+    super(`${where} changed while writing`);
+    this.name = 'StoreConflictError';
+  }
+}

@@ -9,15 +9,22 @@
  * Unbundled (vitest importing src), a plain dynamic import.
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import type * as NodeModule from 'node:module';
 import * as path from 'node:path';
-import * as vm from 'node:vm';
-import * as zlib from 'node:zlib';
+import type * as Vm from 'node:vm';
+import type * as Zlib from 'node:zlib';
 import * as errors from '../errors.js';
-import { SourceUnavailableError } from '../errors.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
 import { selectJsonKey } from '../sources/json-key.js';
 import type { SourceContext, SourceLink } from '../sources/types.js';
+import type { SyncStore } from '../sync/stores.js';
 import type { CloudProviderName, CloudSdkModule } from './types.js';
+
+// Required where used: this module is on every start's path (the reference parsers use
+// cloudLink), and vm, zlib and module cost about 7 ms to load (measured).
+const vm = () => require('node:vm') as typeof Vm;
+const zlib = () => require('node:zlib') as typeof Zlib;
+const createRequire = (file: string) => (require('node:module') as typeof NodeModule).createRequire(file);
 
 /** Set to true by build/build.mjs for the bundle; undeclared when vitest runs the sources. */
 declare const __CLOUD_SDKS_EMBEDDED__: boolean | undefined;
@@ -54,7 +61,7 @@ export function loadEmbedded(name: CloudProviderName, file: string = __filename)
   // A file name next to the bundle, for stack traces; `require` resolves from the bundle too,
   // and is only ever asked for Node built-ins (the SDK bundles have no other externals).
   const filename = path.join(path.dirname(file), `claude-entry-${name}-sdk.js`);
-  const wrapper = vm.compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+  const wrapper = vm().compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
   const module = { exports: {} as Record<string, unknown> };
   wrapper.call(module.exports, module.exports, sdkRequire(file), module, filename, path.dirname(file));
   if (typeof module.exports.fetchSecret !== 'function') throw new Error(`the embedded ${name} SDK module has no fetchSecret`);
@@ -82,7 +89,7 @@ export function readEmbedded(name: CloudProviderName, file: string): string {
   const end = bytes.indexOf('\n*/', headerEnd);
   if (encoding !== 'br' || end < 0) throw new Error(`${file}: the embedded ${name} SDK is damaged`);
   const compressed = Buffer.from(bytes.toString('latin1', headerEnd + 1, end), 'base64');
-  const source = zlib.brotliDecompressSync(compressed);
+  const source = zlib().brotliDecompressSync(compressed);
   if (source.length !== Number(length)) throw new Error(`${file}: the embedded ${name} SDK is damaged`);
   return source.toString('utf8');
 }
@@ -119,9 +126,75 @@ export function cloudLink<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): So
         payload: target.key === undefined ? payload : selectJsonKey(payload, target.key, target.source),
         source: target.source,
         carriedBy: [],
+        store: async () => cloudStore(target, ctx),
       };
     },
+    store: async () => cloudStore(target, ctx),
   };
+}
+
+/**
+ * The secret behind a cloud reference as a sync store: reads and writes the whole value, and
+ * with `#key` only that key of the JSON object (the other keys are kept).
+ */
+export function cloudStore<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): SyncStore {
+  const options = () => ({ env: ctx.env, log: ctx.log, deadline: Date.now() + ctx.timeoutMs });
+  const module = async () => {
+    const sdk = await loadCloudModule<Ref>(target.provider);
+    if (!sdk.readSecret || !sdk.writeSecret) throw new ConfigError(`${target.source}: writing to ${target.provider} secrets is not supported`);
+    return sdk as Required<CloudSdkModule<Ref>>;
+  };
+  const readWhole = async () => {
+    const sdk = await module();
+    const o = options();
+    return beforeDeadline(sdk.readSecret(target.ref, o), o.deadline, () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)}`));
+  };
+  return {
+    describe: target.source,
+    async read() {
+      const whole = await readWhole();
+      if (whole.payload === undefined || target.key === undefined) return { text: whole.payload, version: whole.version };
+      try {
+        return { text: selectJsonKey(whole.payload, target.key, target.source), version: whole.version };
+      } catch {
+        return { text: undefined, version: whole.version };
+      }
+    },
+    async write(text, ifVersion) {
+      const sdk = await module();
+      let payload = text;
+      if (target.key !== undefined) {
+        const whole = await readWhole();
+        if (ifVersion !== undefined && whole.version !== ifVersion) throw new StoreConflictError(target.source);
+        payload = mergeJsonKey(whole.payload, target.key, text);
+      }
+      const o = options();
+      await beforeDeadline(sdk.writeSecret(target.ref, payload, { ...o, ifVersion }), o.deadline, () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)}`));
+    },
+  };
+}
+
+/** Put `text` under `key` of the JSON object `whole` (a JSON value stays JSON, as it was read). */
+function mergeJsonKey(whole: string | undefined, key: string, text: string): string {
+  let object: Record<string, unknown> = {};
+  if (whole !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(whole);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) object = parsed as Record<string, unknown>;
+    } catch {
+      // not JSON: replaced by an object holding the key
+    }
+  }
+  const previous = object[key];
+  let value: unknown = text;
+  if (typeof previous === 'object' && previous !== null) {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+  }
+  return JSON.stringify({ ...object, [key]: value });
 }
 
 /** A safety net: the SDK modules honour the deadline themselves; this one always fires. */

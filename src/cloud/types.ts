@@ -12,9 +12,25 @@ export interface CloudFetchOptions {
   deadline: number;
 }
 
+/** A secret's whole current value as a sync or `export --to` sees it. */
+export interface StoredValue {
+  /** undefined when the secret (or the referenced version) does not exist yet. */
+  payload: string | undefined;
+  /** The store's own version of that value (version id, etag), for a conditional write. */
+  version?: string;
+}
+
 /** What an SDK module exports. It throws ConfigError (78) or SourceUnavailableError (69). */
 export interface CloudSdkModule<Ref> {
   fetchSecret(ref: Ref, options: CloudFetchOptions): Promise<string | Buffer>;
+  /** Read for a sync: like fetchSecret, but a missing secret is `payload: undefined`. */
+  readSecret?(ref: Ref, options: CloudFetchOptions): Promise<StoredValue>;
+  /**
+   * Store a new current value, creating the secret when it does not exist. With `ifVersion`,
+   * use the store's own concurrency control so that the write fails with StoreConflictError
+   * (from ../errors.js) when the current version is no longer `ifVersion`.
+   */
+  writeSecret?(ref: Ref, payload: string, options: CloudFetchOptions & { ifVersion?: string }): Promise<void>;
 }
 
 export type CloudProviderName = 'aws' | 'gcp' | 'azure';

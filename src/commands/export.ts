@@ -86,7 +86,7 @@ export function warnAboutSharing(exported: Exported, log: Logger): void {
 }
 
 export async function runExport(
-  options: { from?: string; to?: string; format: ExportFormat },
+  options: { from?: string; to?: string; format: ExportFormat; config: { timeoutMs: number } },
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<number> {
@@ -95,7 +95,7 @@ export async function runExport(
   warnAboutSharing(exported, log);
   if (options.to) {
     const { storeAtReference } = await import('../sources/store.js');
-    await storeAtReference(options.to, exported.payload, { env, log });
+    await storeAtReference(options.to, exported.payload, { env, log, timeoutMs: options.config.timeoutMs });
     log.info(`stored the login from ${exported.from} at ${options.to}`);
     return 0;
   }

@@ -7,11 +7,12 @@ import * as path from 'node:path';
 import { ConfigError, WriteError, errnoCode } from '../errors.js';
 import { writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
-import { splitReferences } from './references.js';
+import { linkForReference, splitReferences } from './references.js';
 
 export interface StoreContext {
   env: NodeJS.ProcessEnv;
   log: Logger;
+  timeoutMs: number;
 }
 
 export async function storeAtReference(ref: string, payload: string, ctx: StoreContext): Promise<void> {
@@ -34,5 +35,8 @@ export async function storeAtReference(ref: string, payload: string, ctx: StoreC
     }
     return;
   }
-  throw new ConfigError(`--to ${target.slice(0, 80)}: storing at this kind of reference is not supported`);
+  const link = linkForReference(target, { env: ctx.env, log: ctx.log, timeoutMs: ctx.timeoutMs, credentialsPath: '' });
+  if (!link.store) throw new ConfigError(`--to ${target.slice(0, 80)}: storing at this kind of reference is not supported`);
+  const store = await link.store();
+  await store.write(payload);
 }

@@ -39,6 +39,8 @@ export interface SourceLink {
    * the reference they would fetch, undefined when not configured.
    */
   remote?: { ref: string | undefined };
+  /** For references that can be written (export --to, sync): the store, without fetching. */
+  store?: () => Promise<SyncStore>;
 }
 
 /** A kind of reference in CLAUDE_ENTRY_SOURCE. Cloud providers load their SDK only in fetch(). */

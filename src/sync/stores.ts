@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errnoCode } from '../errors.js';
+import { StoreConflictError, errnoCode } from '../errors.js';
 import { uniqueSuffix } from '../home.js';
 import { readSecretFile } from '../sources/file.js';
 
@@ -21,12 +21,7 @@ export interface SyncStore {
   write(text: string, ifVersion?: string): Promise<void>;
 }
 
-export class StoreConflict extends Error {
-  constructor(describe: string) {
-    super(`${describe} changed while writing`);
-    this.name = 'StoreConflict';
-  }
-}
+export { StoreConflictError as StoreConflict } from '../errors.js';
 
 /** A file source: read like the chain reads it; written atomically next to itself. */
 export function fileStore(file: string): SyncStore {
@@ -57,7 +52,7 @@ export function fileStore(file: string): SyncStore {
       try {
         if (ifVersion !== undefined) {
           const now = fs.statSync(file, { throwIfNoEntry: false });
-          if (now && versionOf(now) !== ifVersion) throw new StoreConflict(describe);
+          if (now && versionOf(now) !== ifVersion) throw new StoreConflictError(describe);
         }
         fs.renameSync(temp, file);
       } catch (error) {

@@ -125,7 +125,7 @@ describe('cloudLink', () => {
     fetchSecret.mockResolvedValue(JSON.stringify({ TOKEN: 'sk-ant-oat01-x', OTHER: 'y' }));
     const before = Date.now();
     const fetched = await linkForReference('aws-sm:app#TOKEN', context({ AWS_REGION: 'us-east-1' }, 5_000)).fetch();
-    expect(fetched).toEqual({ payload: 'sk-ant-oat01-x', source: 'aws-sm:app#TOKEN', carriedBy: [] });
+    expect(fetched).toEqual({ payload: 'sk-ant-oat01-x', source: 'aws-sm:app#TOKEN', carriedBy: [], store: expect.any(Function) });
     const [ref, options] = fetchSecret.mock.calls[0]!;
     expect(ref).toEqual({ secretId: 'app', region: 'us-east-1', versionStage: undefined, versionId: undefined });
     expect(options.deadline).toBeGreaterThanOrEqual(before + 5_000);
