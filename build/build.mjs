@@ -10,7 +10,7 @@
 //
 // Node reads and V8 skips a comment cheaply, so the env and file paths parse none of the SDK
 // code; src/cloud/load.ts reads the comment back and compiles the SDK when a reference needs it.
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,19 @@ export async function embedAsync({ name, code }) {
   return trailer(name, code, await promisify(zlib.brotliCompress)(code, brotliParams(code.length)));
 }
 
+/**
+ * esbuild turns `import * as fs from 'node:fs'` into `__toESM(require("node:fs"))`, which
+ * copies every property of the module into a new object, at every start, once per importing
+ * file (26 copies, about 13 ms of start-up, measured on Node 24). Our namespace imports of
+ * built-ins only ever read properties, so the module object itself serves. Then minify.
+ */
+async function finishMainBundle(code) {
+  const unwrapped = code.replace(/__toESM\(require\("(node:[a-z_/]+)"\)\)/g, 'require("$1")');
+  if (/__toESM\(require\("node:/.test(unwrapped)) throw new Error('a built-in module is still wrapped by __toESM');
+  const result = await transform(unwrapped, { loader: 'js', format: 'cjs', target: 'node18', platform: 'node', minify: true, legalComments: 'none' });
+  return `#!/usr/bin/env node\n${result.code.replace(/^#!.*\n/, '')}`;
+}
+
 async function main() {
   const started = Date.now();
   const [mainResult, ...sdks] = await Promise.all([
@@ -131,9 +144,9 @@ async function main() {
       entryPoints: ['src/main.ts'],
       write: false,
       outfile,
-      minify: true,
+      // Minified below, after unwrapping the built-in modules.
+      minify: false,
       metafile: true,
-      banner: { js: '#!/usr/bin/env node' },
       define: { __VERSION__: JSON.stringify(pkg.version), __CLOUD_SDKS_EMBEDDED__: 'true' },
       plugins: [stubSdkImports],
     }),
@@ -145,7 +158,7 @@ async function main() {
   const leaked = Object.keys(mainResult.metafile.inputs).filter((p) => sdkCode.test(p));
   if (leaked.length > 0) throw new Error(`SDK code leaked into the main bundle: ${leaked.slice(0, 5).join(', ')}`);
 
-  const mainCode = Buffer.from(mainResult.outputFiles[0].contents);
+  const mainCode = Buffer.from(await finishMainBundle(mainResult.outputFiles[0].text));
   const embedded = await Promise.all(sdks.map(embedAsync));
   // Renamed into place: a test or a bench running the bundle never sees a half-written file.
   const temp = `${outfile}.tmp-${process.pid}`;
