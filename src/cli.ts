@@ -51,7 +51,11 @@ container's ENTRYPOINT.
 
 Options (each has an environment twin; the flag wins):
   -s, --source REFS        references to try, comma-separated        CLAUDE_ENTRY_SOURCE
-                           /path, file:/path, env:NAME
+                           /path, file:/path, env:NAME,
+                           arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME, aws-sm:NAME,
+                           projects/P/secrets/S[/versions/V], gcp-sm:...,
+                           https://VAULT.vault.azure.net/secrets/NAME[/VERSION];
+                           REF#key takes one key of a JSON object secret
   -u, --user USER          name, uid, name:group or uid:gid          CLAUDE_ENTRY_USER
   -t, --trust DIRS         answer "trust this folder?" for DIRS      CLAUDE_ENTRY_TRUST
       --optional           run even when no credential is found      CLAUDE_ENTRY_OPTIONAL=1
@@ -68,6 +72,7 @@ Options (each has an environment twin; the flag wins):
 
 Without --source, the first of these that is set wins:
   CLAUDE_CREDENTIALS_FILE, CLAUDE_CREDENTIALS_B64, CLAUDE_CREDENTIALS_JSON,
+  CLAUDE_CREDENTIALS_AWS_SECRET, CLAUDE_CREDENTIALS_GCP_SECRET, CLAUDE_CREDENTIALS_AZURE_SECRET,
   CLAUDE_CODE_OAUTH_TOKEN(_FILE), ANTHROPIC_API_KEY(_FILE),
   /run/secrets/claude-credentials, a .credentials.json already in place.
 
