@@ -1,29 +1,33 @@
 /**
  * The Azure SDK module: loaded only through loadCloudModule('azure'), when an Azure Key Vault
- * reference is fetched. One call: SecretClient.getSecret with DefaultAzureCredential (the
- * AZURE_* service principal variables, workload identity, managed identity, then the
- * developer tools), so claude-entry adds no authentication of its own.
+ * reference is fetched. SecretClient with DefaultAzureCredential (the AZURE_* service principal
+ * variables, workload identity, managed identity, then the developer tools), so claude-entry
+ * adds no authentication of its own: getSecret for a start, and for a sync or `export --to`,
+ * getSecret and setSecret (readSecret, writeSecret).
  *
  * The SDK reads its configuration (AZURE_*, IDENTITY_ENDPOINT, ...) from process.env itself.
  */
 import { webcrypto } from 'node:crypto';
 import { format } from 'node:util';
 import { DefaultAzureCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
+import { SecretClient, type KeyVaultSecret } from '@azure/keyvault-secrets';
 import { AzureLogger, setLogLevel, type AzureLogLevel } from '@azure/logger';
 import type { GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { ConfigError, SourceUnavailableError, type EntryError } from '../errors.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError, type EntryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AzureSecretRef } from '../sources/azure.js';
 import { KEY_VAULT_ZONES } from '../sources/azure-hosts.js';
-import type { CloudFetchOptions } from './types.js';
+import type { CloudFetchOptions, StoredValue } from './types.js';
 
 /** Retries stop at the deadline, not at a count: enough for any CLAUDE_ENTRY_TIMEOUT. */
 const RETRY_OPTIONS = { maxRetries: 50, retryDelayInMs: 500, maxRetryDelayInMs: 4000 };
 
-const ACCESS_HINT =
-  "the identity needs the Key Vault Secrets User role on the vault (RBAC) or a Get secret access policy, and the vault's network rules must admit this network";
+const NETWORK_RULES = "and the vault's network rules must admit this network";
+/** What a start (read only) needs. */
+const READ_HINT = `the identity needs the Key Vault Secrets User role on the vault (RBAC) or a Get secret access policy, ${NETWORK_RULES}`;
+/** What a sync or `export --to` (read, then write) needs. */
+const STORE_HINT = `to write the secret, the identity needs the Key Vault Secrets Officer role on the vault (RBAC) or Get and Set secret access policies, ${NETWORK_RULES}`;
 
 /** What the vault or the network last answered, for the message when the deadline fires. */
 interface LastAnswer {
@@ -36,6 +40,90 @@ interface LastAnswer {
 }
 
 export async function fetchSecret(ref: AzureSecretRef, options: CloudFetchOptions): Promise<string> {
+  return callVault(ref, options, READ_HINT, async (client, abortSignal) => {
+    options.log.debug(`${ref.ref}: getting secret ${ref.name}${ref.version ? ` version ${ref.version}` : ''} from ${ref.vaultUrl}`);
+    const secret = await client.getSecret(ref.name, { version: ref.version, abortSignal });
+    if (typeof secret.value !== 'string') throw new ConfigError(`${ref.ref}: the secret has no value`);
+    return secret.value;
+  });
+}
+
+/**
+ * For a sync or `export --to REF#key`: the current value (or the referenced version) and its
+ * version id; a secret that does not exist yet is `payload: undefined`, not an error.
+ */
+export async function readSecret(ref: AzureSecretRef, options: CloudFetchOptions): Promise<StoredValue> {
+  return callVault(ref, options, STORE_HINT, async (client, abortSignal) => {
+    options.log.debug(`${ref.ref}: reading secret ${ref.name}${ref.version ? ` version ${ref.version}` : ''} from ${ref.vaultUrl} for a sync`);
+    const current = await getOrUndefined(client, ref.name, ref.version, abortSignal);
+    if (current === undefined) return { payload: undefined };
+    return { payload: typeof current.value === 'string' ? current.value : undefined, version: current.properties.version };
+  });
+}
+
+/**
+ * setSecret: creates the secret, or adds a new current version to it.
+ *
+ * Key Vault has no conditional set (no If-Match on PUT /secrets/NAME), so `ifVersion` is
+ * emulated: the current version is read first, and the write is refused with
+ * StoreConflictError when it is no longer `ifVersion`; after the write, the current version is
+ * read once more, and a version other than the one just written means someone wrote in between:
+ * StoreConflictError again, so that the syncer re-reads and re-decides by expiresAt (and pushes
+ * again if its pair is the newer one). What remains is a race of one round trip: two writers
+ * that both pass the check before either writes, and both read their own version back before
+ * the other's write lands. The last write then wins even if its pair is the older one; the
+ * other replica's next push (at its next refresh, and when its command exits) or pull repairs it.
+ * A secret that does not exist yet is created unconditionally (there is no create-if-absent).
+ */
+export async function writeSecret(ref: AzureSecretRef, payload: string, options: CloudFetchOptions & { ifVersion?: string }): Promise<void> {
+  if (ref.version) {
+    throw new ConfigError(
+      `${ref.ref}: this reference names one version (${ref.version}), which cannot be written: a write adds a new version; leave the version out of the URL`,
+    );
+  }
+  const { ifVersion, log } = options;
+  await callVault(ref, options, STORE_HINT, async (client, abortSignal) => {
+    if (ifVersion !== undefined) {
+      const current = await getOrUndefined(client, ref.name, undefined, abortSignal);
+      if (current?.properties.version !== ifVersion) {
+        log.debug(`${ref.ref}: the current version is ${current?.properties.version ?? 'gone'}, not ${ifVersion}; not writing`);
+        throw new StoreConflictError(ref.ref);
+      }
+    }
+    log.debug(`${ref.ref}: setting secret ${ref.name} in ${ref.vaultUrl}`);
+    const written = await client.setSecret(ref.name, payload, { abortSignal });
+    log.debug(`${ref.ref}: new version ${written.properties.version ?? '?'}`);
+    if (ifVersion !== undefined) {
+      const after = await getOrUndefined(client, ref.name, undefined, abortSignal);
+      if (after?.properties.version !== written.properties.version) {
+        log.debug(`${ref.ref}: another version (${after?.properties.version ?? 'none'}) became current right after ours`);
+        throw new StoreConflictError(ref.ref);
+      }
+    }
+  });
+}
+
+/** getSecret, with a secret (or version) that does not exist as undefined. */
+async function getOrUndefined(client: SecretClient, name: string, version: string | undefined, abortSignal: AbortSignal): Promise<KeyVaultSecret | undefined> {
+  try {
+    return await client.getSecret(name, { version, abortSignal });
+  } catch (error) {
+    const e = error as { statusCode?: number; code?: string; details?: unknown };
+    if (e.statusCode === 404 && [errorCodeIn(e.details), e.code].some((c) => c?.includes('SecretNotFound'))) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * One or more vault calls, within the deadline: a SecretClient with DefaultAzureCredential,
+ * aborted when the deadline fires; SDK errors become ConfigError or SourceUnavailableError.
+ */
+async function callVault<T>(
+  ref: AzureSecretRef,
+  options: CloudFetchOptions,
+  accessHint: string,
+  work: (client: SecretClient, abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const { log, deadline } = options;
   provideWebCrypto();
   routeSdkLogs(log, options.env);
@@ -62,14 +150,11 @@ export async function fetchSecret(ref: AzureSecretRef, options: CloudFetchOption
       additionalPolicies: [{ policy: answerRecorder(last), position: 'perRetry' }],
       userAgentOptions: { userAgentPrefix: 'claude-entry' },
     });
-    log.debug(`${ref.ref}: getting secret ${ref.name}${ref.version ? ` version ${ref.version}` : ''} from ${ref.vaultUrl}`);
-    const secret = await Promise.race([client.getSecret(ref.name, { version: ref.version, abortSignal: abort.signal }), deadlineReached]);
-    if (typeof secret.value !== 'string') throw new ConfigError(`${ref.ref}: the secret has no value`);
-    return secret.value;
+    return await Promise.race([work(client, abort.signal), deadlineReached]);
   } catch (error) {
-    if (isEntryError(error)) throw error;
+    if (isEntryError(error) || error instanceof StoreConflictError) throw error;
     if (abort.signal.aborted || (error instanceof Error && error.name === 'AbortError')) throw timedOut(ref, last);
-    throw describeFailure(error, ref, log);
+    throw describeFailure(error, ref, log, accessHint);
   } finally {
     clearTimeout(timer);
     deadlineReached.catch(() => {});
@@ -189,7 +274,7 @@ function networkHint(code: string): string {
 }
 
 /** An SDK error -> ConfigError (78) or SourceUnavailableError (69), naming the reference and code. */
-function describeFailure(error: unknown, ref: AzureSecretRef, log: Logger): EntryError {
+function describeFailure(error: unknown, ref: AzureSecretRef, log: Logger, accessHint: string): EntryError {
   const e = (error ?? {}) as { name?: string; message?: string; statusCode?: number; code?: string; details?: unknown };
   const at = ref.ref;
   if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError' || e.name === 'AuthenticationError') {
@@ -213,7 +298,10 @@ function describeFailure(error: unknown, ref: AzureSecretRef, log: Logger): Entr
     if (status === 403 && code.includes('SecretDisabled')) {
       return new ConfigError(`${at}: the secret is disabled (${answer}); enable the ${secret} or name another version`);
     }
-    if (status === 403) return new SourceUnavailableError(`${at}: access denied (${answer}); ${ACCESS_HINT}`);
+    if (status === 403) return new SourceUnavailableError(`${at}: access denied (${answer}); ${accessHint}`);
+    if (status === 409) {
+      return new ConfigError(`${at}: the vault refused the write (${answer}); a deleted ${secret} that is still recoverable must be recovered or purged before it can be set again`);
+    }
     if (status === 401) {
       return new SourceUnavailableError(`${at}: the vault rejected the access token (${answer}); check that the identity is in the vault's tenant`);
     }

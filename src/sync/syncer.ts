@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfigError } from '../errors.js';
 import { uniqueSuffix } from '../home.js';
 import { formatDuration } from '../payload.js';
 import type { Logger } from '../log.js';
@@ -100,7 +101,8 @@ export function startSync(options: SyncOptions): Syncer {
       try {
         return await withDeadline(call(), options.timeoutMs, `${what}: no answer within ${formatDuration(options.timeoutMs)}`);
       } catch (error) {
-        if (error instanceof StoreConflict || attempt >= retries) throw error;
+        // A conflict is decided again by the caller; a configuration error will not heal.
+        if (error instanceof StoreConflict || error instanceof ConfigError || attempt >= retries) throw error;
         log.debug(`${what} failed (${(error as Error).message}); retrying in ${formatDuration(delay)}`);
         await sleep(delay);
         delay *= 2;

@@ -13,8 +13,10 @@
  *   `X-IDENTITY-HEADER` secret. `identityEnv` holds IDENTITY_ENDPOINT and IDENTITY_HEADER, which
  *   DefaultAzureCredential's ManagedIdentityCredential picks up with no other configuration.
  *
- * Scriptable per secret name: not found, forbidden, disabled, throttled N times, 500 forever,
- * accept and never answer; the token endpoint can refuse or hang too.
+ * Scriptable per secret name: not found, forbidden (for reads, writes or both), disabled,
+ * throttled N times, 500 forever, accept and never answer; the token endpoint can refuse or hang
+ * too. `PUT /secrets/{name}` creates the secret or adds a new current version, as setSecret does;
+ * `onAnswered` lets a test act as another writer at a chosen moment.
  */
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
@@ -45,7 +47,7 @@ export interface RecordedTokenRequest {
 
 /** What the vault does for a secret name instead of answering from its store. */
 export type VaultBehaviour =
-  | { kind: 'forbidden' } // 403 Forbidden / ForbiddenByRbac
+  | { kind: 'forbidden'; methods?: ('GET' | 'PUT')[] } // 403 Forbidden / ForbiddenByRbac (for these methods only: a read-only role)
   | { kind: 'throttle'; times: number; retryAfterSeconds?: number } // 429 Throttled N times, then normal
   | { kind: 'status'; status: number; code?: string; message?: string } // this answer, every time
   | { kind: 'hang' } // accept the request and never answer
@@ -86,6 +88,11 @@ export interface FakeAzure {
   scriptToken(behaviour: TokenBehaviour): void;
   requests: RecordedVaultRequest[];
   tokenRequests: RecordedTokenRequest[];
+  /**
+   * Called after each request to the vault is answered (a secret's GET or PUT), e.g. to make
+   * another writer's version land between a reader's read and its write; undefined: none.
+   */
+  onAnswered(hook: ((request: RecordedVaultRequest, name: string) => void) | undefined): void;
   /** Tokens issued so far (to check that none ever reaches the output). */
   issuedTokens(): string[];
   close(): Promise<void>;
@@ -105,6 +112,7 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
   const tokenRequests: RecordedTokenRequest[] = [];
   const sockets = new Set<Socket>();
   let vaultUrl = '';
+  let answered: ((request: RecordedVaultRequest, name: string) => void) | undefined;
 
   const setSecret: FakeAzure['setSecret'] = (name, value, opts = {}) => {
     const version = randomBytes(16).toString('hex');
@@ -154,6 +162,8 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
     const reply = (status: number, fn: () => void) => {
       record.status = status;
       fn();
+      const name = url.pathname.split('/')[2];
+      if (answered && name) answered(record, name);
     };
     let body = '';
     req.on('data', (d) => (body += d));
@@ -186,10 +196,11 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
       const name = parts[1]!;
       const behaviour = behaviours.get(name) ?? behaviours.get('*');
       if (behaviour?.kind === 'hang') return; // the socket stays open until close()
-      if (behaviour?.kind === 'forbidden') {
+      if (behaviour?.kind === 'forbidden' && (!behaviour.methods || behaviour.methods.includes(req.method as 'GET' | 'PUT'))) {
+        const action = req.method === 'PUT' ? 'setSecret' : 'getSecret';
         return reply(403, () =>
           sendError(res, 403, 'Forbidden',
-            `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=fake;oid=fake;iss=https://sts.windows.net/${tenantId}/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: '/subscriptions/fake/resourcegroups/fake/providers/microsoft.keyvault/vaults/fake/secrets/${name}'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC'\r\nVault: fake;location=westeurope\r\n`,
+            `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=fake;oid=fake;iss=https://sts.windows.net/${tenantId}/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/${action}/action'\r\nResource: '/subscriptions/fake/resourcegroups/fake/providers/microsoft.keyvault/vaults/fake/secrets/${name}'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC'\r\nVault: fake;location=westeurope\r\n`,
             { innererror: { code: 'ForbiddenByRbac' } }),
         );
       }
@@ -304,6 +315,9 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
     },
     scriptToken(behaviour) {
       tokenBehaviour = behaviour;
+    },
+    onAnswered(hook) {
+      answered = hook;
     },
     requests,
     tokenRequests,

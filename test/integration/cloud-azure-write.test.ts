@@ -1,0 +1,390 @@
+/**
+ * Azure Key Vault as a writable store, through the built bundle: `export --to` a secret
+ * identifier URL (setSecret), then read back through the chain; and CLAUDE_ENTRY_SYNC with
+ * the fake vault as the source. The real SDK (SecretClient + DefaultAzureCredential) against
+ * the fake vault over HTTPS (test CA in NODE_EXTRA_CA_CERTS), with the 401 challenge and a
+ * managed identity token endpoint. The command stands in for Claude Code: it rewrites the
+ * credentials file the way the CLI does (temp file + rename).
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAzure, type FakeAzure } from '../fakes/azure.js';
+import { makeTestCa, type TestCa } from '../fakes/tls.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers.js';
+
+let ca: TestCa;
+let fake: FakeAzure;
+
+beforeAll(async () => {
+  ca = makeTestCa();
+  fake = await startFakeAzure({ ca });
+});
+afterAll(async () => {
+  await fake?.close();
+  ca?.cleanup();
+});
+afterEach(() => {
+  fake.onAnswered(undefined);
+});
+
+const HOUR = 3600_000;
+let counter = 0;
+const uniqueName = (prefix: string) => `${prefix}-${++counter}-${randomBytes(3).toString('hex')}`;
+
+/** The vault's trust and identity: what a container on Azure would have. */
+const azureEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ NODE_EXTRA_CA_CERTS: ca.caFile, ...fake.identityEnv, ...extra });
+
+/** Every secret the fake holds or issued, and the fixture's tokens: none may appear in any output. */
+function allSecrets(...more: string[]): string[] {
+  return [FAKE.accessToken, FAKE.refreshToken, ...fake.issuedTokens(), fake.identityEnv.IDENTITY_HEADER!, ...more];
+}
+
+/** A developer's machine: HOME with ~/.claude/.credentials.json. */
+function devHome(creds: Record<string, unknown> = credentialsJson({ expiresAt: 1_900_000_000_000 })): { home: string; text: string } {
+  const home = tempDir();
+  fs.mkdirSync(path.join(home, '.claude'), { mode: 0o700 });
+  const text = JSON.stringify(creds);
+  fs.writeFileSync(path.join(home, '.claude', '.credentials.json'), text, { mode: 0o600 });
+  return { home, text };
+}
+
+function exportTo(home: string, ref: string, extra: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return runBundle(['export', '--to', ref], { env: baseEnv(home, azureEnv({ CLAUDE_ENTRY_TIMEOUT: '10s', ...extra })), timeoutMs: 30_000 });
+}
+
+/** A start in a fresh container from `ref`: the .credentials.json it writes. */
+async function startFrom(ref: string): Promise<unknown> {
+  const container = tempDir();
+  const r = await runBundle(['--', 'true'], { env: baseEnv(container, azureEnv({ CLAUDE_ENTRY_SOURCE: ref })), timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  expectNoSecret(r.stdout + r.stderr, allSecrets());
+  return JSON.parse(fs.readFileSync(path.join(container, '.claude', '.credentials.json'), 'utf8'));
+}
+
+/** stderr of a failed export: the refresh-token warning, then exactly one error line. */
+function errorLine(r: RunResult): string {
+  const lines = r.stderr.split('\n').filter(Boolean);
+  const errors = lines.filter((l) => l.startsWith('claude-entry: error: '));
+  expect(errors, r.stderr).toHaveLength(1);
+  expect(lines.filter((l) => !l.startsWith('claude-entry: warning: this login holds a refresh token')), r.stderr).toEqual(errors);
+  return errors[0]!;
+}
+
+describe('export --to an Azure Key Vault secret', () => {
+  it('adds a new version to an existing secret; a start from it writes the same .credentials.json', async () => {
+    const name = uniqueName('export');
+    const first = fake.setSecret(name, 'an older value');
+    const dev = devHome();
+    const r = await exportTo(dev.home, fake.secretUrl(name));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`stored the login from ${path.join(dev.home, '.claude', '.credentials.json')} at ${fake.secretUrl(name)}`);
+    expectNoSecret(r.stdout + r.stderr, allSecrets());
+    const versions = fake.versions(name);
+    expect(versions.map((v) => v.version)[0]).toBe(first);
+    expect(versions).toHaveLength(2);
+    expect(JSON.parse(versions[1]!.value)).toEqual(JSON.parse(dev.text));
+    // PUT /secrets/NAME: the challenge first, then with the managed identity's Key Vault token
+    expect(fake.requests.filter((q) => q.method === 'PUT' && q.path === `/secrets/${name}`).map((q) => [q.authorized, q.status])).toEqual([[false, 401], [true, 200]]);
+    expect(await startFrom(fake.secretUrl(name))).toEqual(JSON.parse(dev.text));
+  });
+
+  it('creates a secret that does not exist', async () => {
+    const name = uniqueName('created');
+    const dev = devHome();
+    const r = await exportTo(dev.home, fake.secretUrl(name));
+    expect(r.code, r.stderr).toBe(0);
+    expect(fake.versions(name)).toHaveLength(1);
+    expect(await startFrom(fake.secretUrl(name))).toEqual(JSON.parse(dev.text));
+  });
+
+  it('#key: into an existing JSON secret, keeping its other keys', async () => {
+    const name = uniqueName('multi');
+    fake.setSecret(name, JSON.stringify({ database: 'postgres://not-this', claude: 'an old login' }));
+    const dev = devHome();
+    const r = await exportTo(dev.home, `${fake.secretUrl(name)}#claude`);
+    expect(r.code, r.stderr).toBe(0);
+    const stored = JSON.parse(fake.versions(name).at(-1)!.value);
+    expect(stored.database).toBe('postgres://not-this');
+    expect(Object.keys(stored).sort()).toEqual(['claude', 'database']);
+    expect(await startFrom(`${fake.secretUrl(name)}#claude`)).toEqual(JSON.parse(dev.text));
+  });
+
+  it('#key into a secret that does not exist: an object holding the key', async () => {
+    const name = uniqueName('multi-new');
+    const dev = devHome();
+    const r = await exportTo(dev.home, `${fake.secretUrl(name)}#claude`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(fake.versions(name).at(-1)!.value))).toEqual(['claude']);
+    expect(await startFrom(`${fake.secretUrl(name)}#claude`)).toEqual(JSON.parse(dev.text));
+  });
+
+  it.each([
+    ['a read-only identity (Secrets User role: reads allowed, setSecret forbidden)', ['PUT'] as ('GET' | 'PUT')[]],
+    ['an identity with no access at all', undefined],
+  ])('forbidden, %s: 69, one line naming what the identity needs, no secret', async (_title, methods) => {
+    const name = uniqueName('forbidden');
+    fake.setSecret(name, 'an older value');
+    fake.script(name, { kind: 'forbidden', methods });
+    try {
+      const dev = devHome();
+      const r = await exportTo(dev.home, fake.secretUrl(name));
+      expect(r.code, r.stderr).toBe(69);
+      expect(r.stdout).toBe('');
+      const line = errorLine(r);
+      expect(line).toContain(fake.secretUrl(name));
+      expect(line).toContain('HTTP 403 Forbidden/ForbiddenByRbac');
+      expect(line).toContain('Key Vault Secrets Officer role');
+      expect(line).toContain('Set secret access polic');
+      expectNoSecret(r.stdout + r.stderr, allSecrets('an older value'));
+      expect(fake.versions(name)).toHaveLength(1);
+    } finally {
+      fake.script(name, undefined);
+    }
+  });
+
+  it('a reference pinned to one version is not writable: 78, nothing sent', async () => {
+    const name = uniqueName('pinned');
+    const version = fake.setSecret(name, 'an older value');
+    const before = fake.requests.length;
+    const dev = devHome();
+    const r = await exportTo(dev.home, fake.secretUrl(name, version));
+    expect(r.code, r.stderr).toBe(78);
+    expect(errorLine(r)).toMatch(/names one version .*cannot be written: a write adds a new version; leave the version out/);
+    expect(fake.requests.length).toBe(before);
+    expect(fake.versions(name)).toHaveLength(1);
+  });
+
+  it('a vault that never answers: 69 at the deadline', async () => {
+    const name = uniqueName('hang');
+    fake.script(name, { kind: 'hang' });
+    try {
+      const dev = devHome();
+      const started = Date.now();
+      const r = await exportTo(dev.home, fake.secretUrl(name), { CLAUDE_ENTRY_TIMEOUT: '1500ms' });
+      expect(r.code, r.stderr).toBe(69);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(errorLine(r)).toContain('before the deadline (CLAUDE_ENTRY_TIMEOUT)');
+    } finally {
+      fake.script(name, undefined);
+    }
+  });
+});
+
+// ---- sync ----
+
+let serial = 0;
+function pair(expiresAt: number, tag = `P${++serial}`): string {
+  return JSON.stringify({
+    claudeAiOauth: {
+      accessToken: `${FAKE.accessToken}-${tag}`,
+      refreshToken: `${FAKE.refreshToken}-${tag}`,
+      expiresAt,
+      scopes: ['user:inference'],
+      subscriptionType: 'max',
+    },
+  });
+}
+const tokenOf = (text: string) => JSON.parse(text).claudeAiOauth.accessToken as string;
+const current = (name: string) => fake.versions(name).at(-1)!;
+
+/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
+const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
+
+interface World {
+  name: string;
+  home: string;
+  local: string;
+}
+
+function world(initial: string): World {
+  const name = uniqueName('sync');
+  fake.setSecret(name, initial);
+  const home = path.join(tempDir(), 'home');
+  return { name, home, local: path.join(home, '.claude', '.credentials.json') };
+}
+
+function run(w: World, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}, home = w.home) {
+  return runBundle(['--', 'sh', '-c', script, 'sh', ...args], {
+    env: baseEnv(home, azureEnv({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(w.name), CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '5s', ...extra })),
+    timeoutMs: 60_000,
+  });
+}
+
+/** Once the start has fetched the secret: `then` (another replica's write, an outage...). */
+function afterStartFetched(name: string, then: () => void): void {
+  fake.onAnswered((request, secret) => {
+    if (secret === name && request.method === 'GET' && request.status === 200) {
+      fake.onAnswered(undefined);
+      then();
+    }
+  });
+}
+
+describe('sync with Azure Key Vault: push', () => {
+  it('a refreshed pair written by the command becomes a new version of the secret', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    const stamp = path.join(path.dirname(w.home), 'written-at');
+    let putAt = 0;
+    fake.onAnswered((request, secret) => {
+      if (secret === w.name && request.method === 'PUT' && request.status === 200 && putAt === 0) putAt = Date.now();
+    });
+    const r = await run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; node -e 'process.stdout.write(String(Date.now()))' > "${stamp}"; sleep 2; exit 7`, [B]);
+    expect(r.code, r.stderr).toBe(7);
+    expect(fake.versions(w.name)).toHaveLength(2);
+    expect(tokenOf(current(w.name).value)).toBe(tokenOf(B));
+    expect(r.stderr).toContain(`claude-entry: sync push: pushed the refreshed login to ${fake.secretUrl(w.name)} (access token valid until `);
+    expectNoSecret(r.stdout + r.stderr, allSecrets(tokenOf(A), tokenOf(B)));
+    const writeToVersionMs = putAt - Number(fs.readFileSync(stamp, 'utf8'));
+    console.log(`azure sync: the command's write to the vault's new version: ${writeToVersionMs} ms`);
+    expect(writeToVersionMs).toBeGreaterThan(0);
+    expect(writeToVersionMs).toBeLessThan(2000);
+    const check = await runBundle(['check', '--json'], { env: baseEnv(w.home) });
+    expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied' });
+  });
+
+  it('a pair written just before exit is pushed at exit', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; exit 0`, [B], { CLAUDE_ENTRY_SYNC: 'push' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokenOf(current(w.name).value)).toBe(tokenOf(B));
+  });
+
+  it.each([
+    ['a blanked file', JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }), /blanked by a failed refresh/],
+    ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
+  ])('%s is never pushed', async (_name, written, reason) => {
+    const A = pair(Date.now() + HOUR);
+    const w = world(A);
+    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(fake.versions(w.name)).toHaveLength(1);
+    expect(current(w.name).value).toBe(A);
+    expect(r.stderr).toMatch(reason);
+    expectNoSecret(r.stdout + r.stderr, allSecrets(tokenOf(A)));
+  });
+
+  it('two supervisors pushing at once end with the newest pair current', async () => {
+    const A = pair(Date.now() + HOUR);
+    const newer = pair(Date.now() + 8 * HOUR, 'newer');
+    const newest = pair(Date.now() + 9 * HOUR, 'newest');
+    const w = world(A);
+    const home2 = path.join(path.dirname(w.home), 'home2');
+    const local2 = path.join(home2, '.claude', '.credentials.json');
+    const [r1, r2] = await Promise.all([
+      run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }),
+      run(w, `sleep 0.5; ${WRITE_LIKE_CLI(local2)}; sleep 1.5`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }, home2),
+    ]);
+    expect([r1.code, r2.code], r1.stderr + r2.stderr).toEqual([0, 0]);
+    expect(tokenOf(current(w.name).value)).toBe(tokenOf(newest));
+    expect(r1.stderr).toMatch(/sync push: pushed the refreshed login/);
+  });
+
+  it('another writer between the read and the write: conflict, re-read, re-decided', async () => {
+    const A = pair(Date.now() + HOUR);
+    const mine = pair(Date.now() + 8 * HOUR, 'mine');
+    const theirs = pair(Date.now() + 9 * HOUR, 'theirs');
+    const w = world(A);
+    // The start's fetch, then the push's read: right after that read, the other replica writes.
+    let gets = 0;
+    fake.onAnswered((request, secret) => {
+      if (secret !== w.name || request.method !== 'GET' || request.status !== 200) return;
+      if (++gets === 2) {
+        fake.onAnswered(undefined);
+        fake.setSecret(w.name, theirs);
+      }
+    });
+    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [mine], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the current version is [0-9a-f]{32}, not [0-9a-f]{32}; not writing/);
+    expect(r.stderr).toMatch(/sync push: not pushing to .*: the other side holds a pair as new or newer/);
+    expect(fake.versions(w.name).map((v) => tokenOf(v.value))).toEqual([tokenOf(A), tokenOf(theirs)]);
+  });
+  it('another writer right after the write, with an older pair: seen by the check after the write, pushed again', async () => {
+    const A = pair(Date.now() + HOUR);
+    const mine = pair(Date.now() + 9 * HOUR, 'mine');
+    const theirs = pair(Date.now() + 8 * HOUR, 'theirs');
+    const w = world(A);
+    fake.onAnswered((request, secret) => {
+      if (secret !== w.name || request.method !== 'PUT' || request.status !== 200) return;
+      fake.onAnswered(undefined);
+      fake.setSecret(w.name, theirs); // lands between our setSecret and our check of it
+    });
+    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [mine], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/another version \([0-9a-f]{32}\) became current right after ours/);
+    expect(fake.versions(w.name).map((v) => tokenOf(v.value))).toEqual([tokenOf(A), tokenOf(mine), tokenOf(theirs), tokenOf(mine)]);
+  });
+});
+
+describe('sync with Azure Key Vault: pull', () => {
+  it('before the refresh window, a stale local pair is replaced by the newer one in the vault', async () => {
+    // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
+    const A = pair(Date.now() + 7 * 60_000 + 1500);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    afterStartFetched(w.name, () => fake.setSecret(w.name, B)); // the other replica's refresh
+    const r = await run(w, `sleep 3.5; cat "${w.local}"`, [], { CLAUDE_ENTRY_SYNC: 'pull' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+    expect(r.stderr).toMatch(new RegExp(`sync pull: replaced .*\\.credentials\\.json with the newer login from ${fake.secretUrl(w.name).replace(/[.]/g, '\\.')}`));
+    expect(fs.statSync(w.local).mode & 0o777).toBe(0o600);
+    expectNoSecret(r.stderr, allSecrets(tokenOf(A), tokenOf(B)));
+  });
+
+  it('when the command blanks the file, a newer pair from the vault replaces it', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
+    const w = world(A);
+    afterStartFetched(w.name, () => fake.setSecret(w.name, B));
+    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 2; cat "${w.local}"`, [blank], { CLAUDE_ENTRY_SYNC: 'both' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+    // the blank was never pushed
+    expect(fake.versions(w.name).map((v) => tokenOf(v.value))).toEqual([tokenOf(A), tokenOf(B)]);
+  });
+});
+
+describe('sync with Azure Key Vault: failures', () => {
+  it('the vault failing throughout leaves the command running; it exits with its own code', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const w = world(A);
+    afterStartFetched(w.name, () => fake.script(w.name, { kind: 'status', status: 500 }));
+    try {
+      const started = Date.now();
+      const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1; echo still running; exit 5`, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '500ms' });
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stdout).toBe('still running\n');
+      expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync push: cannot read ${fake.secretUrl(w.name).replace(/[.]/g, '\\.')}: `));
+      expect(fake.versions(w.name)).toHaveLength(1);
+      expectNoSecret(r.stdout + r.stderr, allSecrets(tokenOf(A), tokenOf(B)));
+      console.log(`azure sync: a start with the vault failing throughout took ${Date.now() - started} ms to end`);
+    } finally {
+      fake.script(w.name, undefined);
+    }
+  });
+
+  it('a reference pinned to one version: the push fails with a clear warning, the command is unaffected', async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const name = uniqueName('sync-pinned');
+    const version = fake.setSecret(name, A);
+    const home = path.join(tempDir(), 'home');
+    const local = path.join(home, '.claude', '.credentials.json');
+    const r = await runBundle(['--', 'sh', '-c', `${WRITE_LIKE_CLI(local)}; exit 3`, 'sh', B], {
+      env: baseEnv(home, azureEnv({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(name, version), CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '5s' })),
+      timeoutMs: 60_000,
+    });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/warning: sync push: cannot write .*names one version/);
+    expect(fake.versions(name)).toHaveLength(1);
+  });
+});
