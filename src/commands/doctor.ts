@@ -12,7 +12,10 @@ import { canExec } from '../run.js';
 import { linksFor, toCredential } from '../sources/chain.js';
 import type { SourceContext } from '../sources/types.js';
 import { readState } from '../state.js';
-import { targetFor } from './inspect.js';
+import { fileFacts, targetFor } from './inspect.js';
+import { readSecretFile } from '../sources/file.js';
+import { parsePayload } from '../payload.js';
+import type { TargetUser } from '../user.js';
 
 declare const __VERSION__: string;
 
@@ -27,6 +30,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   say();
   say('Target user');
   let target: ReturnType<typeof targetFor> | undefined;
+  let inPlace: { line: string; problems: string[] } | undefined;
   try {
     target = targetFor(env, userSpec);
   } catch (error) {
@@ -62,6 +66,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
     if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
     if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
+    inPlace = describeInPlace(paths.credentialsPath, user, now);
   }
 
   // Sources
@@ -105,7 +110,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
             detail += left > 0 ? `, expires in ${formatDuration(left)}` : `, expired ${formatDuration(left)} ago (will be refreshed)`;
           }
           say(`${label} <- wins: ${detail}`);
-          for (const w of credential.warnings) problems.push(w);
+          // An expired access token with a refresh token is routine: Claude Code renews it.
+          for (const w of credential.warnings) say(`      note: ${w}`);
         } catch (error) {
           say(`${label} <- set, but broken: a start would stop here`);
           problems.push((error as Error).message);
@@ -126,6 +132,13 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   if (!winner) {
     if (env.CLAUDE_ENTRY_OPTIONAL === '1') say('  none set: the command would start without a credential (CLAUDE_ENTRY_OPTIONAL=1)');
     else problems.push('no source is set: a start would fail with exit 78 (set one, e.g. CLAUDE_CREDENTIALS_B64, or CLAUDE_ENTRY_OPTIONAL=1)');
+  }
+  if (inPlace) {
+    say(`  in place: ${inPlace.line}`);
+    // A start replaces (or fixes) the file when another source wins; else Claude Code gets it as it is.
+    const usedAsIs = !winner || winner.endsWith('(already in place)');
+    if (usedAsIs) problems.push(...inPlace.problems);
+    else if (inPlace.problems.length > 0) say('  (a start fixes or replaces it)');
   }
   for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
     if (env[name] && winner && winner !== name) say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
@@ -153,6 +166,9 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   }
 
   say();
+  const unique = [...new Set(problems)];
+  problems.length = 0;
+  problems.push(...unique);
   if (problems.length === 0) say('No problems found.');
   else {
     say(`Problems (${problems.length})`);
@@ -176,4 +192,26 @@ function processName(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The credentials file already in the config dir: its login and its mode and owner. */
+function describeInPlace(file: string, user: TargetUser, now: number): { line: string; problems: string[] } | undefined {
+  const facts = fileFacts(file, user);
+  if (!facts) return undefined;
+  const problems = [...facts.problems];
+  let login: string;
+  try {
+    const credential = parsePayload(readSecretFile(file, file, { noFollow: true }), file, now);
+    login = describeKind(credential);
+    if (credential.kind === 'credentials-json') {
+      const { expiresAt, refreshToken } = credential.oauth;
+      if (typeof expiresAt === 'number') login += expiresAt > now ? `, expires in ${formatDuration(expiresAt - now)}` : `, expired ${formatDuration(now - expiresAt)} ago`;
+      login += refreshToken ? ', refresh token present' : ', no refresh token';
+    }
+    problems.push(...credential.warnings.filter((w) => !/will refresh it/.test(w)));
+  } catch (error) {
+    login = 'not usable';
+    problems.push((error as Error).message);
+  }
+  return { line: `${file} (${facts.mode.toString(8).padStart(4, '0')}, uid ${facts.uid}): ${login}`, problems };
 }

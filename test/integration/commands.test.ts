@@ -264,3 +264,37 @@ describe('help', () => {
     expect(r.stdout).toBe('I am a program\n');
   });
 });
+
+describe('doctor, for every state of the file in place', () => {
+  it.each([
+    ['healthy', {}, {}, 0, /in place: .*\(0600, uid 0\): Claude Code credentials JSON, expires in 8h, refresh token present$/m, /No problems found\./],
+    ['expiring, refreshable', { expiresAt: Date.now() + 4 * 60_000 }, {}, 0, /expires in 4m, refresh token present$/m, /No problems found\./],
+    ['expired with a refresh token', { expiresAt: Date.now() - HOUR }, {}, 0, /expired 60m ago, refresh token present$/m, /No problems found\./],
+    ['expired without a refresh token', { expiresAt: Date.now() - HOUR, refreshToken: undefined }, {}, 1, /: not usable$/m, /^ {2}- .*expired 60m ago and there is no refresh token; log in again/m],
+    ['blanked by a failed refresh', { accessToken: '', refreshToken: '', expiresAt: 0 }, {}, 1, /: not usable$/m, /^ {2}- .*blanked by a failed token refresh; log in again/m],
+    ['wrong mode', {}, { mode: 0o644 }, 1, /\(0644, uid 0\)/, /^ {2}- .*has mode 0644, not 0600; restart the container \(claude-entry fixes it at start\) or chmod 600 it$/m],
+    ['wrong owner', {}, { uid: 4321 }, 1, /\(0600, uid 4321\)/, /^ {2}- .*is owned by uid 4321, not 0, so Claude Code cannot save refreshed tokens/m],
+  ] as const)('%s', async (_name, oauth, opts, code, inPlaceLine, verdict) => {
+    const home = homeWith(oauth, opts);
+    const r = await runBundle(['doctor'], { env: baseEnv(home) });
+    expect(r.code).toBe(code);
+    expect(r.stdout).toMatch(inPlaceLine);
+    expect(r.stdout).toMatch(verdict);
+    expect(r.stdout).toMatch(/\(already in place\) +<- (wins|set, but broken)/);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+
+  it('missing', async () => {
+    const r = await runBundle(['doctor'], { env: baseEnv(homeWith(undefined)) });
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/in place:/);
+    expect(r.stdout).toMatch(/(already in place\)) +not set$/m);
+  });
+
+  it('a file in place that another source replaces is not a problem', async () => {
+    const home = homeWith({}, { mode: 0o644 });
+    const r = await runBundle(['doctor'], { env: baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('(a start fixes or replaces it)');
+  });
+});
