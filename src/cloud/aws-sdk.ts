@@ -1,15 +1,27 @@
 /**
- * The AWS SDK module: GetSecretValue through @aws-sdk/client-secrets-manager, with the SDK's
+ * The AWS SDK module: GetSecretValue (and, for export --to and sync, PutSecretValue,
+ * CreateSecret and UpdateSecretVersionStage) through @aws-sdk/client-secrets-manager, with the SDK's
  * default credential chain (env keys, shared config and SSO, web identity / IRSA, ECS and EC2
  * roles) and its standard retry strategy (throttling and 5xx retried with backoff, not-found
  * and access-denied not), bounded by one overall deadline. Loaded only through
  * loadCloudModule('aws'): in the bundle it is compiled only when an AWS reference is fetched.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { randomUUID } from 'node:crypto';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+  type CreateSecretCommandOutput,
+  type GetSecretValueCommandOutput,
+  type PutSecretValueCommandOutput,
+  type UpdateSecretVersionStageCommandOutput,
+} from '@aws-sdk/client-secrets-manager';
 import { state as nodeVersionWarning } from '@aws-sdk/core/client';
-import { ConfigError, SourceUnavailableError } from '../errors.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
 import type { AwsSecretRef } from '../sources/aws.js';
-import type { CloudFetchOptions } from './types.js';
+import type { CloudFetchOptions, StoredValue } from './types.js';
 
 /** Attempts are bounded by the deadline, not by a count: a brief outage is ridden out. */
 const MAX_ATTEMPTS = 100;
@@ -20,12 +32,169 @@ interface Attempt {
   status?: number;
 }
 
-export async function fetchSecret(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOptions): Promise<string | Buffer> {
+export async function fetchSecret(ref: AwsSecretRef, options: CloudFetchOptions): Promise<string | Buffer> {
+  const source = describe(ref);
+  const session = openSession(ref, options, source);
+  try {
+    const command = new GetSecretValueCommand({ SecretId: ref.secretId, VersionStage: ref.versionStage, VersionId: ref.versionId });
+    const result = await session.send(command);
+    if (result.SecretString !== undefined) return result.SecretString;
+    if (result.SecretBinary !== undefined) return Buffer.from(result.SecretBinary);
+    throw new ConfigError(`${source}: the secret version has no value (neither SecretString nor SecretBinary)`);
+  } catch (error) {
+    throw session.explain(error, 'read');
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * Read for a sync or a `#key` write: the value of the referenced version and its VersionId.
+ * A secret (or version) that does not exist is `payload: undefined`, with a version that tells
+ * writeSecret to create it only if it still does not exist.
+ */
+export async function readSecret(ref: AwsSecretRef, options: CloudFetchOptions): Promise<StoredValue> {
+  const source = describe(ref);
+  const session = openSession(ref, options, source);
+  try {
+    const result = await session.send(new GetSecretValueCommand({ SecretId: ref.secretId, VersionStage: ref.versionStage, VersionId: ref.versionId }));
+    const payload = result.SecretString ?? (result.SecretBinary !== undefined ? Buffer.from(result.SecretBinary).toString('utf8') : undefined);
+    return { payload, version: result.VersionId };
+  } catch (error) {
+    if (errorCode(error) === 'ResourceNotFoundException') return { payload: undefined, version: ABSENT };
+    throw session.explain(error, 'read');
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * readSecret's version for a secret with no current value: a conditional write then creates
+ * the secret, or gives it its first AWSCURRENT, and loses (StoreConflictError) when someone
+ * else did that first.
+ */
+const ABSENT = 'claude-entry:absent';
+
+/**
+ * The staging label a conditional write puts on its new version before moving AWSCURRENT to
+ * it. Not AWSPENDING: that one belongs to the secret's rotation, if it has one.
+ */
+export const PENDING_STAGE = 'CLAUDE_ENTRY_PENDING';
+
+/**
+ * Store a new AWSCURRENT value (always as SecretString), creating the secret when it does not
+ * exist. Without `ifVersion`: PutSecretValue (CreateSecret when there is no such secret).
+ *
+ * With `ifVersion` (a VersionId read earlier): Secrets Manager has no conditional put, but
+ * UpdateSecretVersionStage fails when RemoveFromVersionId is not the version that holds the
+ * label now. So the value goes in as a new version carrying only PENDING_STAGE (AWSCURRENT
+ * untouched, readers unaffected), then AWSCURRENT is moved to it from `ifVersion`; when
+ * another writer moved AWSCURRENT in between, that move fails and this is StoreConflictError.
+ * The new version, left without AWSCURRENT, is deprecated and reclaimed by Secrets Manager.
+ */
+export async function writeSecret(ref: AwsSecretRef, payload: string, options: CloudFetchOptions & { ifVersion?: string }): Promise<void> {
+  const source = describe(ref);
+  if (ref.versionId !== undefined || (ref.versionStage !== undefined && ref.versionStage !== 'AWSCURRENT')) {
+    throw new ConfigError(
+      `${source}: a reference pinned to ${ref.versionId ? 'a version id' : `the stage ${ref.versionStage}`} cannot be written; name the secret without a version (its AWSCURRENT value is what is written)`,
+    );
+  }
+  const { ifVersion } = options;
+  const session = openSession(ref, options, source);
+  const secretId = ref.secretId;
+  try {
+    if (ifVersion === undefined) {
+      try {
+        await session.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: payload, ClientRequestToken: randomUUID() }));
+      } catch (error) {
+        if (errorCode(error) !== 'ResourceNotFoundException') throw error;
+        try {
+          await create(session, ref, source, payload);
+        } catch (createError) {
+          // Created by someone else meanwhile: an unconditional write just puts its value.
+          if (errorCode(createError) !== 'ResourceExistsException') throw createError;
+          await session.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: payload, ClientRequestToken: randomUUID() }));
+        }
+      }
+      return;
+    }
+
+    let removeFrom: string | undefined = ifVersion;
+    if (ifVersion === ABSENT) {
+      try {
+        await create(session, ref, source, payload);
+        return;
+      } catch (error) {
+        // The secret exists: either someone created it since (then AWSCURRENT is on a
+        // version, and the move below fails), or it never had a value (then it succeeds).
+        if (errorCode(error) !== 'ResourceExistsException') throw error;
+        removeFrom = undefined;
+      }
+    }
+    let staged: string | undefined;
+    try {
+      const put = await session.send(
+        new PutSecretValueCommand({ SecretId: secretId, SecretString: payload, ClientRequestToken: randomUUID(), VersionStages: [PENDING_STAGE] }),
+      );
+      staged = put.VersionId;
+    } catch (error) {
+      // Deleted since it was read: the caller reads again (and then creates it).
+      if (errorCode(error) === 'ResourceNotFoundException') throw new StoreConflictError(source);
+      throw error;
+    }
+    if (!staged) throw new SourceUnavailableError(`${source}: PutSecretValue answered without a VersionId`);
+    try {
+      await session.send(new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: staged, RemoveFromVersionId: removeFrom }));
+    } catch (error) {
+      if (errorCode(error) !== 'InvalidParameterException' && errorCode(error) !== 'ResourceNotFoundException') throw error;
+      // The documented failure when AWSCURRENT is no longer on RemoveFromVersionId; confirmed
+      // by reading where it is now, so that another invalid request is not taken for a race.
+      const now = await session
+        .send(new GetSecretValueCommand({ SecretId: secretId }))
+        .then((r) => r.VersionId)
+        .catch((readError: unknown) => (errorCode(readError) === 'ResourceNotFoundException' ? undefined : Promise.reject(readError)));
+      // A retried move whose first attempt went through: AWSCURRENT is on the new version.
+      if (now === staged) return;
+      if (now !== removeFrom) throw new StoreConflictError(source);
+      throw error;
+    }
+  } catch (error) {
+    throw session.explain(error, 'write');
+  } finally {
+    session.close();
+  }
+}
+
+/** CreateSecret with its first value. An ARN names a secret that exists: it cannot be created. */
+async function create(session: Session, ref: AwsSecretRef, source: string, payload: string): Promise<void> {
+  if (ref.secretId.startsWith('arn:')) {
+    throw new ConfigError(`${source}: no such secret; an ARN cannot be created (its random suffix is chosen by AWS): create it, or write to aws-sm:NAME`);
+  }
+  await session.send(new CreateSecretCommand({ Name: ref.secretId, SecretString: payload, ClientRequestToken: randomUUID() }));
+}
+
+interface Session {
+  /** One call, bounded by the deadline (retries included). */
+  send(command: GetSecretValueCommand): Promise<GetSecretValueCommandOutput>;
+  send(command: PutSecretValueCommand): Promise<PutSecretValueCommandOutput>;
+  send(command: CreateSecretCommand): Promise<CreateSecretCommandOutput>;
+  send(command: UpdateSecretVersionStageCommand): Promise<UpdateSecretVersionStageCommandOutput>;
+  /** The error to throw for a failed call. */
+  explain(error: unknown, op: Operation): Error;
+  close(): void;
+}
+
+type Operation = 'read' | 'write';
+
+/**
+ * A client for one fetch, read or write: the SDK's default credential chain and retries, the
+ * attempts recorded for the error at the deadline, and every call raced against that deadline.
+ */
+function openSession(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOptions, source: string): Session {
   // The SDK warns on Node < 22 that future SDK releases will need it: not this binary's
   // concern, and a user would take it for an error. Only that warning is silenced.
   nodeVersionWarning.warningEmitted = true;
 
-  const source = describe(ref);
   const endpoint = endpointFrom(env);
   const client = new SecretsManagerClient({
     region: ref.region,
@@ -54,20 +223,20 @@ export async function fetchSecret(ref: AwsSecretRef, { env, log, deadline }: Clo
       reject(deadlineError(source, attempts));
     }, Math.max(0, deadline - Date.now()));
   });
-  try {
-    const command = new GetSecretValueCommand({ SecretId: ref.secretId, VersionStage: ref.versionStage, VersionId: ref.versionId });
-    const result = await Promise.race([client.send(command, { abortSignal: abort.signal }), timeout]);
-    if (result.SecretString !== undefined) return result.SecretString;
-    if (result.SecretBinary !== undefined) return Buffer.from(result.SecretBinary);
-    throw new ConfigError(`${source}: the secret version has no value (neither SecretString nor SecretBinary)`);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof SourceUnavailableError) throw error;
-    if (abort.signal.aborted) throw deadlineError(source, attempts);
-    throw classify(error, ref, source, endpoint);
-  } finally {
-    clearTimeout(timer);
-    client.destroy();
-  }
+  timeout.catch(() => undefined); // raced by each call; unobserved when no call is pending
+
+  return {
+    send: ((command: GetSecretValueCommand) => Promise.race([client.send(command, { abortSignal: abort.signal }), timeout])) as Session['send'],
+    explain(error, op) {
+      if (error instanceof ConfigError || error instanceof SourceUnavailableError || error instanceof StoreConflictError) return error;
+      if (abort.signal.aborted) return deadlineError(source, attempts);
+      return classify(error, ref, source, endpoint, op);
+    },
+    close() {
+      clearTimeout(timer);
+      client.destroy();
+    },
+  };
 }
 
 /** The reference as the user would recognise it. */
@@ -121,7 +290,11 @@ const CREDENTIAL_REFUSED = new Set([
 const THROTTLED = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
 const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
-function classify(error: unknown, ref: AwsSecretRef, source: string, endpoint: string | undefined): Error {
+/** What a write needs, for the access-denied error (the reads are needed too, by a sync and a #key write). */
+const WRITE_PERMISSIONS =
+  'secretsmanager:PutSecretValue, secretsmanager:UpdateSecretVersionStage and secretsmanager:CreateSecret (and secretsmanager:GetSecretValue to read it back) on the secret (identity and resource policies), and kms:GenerateDataKey on its KMS key if it uses a customer managed key';
+
+function classify(error: unknown, ref: AwsSecretRef, source: string, endpoint: string | undefined, op: Operation = 'read'): Error {
   const code = errorCode(error);
   const status = httpStatus(error);
   const where = `${source} (AWS ${code}${status ? `, HTTP ${status}` : ''})`;
@@ -131,6 +304,12 @@ function classify(error: unknown, ref: AwsSecretRef, source: string, endpoint: s
   if (code === 'ResourceNotFoundException') {
     const what = ref.versionId || ref.versionStage ? 'no such secret or version' : 'no such secret';
     return new ConfigError(`${where}: ${what}; check the name, the region (${ref.region ?? 'from the profile'}) and the account`, cause);
+  }
+  if (code === 'AccessDeniedException' && op === 'write') {
+    return new SourceUnavailableError(`${where}: access denied writing${providerMessage(error)}; check that the role or user may call ${WRITE_PERMISSIONS}`, cause);
+  }
+  if (code === 'EncryptionFailure' || (op === 'write' && /^KMS/.test(code))) {
+    return new SourceUnavailableError(`${where}: the new value cannot be encrypted${providerMessage(error)}; check kms:GenerateDataKey on the secret's KMS key and that the key is enabled`, cause);
   }
   if (code === 'AccessDeniedException') {
     return new SourceUnavailableError(
@@ -156,6 +335,9 @@ function classify(error: unknown, ref: AwsSecretRef, source: string, endpoint: s
   }
   if (/region is missing/i.test(message)) {
     return new ConfigError(`${source}: no AWS region; use the full ARN, or set AWS_REGION (or AWS_DEFAULT_REGION)`, cause);
+  }
+  if (code === 'LimitExceededException' && op === 'write') {
+    return new SourceUnavailableError(`${where}: Secrets Manager refused a new version${providerMessage(error)}; too many versions or secrets in the account: try again later`, cause);
   }
   if (code === 'InvalidRequestException' || code === 'InvalidParameterException' || code === 'ValidationException') {
     return new ConfigError(`${where}: the request was refused${providerMessage(error)}; check the secret's state (scheduled for deletion?) and the version`, cause);

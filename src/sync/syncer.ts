@@ -63,6 +63,9 @@ export function startSync(options: SyncOptions): Syncer {
   const name = path.basename(credentialsPath);
 
   let stopped = false;
+  /** Set once the command has exited: one try each, so that a store outage cannot hold up the exit. */
+  let stopping = false;
+  let callTimeoutMs = options.timeoutMs;
   let queue: Promise<void> = Promise.resolve();
   let lastLocalText = readLocal();
   let debounce: NodeJS.Timeout | undefined;
@@ -99,10 +102,10 @@ export function startSync(options: SyncOptions): Syncer {
     let delay = retryBaseMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await withDeadline(call(), options.timeoutMs, `${what}: no answer within ${formatDuration(options.timeoutMs)}`);
+        return await withDeadline(call(), callTimeoutMs, `${what}: no answer within ${formatDuration(callTimeoutMs)}`);
       } catch (error) {
         // A conflict is decided again by the caller; a configuration error will not heal.
-        if (error instanceof StoreConflict || error instanceof ConfigError || attempt >= retries) throw error;
+        if (error instanceof StoreConflict || error instanceof ConfigError || attempt >= retries || stopping) throw error;
         log.debug(`${what} failed (${(error as Error).message}); retrying in ${formatDuration(delay)}`);
         await sleep(delay);
         delay *= 2;
@@ -247,6 +250,9 @@ export function startSync(options: SyncOptions): Syncer {
 
   return {
     async stop() {
+      stopping = true;
+      // Inside `docker stop`'s 10 s grace period, whatever CLAUDE_ENTRY_TIMEOUT says.
+      callTimeoutMs = Math.min(options.timeoutMs, FINAL_CALL_TIMEOUT_MS);
       watcher?.close();
       clearTimeout(debounce);
       clearTimeout(pullTimer);
@@ -260,6 +266,7 @@ export function startSync(options: SyncOptions): Syncer {
 }
 
 const CLI_LOCK_RETRY_MS = 5000;
+const FINAL_CALL_TIMEOUT_MS = 4000;
 
 class CliRefreshing extends Error {}
 

@@ -6,8 +6,13 @@
  * UnrecognizedClientException.
  *
  * Operations: GetSecretValue, CreateSecret, PutSecretValue (with version stages: AWSCURRENT
- * moves, the version it leaves becomes AWSPREVIOUS), DescribeSecret.
- * Scriptable failures: deny(name), failNext(kind, times) with kind throttle | internal | hang.
+ * moves, the version it leaves becomes AWSPREVIOUS; VersionStages such as AWSPENDING put a
+ * version without touching AWSCURRENT; ClientRequestToken is the VersionId and idempotent),
+ * UpdateSecretVersionStage (as documented: moving a label attached to another version needs
+ * RemoveFromVersionId naming that version, else 400 InvalidParameterException; this is what a
+ * conditional write relies on), DescribeSecret.
+ * Scriptable failures: deny(name, operations?), failNext(kind, times) with kind throttle |
+ * internal | hang.
  *
  * The same server also plays the role's credential endpoints, which hand out temporary
  * credentials (FAKE_AWS_ROLE_CREDENTIALS, whose session token must then be signed in
@@ -45,6 +50,8 @@ export interface RecordedRequest {
   /** The HTTP status answered (undefined while hanging). */
   status?: number;
   errorType?: string;
+  /** When it was answered (Date.now()). */
+  at?: number;
 }
 
 interface Version {
@@ -72,8 +79,12 @@ export interface FakeSecretsManager {
   metadataRequests: string[];
   /** Create a secret (or add a version), returning its full ARN (with the random suffix). */
   putSecret(name: string, value: string | Buffer, options?: { region?: string; stages?: string[] }): { arn: string; versionId: string };
-  /** GetSecretValue on this secret answers AccessDeniedException. */
-  deny(name: string): void;
+  /** These operations (default: all) on this secret answer AccessDeniedException. */
+  deny(name: string, operations?: string[]): void;
+  /** Called before each operation is carried out (after the signature check), e.g. to interleave another writer. */
+  onRequest(hook: ((operation: string, body: Record<string, unknown>) => void) | undefined): void;
+  /** Every version of a secret still labelled, oldest first, for assertions. */
+  versionsOf(name: string): { id: string; stages: string[]; value: string | Buffer | undefined }[];
   /** The next `times` requests (default: all) fail this way. */
   failNext(kind: Failure, times?: number): void;
   /** Forget the scripted failures not yet used (hanging requests stay hung until close). */
@@ -97,8 +108,20 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
   const defaultRegion = options.region ?? 'us-east-1';
   const accountId = options.accountId ?? '123456789012';
   const secrets = new Map<string, Secret>();
-  const denied = new Set<string>();
+  /** secret name -> the operations denied on it (undefined: all). */
+  const denied = new Map<string, Set<string> | undefined>();
+  function checkAllowed(operation: string, name: string): void {
+    if (!denied.has(name)) return;
+    const ops = denied.get(name);
+    if (ops && !ops.has(operation)) return;
+    throw new AwsError(
+      400,
+      'AccessDeniedException',
+      `User: arn:aws:iam::${accountId}:user/fake is not authorized to perform: secretsmanager:${operation} on resource: ${name} because no identity-based policy allows the secretsmanager:${operation} action`,
+    );
+  }
   const failures: { kind: Failure; remaining: number }[] = [];
+  let requestHook: ((operation: string, body: Record<string, unknown>) => void) | undefined;
   const requests: RecordedRequest[] = [];
   const metadataRequests: string[] = [];
   const imdsTokens = new Set<string>();
@@ -141,13 +164,7 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
   const operations: Record<string, (body: Record<string, unknown>, region: string) => unknown> = {
     GetSecretValue(body) {
       const secret = find(body.SecretId);
-      if (denied.has(secret.name)) {
-        throw new AwsError(
-          400,
-          'AccessDeniedException',
-          `User: arn:aws:iam::${accountId}:user/fake is not authorized to perform: secretsmanager:GetSecretValue on resource: ${secret.name} because no identity-based policy allows the secretsmanager:GetSecretValue action`,
-        );
-      }
+      checkAllowed('GetSecretValue', secret.name);
       const { VersionId: id, VersionStage: stage } = body as { VersionId?: string; VersionStage?: string };
       const version =
         id !== undefined
@@ -168,6 +185,7 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
     CreateSecret(body, region) {
       const name = body.Name;
       if (typeof name !== 'string' || !/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) throw new AwsError(400, 'InvalidParameterException', 'Invalid name.');
+      checkAllowed('CreateSecret', name);
       if ([...secrets.values()].some((s) => s.name === name)) throw new AwsError(400, 'ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
       const secret: Secret = { name, arn: arnFor(name, region), versions: [], created: Date.now() / 1000, changed: Date.now() / 1000 };
       secrets.set(name, secret);
@@ -177,6 +195,7 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
     },
     PutSecretValue(body) {
       const secret = find(body.SecretId);
+      checkAllowed('PutSecretValue', secret.name);
       const value = valueFrom(body);
       const token = typeof body.ClientRequestToken === 'string' ? body.ClientRequestToken : undefined;
       const existing = token ? secret.versions.find((v) => v.id === token) : undefined;
@@ -188,6 +207,52 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       const stages = Array.isArray(body.VersionStages) ? body.VersionStages.map(String) : ['AWSCURRENT'];
       const version = addVersion(secret, value, stages, token);
       return { ARN: secret.arn, Name: secret.name, VersionId: version.id, VersionStages: [...version.stages] };
+    },
+    UpdateSecretVersionStage(body) {
+      const secret = find(body.SecretId);
+      checkAllowed('UpdateSecretVersionStage', secret.name);
+      const stage = body.VersionStage;
+      if (typeof stage !== 'string' || !/^[A-Za-z0-9/_+=.@-]{1,256}$/.test(stage)) throw new AwsError(400, 'InvalidParameterException', 'VersionStage is required.');
+      const moveTo = typeof body.MoveToVersionId === 'string' ? body.MoveToVersionId : undefined;
+      const removeFrom = typeof body.RemoveFromVersionId === 'string' ? body.RemoveFromVersionId : undefined;
+      const holder = secret.versions.find((v) => v.stages.has(stage));
+      if (moveTo === undefined) {
+        // Only removing the label.
+        if (removeFrom === undefined) throw new AwsError(400, 'InvalidParameterException', 'You must specify MoveToVersionId or RemoveFromVersionId.');
+        if (holder?.id !== removeFrom) throw new AwsError(400, 'InvalidParameterException', `The staging label ${stage} is not attached to version ${removeFrom}.`);
+        if (stage === 'AWSCURRENT') throw new AwsError(400, 'InvalidParameterException', 'You can only move the staging label AWSCURRENT to another version, not remove it.');
+        holder.stages.delete(stage);
+        secret.changed = Date.now() / 1000;
+        return { ARN: secret.arn, Name: secret.name };
+      }
+      const target = secret.versions.find((v) => v.id === moveTo);
+      if (!target) throw new AwsError(400, 'ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${moveTo}`);
+      if (holder && holder !== target) {
+        if (removeFrom === undefined) {
+          throw new AwsError(
+            400,
+            'InvalidParameterException',
+            `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to version ${holder.id}, so you must explicitly reference that version in RemoveFromVersionId.`,
+          );
+        }
+        if (removeFrom !== holder.id) {
+          throw new AwsError(400, 'InvalidParameterException', `You can only move staging label ${stage} from the version that has it now: RemoveFromVersionId must be ${holder.id}.`);
+        }
+        holder.stages.delete(stage);
+        if (stage === 'AWSCURRENT') {
+          for (const v of secret.versions) v.stages.delete('AWSPREVIOUS');
+          holder.stages.add('AWSPREVIOUS');
+        }
+      } else if (!holder && removeFrom !== undefined) {
+        throw new AwsError(400, 'InvalidParameterException', `The staging label ${stage} is not attached to version ${removeFrom}.`);
+      } else if (holder === target && removeFrom !== undefined && removeFrom !== target.id) {
+        throw new AwsError(400, 'InvalidParameterException', `You can only move staging label ${stage} from the version that has it now: RemoveFromVersionId must be ${holder.id}.`);
+      }
+      target.stages.add(stage);
+      // A version left with no label is deprecated: Secrets Manager reclaims it.
+      secret.versions = secret.versions.filter((v) => v.stages.size > 0 || v === target);
+      secret.changed = Date.now() / 1000;
+      return { ARN: secret.arn, Name: secret.name };
     },
     DescribeSecret(body) {
       const secret = find(body.SecretId);
@@ -244,6 +309,7 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       const send = (status: number, payload: unknown, errorType?: string) => {
         record.status = status;
         record.errorType = errorType;
+        record.at = Date.now();
         const text = JSON.stringify(payload);
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': randomUUID() });
         res.end(text);
@@ -271,6 +337,7 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
           throw new AwsError(400, 'SerializationException', 'Body is not JSON');
         }
         record.body = body;
+        requestHook?.(record.operation, body);
         send(200, operation(body, scope.region));
       } catch (error) {
         if (!(error instanceof AwsError)) throw error;
@@ -341,8 +408,14 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       const version = addVersion(secret, typeof value === 'string' ? { string: value } : { binary: value }, opts.stages ?? ['AWSCURRENT']);
       return { arn: secret.arn, versionId: version.id };
     },
-    deny(name) {
-      denied.add(name);
+    deny(name, operations) {
+      denied.set(name, operations ? new Set(operations) : undefined);
+    },
+    onRequest(hook) {
+      requestHook = hook;
+    },
+    versionsOf(name) {
+      return (secrets.get(name)?.versions ?? []).filter((v) => v.stages.size > 0).map((v) => ({ id: v.id, stages: [...v.stages], value: v.string ?? v.binary }));
     },
     failNext(kind, times = Infinity) {
       failures.push({ kind, remaining: times });

@@ -1,0 +1,411 @@
+/**
+ * AWS Secrets Manager as a writable store, through the built bundle and the real SDK against
+ * the fake Secrets Manager (SigV4 verified): `export --to`, and CLAUDE_ENTRY_SYNC with its
+ * conditional write (a new version staged under CLAUDE_ENTRY_PENDING, then AWSCURRENT moved
+ * to it from the version read, which fails when another writer moved it first).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
+import { readSecret, writeSecret } from '../../src/cloud/aws-sdk.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import type { AwsSecretRef } from '../../src/sources/aws.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers.js';
+
+const REGION = 'eu-west-3';
+const HOUR = 3600_000;
+let fake: FakeSecretsManager;
+let names = 0;
+const unique = (prefix: string) => `${prefix}-${++names}`;
+
+beforeAll(async () => {
+  fake = await startFakeSecretsManager({ region: REGION });
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+function awsEnv(extra: NodeJS.ProcessEnv = {}, url = fake.url): NodeJS.ProcessEnv {
+  return {
+    AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL: url,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_REGION: REGION,
+    ...extra,
+  };
+}
+
+const SECRETS = [FAKE.accessToken, FAKE.refreshToken, FAKE_AWS_CREDENTIALS.secretAccessKey];
+
+/** A developer's machine: a login in ~/.claude/.credentials.json. */
+function devHome(oauth: Record<string, unknown> = {}): { home: string; login: Record<string, unknown> } {
+  const home = tempDir();
+  const login = credentialsJson({ expiresAt: 1_900_000_000_000, ...oauth });
+  fs.mkdirSync(path.join(home, '.claude'), { mode: 0o700 });
+  fs.writeFileSync(path.join(home, '.claude', '.credentials.json'), JSON.stringify(login), { mode: 0o600 });
+  return { home, login };
+}
+
+const exportTo = (home: string, ref: string, extra: NodeJS.ProcessEnv = {}) =>
+  runBundle(['export', '--to', ref], { env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_TIMEOUT: '5s', ...extra })), timeoutMs: 30_000 });
+
+/** A container started from the reference: the .credentials.json it wrote. */
+async function startFrom(ref: string): Promise<unknown> {
+  const home = tempDir();
+  const r = await runBundle(['--', 'sh', '-c', 'cat "$HOME/.claude/.credentials.json"'], { env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: ref })), timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  expect(fs.statSync(path.join(home, '.claude', '.credentials.json')).mode & 0o777).toBe(0o600);
+  return JSON.parse(r.stdout);
+}
+
+describe('export --to aws-sm', () => {
+  it('aws-sm:NAME of an existing secret: a new AWSCURRENT version, read back through the chain', async () => {
+    const name = unique('prod/claude');
+    const { versionId: old } = fake.putSecret(name, 'placeholder');
+    const { home, login } = devHome();
+    const before = fake.requests.length;
+    const r = await exportTo(home, `aws-sm:${name}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+    expect(fake.requests.slice(before).map((q) => [q.operation, q.status])).toEqual([['PutSecretValue', 200]]);
+    expect(JSON.parse(String(fake.valueOf(name)))).toEqual(login);
+    expect(fake.valueOf(name, 'AWSPREVIOUS')).toBe('placeholder');
+    expect(fake.versionsOf(name).find((v) => v.id === old)!.stages).toEqual(['AWSPREVIOUS']);
+    expect(await startFrom(`aws-sm:${name}`)).toEqual(login);
+  });
+
+  it('a full ARN', async () => {
+    const name = unique('by-arn');
+    const { arn } = fake.putSecret(name, 'placeholder');
+    const { home, login } = devHome();
+    const r = await exportTo(home, arn, { AWS_REGION: 'us-west-2' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(fake.requests.at(-1)).toMatchObject({ operation: 'PutSecretValue', region: REGION, status: 200 });
+    expect(await startFrom(arn)).toEqual(login);
+  });
+
+  it('a secret that does not exist is created (CreateSecret)', async () => {
+    const name = unique('new/claude');
+    const { home, login } = devHome();
+    const before = fake.requests.length;
+    const r = await exportTo(home, `aws-sm:${name}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fake.requests.slice(before).map((q) => [q.operation, q.status])).toEqual([
+      ['PutSecretValue', 400],
+      ['CreateSecret', 200],
+    ]);
+    expect(fake.requests.at(-1)!.body).toMatchObject({ Name: name, ClientRequestToken: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(await startFrom(`aws-sm:${name}`)).toEqual(login);
+  });
+
+  it('#key into an existing JSON secret keeps its other keys', async () => {
+    const name = unique('app/config');
+    fake.putSecret(name, JSON.stringify({ db: 'postgres://x', claude: 'old' }));
+    const { home, login } = devHome();
+    const r = await exportTo(home, `aws-sm:${name}#claude`);
+    expect(r.code, r.stderr).toBe(0);
+    const stored = JSON.parse(String(fake.valueOf(name)));
+    expect(stored.db).toBe('postgres://x');
+    expect(JSON.parse(stored.claude)).toEqual(login);
+    expect(await startFrom(`aws-sm:${name}#claude`)).toEqual(login);
+  });
+
+  it('a reference pinned to a version stage cannot be written: 78', async () => {
+    const name = unique('pinned');
+    fake.putSecret(name, 'placeholder');
+    const { home } = devHome();
+    const r = await exportTo(home, `aws-sm:${name}?versionStage=AWSPREVIOUS`);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/pinned to the stage AWSPREVIOUS cannot be written/);
+    expect(fake.valueOf(name)).toBe('placeholder');
+  });
+
+  it('access denied: 69, one line naming the IAM actions, no secret', async () => {
+    const name = unique('denied');
+    fake.putSecret(name, 'placeholder');
+    fake.deny(name, ['PutSecretValue', 'CreateSecret', 'UpdateSecretVersionStage']);
+    const { home } = devHome();
+    const r = await exportTo(home, `aws-sm:${name}`);
+    expect(r.code).toBe(69);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('claude-entry: error:'));
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(/AccessDeniedException/);
+    for (const action of ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:CreateSecret', 'kms:GenerateDataKey']) expect(errors[0]).toContain(action);
+    expect(r.stdout).toBe('');
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+    expect(fake.valueOf(name)).toBe('placeholder');
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// sync
+
+let serial = 0;
+function pair(expiresAt: number, tag = `P${++serial}`): string {
+  return JSON.stringify({
+    claudeAiOauth: {
+      accessToken: `${FAKE.accessToken}-${tag}`,
+      refreshToken: `${FAKE.refreshToken}-${tag}`,
+      expiresAt,
+      scopes: ['user:inference'],
+      subscriptionType: 'max',
+    },
+  });
+}
+const tokenOf = (text: string | Buffer | undefined) => JSON.parse(String(text)).claudeAiOauth.accessToken as string;
+
+/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
+const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
+const localOf = (home: string) => path.join(home, '.claude', '.credentials.json');
+
+function supervise(home: string, ref: string, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) {
+  return runBundle(['--', 'sh', '-c', script, 'sh', ...args], {
+    env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: ref, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '3s', ...extra })),
+    timeoutMs: 60_000,
+  });
+}
+
+describe('sync with aws-sm', () => {
+  it('a refreshed pair written by the command is pushed as a new AWSCURRENT version, conditionally', async () => {
+    const name = unique('sync/push');
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const { versionId: v1 } = fake.putSecret(name, A);
+    const home = tempDir();
+    const before = fake.requests.length;
+    const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(home))}; sleep 2; exit 7`, [B]);
+    expect(r.code, r.stderr).toBe(7);
+    expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(B));
+    expect(tokenOf(fake.valueOf(name, 'AWSPREVIOUS'))).toBe(tokenOf(A));
+    expect(r.stderr).toMatch(new RegExp(`claude-entry: sync push: pushed the refreshed login to aws-sm:${name} \\(access token valid until `));
+    expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B), FAKE.accessToken]);
+    // The conditional write: staged, then AWSCURRENT moved from the version read.
+    const ops = fake.requests.slice(before).filter((q) => q.operation !== 'GetSecretValue');
+    const put = ops.find((q) => q.operation === 'PutSecretValue')!;
+    expect(put.body).toMatchObject({ VersionStages: ['CLAUDE_ENTRY_PENDING'] });
+    const move = ops.find((q) => q.operation === 'UpdateSecretVersionStage')!;
+    expect(move.body).toMatchObject({ VersionStage: 'AWSCURRENT', RemoveFromVersionId: v1, MoveToVersionId: put.body.ClientRequestToken });
+    expect(move.status).toBe(200);
+    // check shows the last sync
+    const check = await runBundle(['check', '--json'], { env: baseEnv(home) });
+    expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied' });
+  });
+
+  it('a blank write is never pushed', async () => {
+    const name = unique('sync/blank');
+    const A = pair(Date.now() + HOUR);
+    fake.putSecret(name, A);
+    const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
+    const home = tempDir();
+    const r = await supervise(home, `aws-sm:${name}`, `sleep 0.3; ${WRITE_LIKE_CLI(localOf(home))}; sleep 1`, [blank], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(fake.valueOf(name)).toBe(A);
+    expect(fake.versionsOf(name)).toHaveLength(1);
+    expect(r.stderr).toMatch(/blanked by a failed refresh/);
+  });
+
+  it('two supervisors pushing at once end with the newest pair in the store', async () => {
+    const name = unique('sync/race');
+    const A = pair(Date.now() + HOUR);
+    fake.putSecret(name, A);
+    const newer = pair(Date.now() + 8 * HOUR, 'newer');
+    const newest = pair(Date.now() + 9 * HOUR, 'newest');
+    const h1 = tempDir();
+    const h2 = tempDir();
+    const before = fake.requests.length;
+    const [r1, r2] = await Promise.all([
+      supervise(h1, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(h1))}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' }),
+      supervise(h2, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(h2))}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' }),
+    ]);
+    expect([r1.code, r2.code], r1.stderr + r2.stderr).toEqual([0, 0]);
+    expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(newest));
+    const moves = fake.requests.slice(before).filter((q) => q.operation === 'UpdateSecretVersionStage');
+    console.log(`race: ${moves.length} AWSCURRENT move(s), ${moves.filter((m) => m.status !== 200).length} refused as stale`);
+  });
+
+  it('the conditional write: a writer whose read went stale is refused, reads again, and does not overwrite', async () => {
+    const name = unique('sync/stale-writer');
+    const A = pair(Date.now() + HOUR);
+    const older = pair(Date.now() + 2 * HOUR, 'older');
+    const newest = pair(Date.now() + 9 * HOUR, 'other-replica');
+    const { versionId: v1 } = fake.putSecret(name, A);
+    const home = tempDir();
+    // Another replica's pair lands between this supervisor's staged put and its AWSCURRENT move.
+    let slipped = false;
+    fake.onRequest((operation, body) => {
+      if (operation === 'UpdateSecretVersionStage' && body.SecretId === name && !slipped) {
+        slipped = true;
+        fake.putSecret(name, newest);
+      }
+    });
+    const before = fake.requests.length;
+    try {
+      const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [older], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/not pushing to aws-sm:.*: the other side holds a pair as new or newer/);
+    } finally {
+      fake.onRequest(undefined);
+    }
+    expect(slipped).toBe(true);
+    expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(newest));
+    const move = fake.requests.slice(before).find((q) => q.operation === 'UpdateSecretVersionStage')!;
+    expect(move).toMatchObject({ status: 400, errorType: 'InvalidParameterException', body: { RemoveFromVersionId: v1 } });
+    // The refused version keeps only the pending label: never AWSCURRENT.
+    expect(fake.versionsOf(name).find((v) => v.stages.includes('CLAUDE_ENTRY_PENDING'))!.stages).toEqual(['CLAUDE_ENTRY_PENDING']);
+  });
+
+  it('a supervisor whose local pair went stale pulls the newer one', async () => {
+    const name = unique('sync/pull');
+    // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
+    const A = pair(Date.now() + 7 * 60_000 + 1500);
+    const B = pair(Date.now() + 8 * HOUR);
+    fake.putSecret(name, A);
+    const home = tempDir();
+    // Another replica's newer pair reaches the store once this one has started.
+    setTimeout(() => fake.putSecret(name, B), 700);
+    const r = await supervise(home, `aws-sm:${name}`, `sleep 3.5; cat "${localOf(home)}"`, [], { CLAUDE_ENTRY_SYNC: 'pull' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+    expect(r.stderr).toMatch(new RegExp(`sync pull: replaced .*\\.credentials\\.json with the newer login from aws-sm:${name}`));
+  });
+
+  it('the store failing throughout leaves the command running, with its own exit code', async () => {
+    const name = unique('sync/outage');
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    fake.putSecret(name, A);
+    const home = tempDir();
+    // 500s from the moment the command rewrites its file (the start itself succeeded); the
+    // push waits for the 300 ms debounce, so it meets them.
+    const flag = path.join(tempDir(), 'wrote');
+    const script = `${WRITE_LIKE_CLI(localOf(home))}; touch ${flag}; sleep 1.5; echo still running; exit 5`;
+    const run = supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '1s' });
+    try {
+      while (!fs.existsSync(flag)) await new Promise((resolve) => setTimeout(resolve, 5));
+      fake.failNext('internal');
+      const wrote = Date.now();
+      const r = await run;
+      // The command ends 1.5 s after its write; the supervisor's last push then retries to the end.
+      console.log(`store down: the supervisor exited ${((Date.now() - wrote - 1500) / 1000).toFixed(1)} s after its command (its last push retrying)`);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stdout).toBe('still running\n');
+      expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync push: cannot (read|write) aws-sm:${name}`));
+      expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B)]);
+    } finally {
+      fake.clearFailures();
+    }
+    expect(fake.valueOf(name)).toBe(A);
+  });
+
+  it('the store gone (nothing listening) leaves the command running too', async () => {
+    const gone = await startFakeSecretsManager({ region: REGION });
+    const name = unique('sync/gone');
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    gone.putSecret(name, A);
+    const home = tempDir();
+    const flag = path.join(tempDir(), 'wrote');
+    const script = `${WRITE_LIKE_CLI(localOf(home))}; touch ${flag}; sleep 1.5; echo still running; exit 6`;
+    const run = runBundle(['--', 'sh', '-c', script, 'sh', B], {
+      env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: `aws-sm:${name}`, CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '1s' }, gone.url)),
+      timeoutMs: 60_000,
+    });
+    // Closed as soon as the command has started (its first write): every sync call fails.
+    while (!fs.existsSync(flag)) await new Promise((resolve) => setTimeout(resolve, 10));
+    await gone.close();
+    const r = await run;
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stdout).toBe('still running\n');
+    expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot (read|write) aws-sm:/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// The module's contract directly (src, not the bundle): the cases a bundle test cannot stage.
+
+describe('readSecret / writeSecret', () => {
+  const options = (ms = 5000) => ({ env: awsEnv(), log: createLogger({ level: 'silent' }), deadline: Date.now() + ms });
+  const ref = (secretId: string, extra: Partial<AwsSecretRef> = {}): AwsSecretRef => ({ secretId, region: REGION, ...extra });
+  // The SDK's credential chain reads process.env itself.
+  const saved: NodeJS.ProcessEnv = {};
+  const KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_EC2_METADATA_DISABLED'] as const;
+  beforeAll(() => {
+    for (const k of KEYS) saved[k] = process.env[k];
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
+  });
+  afterAll(() => {
+    for (const k of KEYS) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  });
+
+  it('read: the AWSCURRENT value and its VersionId; a missing secret is payload undefined', async () => {
+    const name = unique('direct/read');
+    const { versionId } = fake.putSecret(name, 'v1');
+    expect(await readSecret(ref(name), options())).toEqual({ payload: 'v1', version: versionId });
+    const missing = await readSecret(ref(unique('direct/none')), options());
+    expect(missing.payload).toBeUndefined();
+  });
+
+  it('ifVersion current: staged, then moved; stale: StoreConflictError and AWSCURRENT untouched', async () => {
+    const name = unique('direct/cas');
+    const { versionId: v1 } = fake.putSecret(name, 'v1');
+    await writeSecret(ref(name), 'v2', { ...options(), ifVersion: v1 });
+    expect(fake.valueOf(name)).toBe('v2');
+    expect(fake.valueOf(name, 'AWSPREVIOUS')).toBe('v1');
+    await expect(writeSecret(ref(name), 'v3', { ...options(), ifVersion: v1 })).rejects.toBeInstanceOf(StoreConflictError);
+    expect(fake.valueOf(name)).toBe('v2');
+  });
+
+  it('a secret read as missing: created; created by someone else meanwhile: StoreConflictError', async () => {
+    const name = unique('direct/absent');
+    const read = await readSecret(ref(name), options());
+    await writeSecret(ref(name), 'mine', { ...options(), ifVersion: read.version });
+    expect(fake.valueOf(name)).toBe('mine');
+
+    const raced = unique('direct/raced');
+    const before = await readSecret(ref(raced), options());
+    fake.putSecret(raced, 'theirs');
+    await expect(writeSecret(ref(raced), 'mine', { ...options(), ifVersion: before.version })).rejects.toBeInstanceOf(StoreConflictError);
+    expect(fake.valueOf(raced)).toBe('theirs');
+  });
+
+  it('a secret that exists with no AWSCURRENT (only AWSPENDING) gets its first current value', async () => {
+    const name = unique('direct/pending-only');
+    fake.putSecret(name, 'rotation in progress', { stages: ['AWSPENDING'] });
+    const read = await readSecret(ref(name), options());
+    expect(read.payload).toBeUndefined();
+    await writeSecret(ref(name), 'first', { ...options(), ifVersion: read.version });
+    expect(fake.valueOf(name)).toBe('first');
+    expect(fake.valueOf(name, 'AWSPENDING')).toBe('rotation in progress');
+  });
+
+  it('pinned references and a missing ARN are ConfigError; nothing is sent', async () => {
+    const before = fake.requests.length;
+    await expect(writeSecret(ref('x', { versionId: 'a'.repeat(32) }), 'v', options())).rejects.toBeInstanceOf(ConfigError);
+    await expect(writeSecret(ref('x', { versionStage: 'AWSPENDING' }), 'v', options())).rejects.toBeInstanceOf(ConfigError);
+    expect(fake.requests.length).toBe(before);
+    await writeSecret(ref('x-current', { versionStage: 'AWSCURRENT' }), 'v', options()); // AWSCURRENT is what is written
+    const arn = `arn:aws:secretsmanager:${REGION}:${fake.accountId}:secret:${unique('direct/nope')}`;
+    await expect(writeSecret(ref(arn), 'v', options())).rejects.toThrow(/an ARN cannot be created/);
+  });
+
+  it('the deadline holds: a hung write fails with SourceUnavailableError at the deadline', async () => {
+    const name = unique('direct/hang');
+    fake.putSecret(name, 'v1');
+    fake.failNext('hang', 1);
+    const started = Date.now();
+    try {
+      await expect(writeSecret(ref(name), 'v2', options(1000))).rejects.toBeInstanceOf(SourceUnavailableError);
+    } finally {
+      fake.clearFailures();
+    }
+    expect(Date.now() - started).toBeLessThan(1600);
+    expect(fake.valueOf(name)).toBe('v1');
+  });
+});
