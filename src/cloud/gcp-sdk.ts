@@ -13,10 +13,10 @@
  */
 import { SecretManagerServiceClient, type protos } from '@google-cloud/secret-manager';
 import { grpc, loggingUtils, type CallOptions } from 'google-gax';
-import { ConfigError, SourceUnavailableError } from '../errors.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { PROJECT_VARIABLES, versionName, type GcpSecretRef } from '../sources/gcp-names.js';
-import type { CloudFetchOptions } from './types.js';
+import { PROJECT_VARIABLES, parentName, secretName, versionName, versionNumber, type GcpSecretRef } from '../sources/gcp-names.js';
+import type { CloudFetchOptions, StoredValue } from './types.js';
 
 const { status: Status } = grpc;
 const RETRY_CODES = [Status.UNAVAILABLE, Status.RESOURCE_EXHAUSTED, Status.INTERNAL];
@@ -34,7 +34,143 @@ export interface GcpEndpoint {
   origin: string;
 }
 
-export async function fetchSecret(ref: GcpSecretRef, { env, log, deadline }: CloudFetchOptions): Promise<Buffer> {
+export async function fetchSecret(ref: GcpSecretRef, options: CloudFetchOptions): Promise<Buffer> {
+  return withClient(ref, options, async ({ client, project, endpoint, debug }) => {
+    const name = versionName(ref, project);
+    options.log.debug(`${ref.text}: accessing ${name} at ${describeEndpoint(endpoint)}`);
+    const response = await accessWithRetries(client, name, options.deadline, debug);
+    return payloadOf(response, ref);
+  });
+}
+
+/**
+ * Read for a sync or a `#key` write: the referenced version (default `latest`); a secret that
+ * does not exist, or has no versions yet, is `payload: undefined`. `version` is the resolved
+ * version name the service answered with (projects/NUMBER/secrets/S/versions/7).
+ */
+export async function readSecret(ref: GcpSecretRef, options: CloudFetchOptions): Promise<StoredValue> {
+  return withClient(ref, options, async ({ client, project, endpoint, debug }) => {
+    const name = versionName(ref, project);
+    options.log.debug(`${ref.text}: reading ${name} at ${describeEndpoint(endpoint)}`);
+    const response = await readVersion(client, name, options.deadline, debug);
+    if (!response) return { payload: undefined };
+    return { payload: payloadOf(response, ref).toString('utf8'), version: response.name ?? undefined };
+  });
+}
+
+/**
+ * Store `payload` as a new version (AddSecretVersion), creating the secret with automatic
+ * replication (a regional secret: in its location) when it does not exist.
+ *
+ * Concurrency: AddSecretVersion takes no precondition (and the Secret's etag guards only
+ * UpdateSecret/DeleteSecret, which change metadata, not versions), so with `ifVersion` this
+ * emulates a compare-and-swap with reads around the add:
+ *   1. before: `latest` must still be `ifVersion`, else StoreConflictError;
+ *   2. add the version;
+ *   3. after: `latest` must be the version just added. If another writer's version landed
+ *      after ours it is the current one, and this throws StoreConflictError: the syncer reads
+ *      again and decides by expiresAt (ours is pushed again only if it is newer).
+ * Residual race: a writer whose whole add (1 to 3) falls between our step 1 and our step 2 is
+ * shadowed by our version, and neither side sees a conflict. The window is one round trip;
+ * the shadowed writer holds its pair locally and pushes it again at its next change or exit
+ * (the decision by expiresAt then puts the newer pair back on top). Detected here as a
+ * version number that is not `ifVersion + 1`, and logged.
+ */
+export async function writeSecret(ref: GcpSecretRef, payload: string, options: CloudFetchOptions & { ifVersion?: string }): Promise<void> {
+  if (ref.version !== 'latest') {
+    throw new ConfigError(
+      `${ref.text}: a reference pinned to version "${ref.version}" cannot be written; ` +
+        'name the secret without /versions/ (a new version is added and becomes latest)',
+    );
+  }
+  const { ifVersion, deadline, log } = options;
+  await withClient(ref, options, async ({ client, project, endpoint, debug }) => {
+    const secret = secretName(ref, project);
+    const latest = `${secret}/versions/latest`;
+    log.debug(`${ref.text}: adding a version to ${secret} at ${describeEndpoint(endpoint)}${ifVersion ? ` if version ${versionNumber(ifVersion)} is still the latest` : ''}`);
+    if (ifVersion !== undefined) {
+      const before = versionNumber((await readVersion(client, latest, deadline, debug))?.name ?? undefined);
+      if (before !== versionNumber(ifVersion)) {
+        debug(`the latest version is ${before ?? 'none'}, not ${versionNumber(ifVersion)}: conflict`);
+        throw new StoreConflictError(ref.text);
+      }
+    }
+    const data = Buffer.from(payload, 'utf8');
+    const request = { parent: secret, payload: { data, dataCrc32c: crc32c(data) } };
+    let added: AddResponse;
+    try {
+      added = await withRetries(deadline, debug, (timeout) => client.addSecretVersion(request, ONE_ATTEMPT(timeout)).then(([r]) => r));
+    } catch (error) {
+      if (grpcCode(error) !== Status.NOT_FOUND) throw new WriteFailure(error, 'add');
+      await createSecret(client, ref, project, deadline, debug);
+      try {
+        added = await withRetries(deadline, debug, (timeout) => client.addSecretVersion(request, ONE_ATTEMPT(timeout)).then(([r]) => r));
+      } catch (again) {
+        throw new WriteFailure(again, 'add');
+      }
+    }
+    const ours = versionNumber(added.name ?? undefined);
+    debug(`added version ${ours}`);
+    if (ifVersion === undefined) return;
+    const expected = Number(versionNumber(ifVersion)) + 1;
+    if (ours !== undefined && Number(ours) !== expected) {
+      log.debug(`${ref.text}: version ${ours} is not ${expected}: another writer added a version between our check and our write`);
+    }
+    const after = versionNumber((await readVersion(client, latest, deadline, debug))?.name ?? undefined);
+    if (after !== ours) {
+      debug(`version ${after} landed after ours (${ours}): conflict, to be decided again`);
+      throw new StoreConflictError(ref.text);
+    }
+  });
+}
+
+type AddResponse = protos.google.cloud.secretmanager.v1.ISecretVersion;
+
+/** CreateSecret; a secret created meanwhile by someone else (ALREADY_EXISTS) is as good. */
+async function createSecret(client: SecretManagerServiceClient, ref: GcpSecretRef, project: string, deadline: number, debug: (m: string) => void): Promise<void> {
+  // Regional secrets live in their location and take no replication policy.
+  const secret = ref.location ? {} : { replication: { automatic: {} } };
+  try {
+    await withRetries(deadline, debug, (timeout) =>
+      client.createSecret({ parent: parentName(ref, project), secretId: ref.secret, secret }, ONE_ATTEMPT(timeout)).then(([r]) => r),
+    );
+    debug(`created the secret ${secretName(ref, project)}`);
+  } catch (error) {
+    if (grpcCode(error) === Status.ALREADY_EXISTS) return;
+    throw new WriteFailure(error, 'create');
+  }
+}
+
+/** AccessSecretVersion with retries; NOT_FOUND (no secret, no versions, no such version) is undefined. */
+async function readVersion(client: SecretManagerServiceClient, name: string, deadline: number, debug: (m: string) => void): Promise<AccessResponse | undefined> {
+  try {
+    return await accessWithRetries(client, name, deadline, debug);
+  } catch (error) {
+    if (grpcCode(error) === Status.NOT_FOUND) return undefined;
+    throw error;
+  }
+}
+
+/** A write call that failed, and which one: a denial names the role that call needs. */
+class WriteFailure extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly call: 'add' | 'create',
+  ) {
+    super(failure instanceof Error ? failure.message : String(failure));
+    this.name = 'WriteFailure';
+  }
+}
+
+interface Session {
+  client: SecretManagerServiceClient;
+  project: string;
+  endpoint: GcpEndpoint;
+  debug: (message: string) => void;
+}
+
+/** A client for one operation: the endpoint, quiet SDK, credentials and project; errors described. */
+async function withClient<T>(ref: GcpSecretRef, { env, log, deadline }: CloudFetchOptions, work: (session: Session) => Promise<T>): Promise<T> {
   const endpoint = resolveEndpoint(ref, env);
   // GOOGLE_SDK_NODE_LOGGING would make the SDK print every response, the payload with it.
   loggingUtils.setBackend(null);
@@ -53,14 +189,12 @@ export async function fetchSecret(ref: GcpSecretRef, { env, log, deadline }: Clo
   });
   try {
     // Credentials and the project are resolved before the first attempt; gRPC times each attempt.
-    const name = await beforeDeadline(deadline, async () => {
-      const project = ref.project ?? (await projectFromCredentials(ref, client, endpoint));
+    const project = await beforeDeadline(deadline, async () => {
+      const p = ref.project ?? (await projectFromCredentials(ref, client, endpoint));
       await client.initialize();
-      return versionName(ref, project);
+      return p;
     });
-    log.debug(`${ref.text}: accessing ${name} at ${describeEndpoint(endpoint)}`);
-    const response = await accessWithRetries(client, name, deadline, (message) => log.debug(`${ref.text}: ${message}`));
-    return payloadOf(response, ref);
+    return await work({ client, project, endpoint, debug: (message) => log.debug(`${ref.text}: ${message}`) });
   } catch (error) {
     throw describeFailure(error, ref, endpoint, env);
   } finally {
@@ -83,22 +217,26 @@ async function accessWithRetries(
   deadline: number,
   debug: (message: string) => void,
 ): Promise<AccessResponse> {
+  return withRetries(deadline, debug, async (timeout) => (await client.accessSecretVersion({ name }, ONE_ATTEMPT(timeout)))[0]);
+}
+
+/** One call, attempted until it succeeds, fails with a status not worth retrying, or the deadline passes. */
+async function withRetries<T>(deadline: number, debug: (message: string) => void, attempt: (timeout: number) => Promise<T>): Promise<T> {
   let delay = BACKOFF.initialMs;
   let lastFailure: RetryableFailure | undefined;
-  for (let attempt = 1; ; attempt++) {
+  for (let n = 1; ; n++) {
     const remaining = deadline - Date.now();
-    if (remaining <= 0) throw lastFailure ? new RetriesExhausted(lastFailure, attempt - 1) : new GuardTimeout();
+    if (remaining <= 0) throw lastFailure ? new RetriesExhausted(lastFailure, n - 1) : new GuardTimeout();
     try {
-      const [response] = await client.accessSecretVersion({ name }, ONE_ATTEMPT(remaining));
-      return response;
+      return await attempt(remaining);
     } catch (error) {
       const code = grpcCode(error);
-      if (code === Status.DEADLINE_EXCEEDED && lastFailure) throw new RetriesExhausted(lastFailure, attempt);
+      if (code === Status.DEADLINE_EXCEEDED && lastFailure) throw new RetriesExhausted(lastFailure, n);
       if (code === undefined || !RETRY_CODES.includes(code)) throw error;
       lastFailure = error as RetryableFailure;
       const pause = Math.min(Math.random() * delay, Math.max(0, deadline - Date.now())); // full jitter
       delay = Math.min(delay * BACKOFF.multiplier, BACKOFF.maxMs);
-      debug(`attempt ${attempt} failed with ${Status[code]}; retrying in ${Math.round(pause)} ms`);
+      debug(`attempt ${n} failed with ${Status[code]}; retrying in ${Math.round(pause)} ms`);
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
@@ -185,7 +323,23 @@ function payloadOf(response: AccessResponse, ref: GcpSecretRef): Buffer {
 
 /** One line: the reference, what happened, the gRPC status name, what to check. Never the payload. */
 export function describeFailure(error: unknown, ref: GcpSecretRef, endpoint: GcpEndpoint, env: NodeJS.ProcessEnv): Error {
-  if (error instanceof ConfigError || error instanceof SourceUnavailableError) return error;
+  if (error instanceof ConfigError || error instanceof SourceUnavailableError || error instanceof StoreConflictError) return error;
+  if (error instanceof WriteFailure) {
+    if (grpcCode(error.failure) === Status.PERMISSION_DENIED) {
+      const failure = error.failure;
+      return new SourceUnavailableError(
+        error.call === 'add'
+          ? `${ref.text}: GCP Secret Manager: permission denied adding a version (PERMISSION_DENIED${said(failure)}); grant the workload's ` +
+              "service account roles/secretmanager.secretVersionAdder (secretmanager.versions.add) on the secret or its project, " +
+              'and roles/secretmanager.secretAccessor to read it back'
+          : `${ref.text}: GCP Secret Manager: the secret does not exist and creating it was denied (PERMISSION_DENIED${said(failure)}); ` +
+              'create it first (gcloud secrets create), or grant a role with secretmanager.secrets.create on the project ' +
+              '(e.g. roles/secretmanager.admin)',
+        { cause: failure },
+      );
+    }
+    return describeFailure(error.failure, ref, endpoint, env);
+  }
   const at = `${endpoint.host}:${endpoint.port}`;
   const prefix = `${ref.text}: GCP Secret Manager`;
   if (error instanceof RetriesExhausted) {

@@ -21,6 +21,24 @@ export const PROJECT_VARIABLES = ['GOOGLE_CLOUD_PROJECT', 'CLOUDSDK_CORE_PROJECT
 
 /** The resource name to access; the SDK fills in the project when the reference has none. */
 export function versionName(ref: GcpSecretRef, project = ref.project): string {
-  const location = ref.location ? `/locations/${ref.location}` : '';
-  return `projects/${project}${location}/secrets/${ref.secret}/versions/${ref.version}`;
+  return `${secretName(ref, project)}/versions/${ref.version}`;
+}
+
+/** `projects/P[/locations/L]`: where a secret is created. */
+export function parentName(ref: GcpSecretRef, project = ref.project): string {
+  return `projects/${project}${ref.location ? `/locations/${ref.location}` : ''}`;
+}
+
+/** `projects/P[/locations/L]/secrets/S`: where a version is added. */
+export function secretName(ref: GcpSecretRef, project = ref.project): string {
+  return `${parentName(ref, project)}/secrets/${ref.secret}`;
+}
+
+/**
+ * The version number at the end of a version name. Compared instead of whole names: the
+ * service answers with the project *number* (projects/123/...) where the request named the
+ * project ID.
+ */
+export function versionNumber(name: string | undefined): string | undefined {
+  return name === undefined ? undefined : /\/versions\/([^/]+)$/.exec(name)?.[1];
 }

@@ -102,7 +102,8 @@ export function startSync(options: SyncOptions): Syncer {
     let delay = retryBaseMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await withDeadline(call(), callTimeoutMs, `${what}: no answer within ${formatDuration(callTimeoutMs)}`);
+        // A little past the store's own deadline, so that its more precise error wins the race.
+        return await withDeadline(call(), callTimeoutMs + 250, `${what}: no answer within ${formatDuration(callTimeoutMs)}`);
       } catch (error) {
         // A conflict is decided again by the caller; a configuration error will not heal.
         if (error instanceof StoreConflict || error instanceof ConfigError || attempt >= retries || stopping) throw error;

@@ -3,8 +3,9 @@
  * @grpc/grpc-js server on 127.0.0.1 (ephemeral port, plaintext, or TLS with a key and
  * certificate the test made) built from the Secret Manager .proto files that ship inside
  * @google-cloud/secret-manager. Serves AccessSecretVersion, AddSecretVersion, CreateSecret and
- * GetSecret over an in-memory store with the real service's resource names, versions,
- * `latest`, states, CRC32C checksums and error messages; records every call with its
+ * GetSecret over an in-memory store with the real service's resource names (optionally the
+ * project as its number in answers), versions, `latest`, states, CRC32C checksums, replication
+ * rules, IAM denials per permission and error messages; records every call with its
  * metadata (x-goog-request-params, authorization, ...); and lets a test script faults: an
  * error status for the next N calls, or a call that is accepted and never answered.
  */
@@ -33,7 +34,15 @@ export interface FakeSecretManagerOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Refuse (UNAUTHENTICATED) calls without `authorization: Bearer ...`. */
   requireBearer?: boolean;
+  /**
+   * Answer with resource names carrying the project number, as the real service does
+   * (a request for projects/my-project/... is answered projects/123456789012/...).
+   */
+  projectNumbers?: Record<string, string>;
 }
+
+/** What a denial covers, each with the permission IAM names: versions.access, versions.add, secrets.create. */
+export type GcpOperation = 'access' | 'add' | 'create';
 
 export interface FakeSecretManager {
   /** `127.0.0.1:PORT`, the SECRET_MANAGER_EMULATOR_HOST form. */
@@ -48,10 +57,25 @@ export interface FakeSecretManager {
   setState(version: string, state: 'ENABLED' | 'DISABLED' | 'DESTROYED'): void;
   /** Name a version by an alias (`projects/P/secrets/S/versions/ALIAS`). */
   setAlias(secret: string, alias: string, version: number): void;
-  /** Answer PERMISSION_DENIED for every access to this secret (as IAM does without secretAccessor). */
-  deny(secret: string): void;
-  /** The next `times` AccessSecretVersion calls get this fault (Infinity: every call). */
-  failNext(fault: Fault, times?: number): void;
+  /**
+   * Answer PERMISSION_DENIED for these operations on this secret (default all), as IAM does
+   * without secretAccessor (access), secretVersionAdder (add) or secrets.create on the project.
+   */
+  deny(secret: string, operations?: GcpOperation[]): void;
+  /**
+   * The next `times` calls of these methods (default AccessSecretVersion only) get this fault
+   * (Infinity: every call).
+   */
+  failNext(fault: Fault, times?: number, methods?: string[]): void;
+  /**
+   * Called before each call is served (after it is recorded), e.g. to let another writer's
+   * version land between two calls of a conditional write. Replaces any earlier hook.
+   */
+  beforeCall(hook: ((call: RecordedCall) => void) | undefined): void;
+  /** The secret's versions, oldest first (undefined: no such secret). */
+  versions(secret: string): { number: number; data: string; state: string }[] | undefined;
+  /** The payload of the secret's latest version, as text. */
+  latest(secret: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -99,10 +123,29 @@ export function secretManagerService(): Promise<grpc.ServiceDefinition> {
 export async function startFakeSecretManager(options: FakeSecretManagerOptions = {}): Promise<FakeSecretManager> {
   const service = await secretManagerService();
   const secrets = new Map<string, Secret>();
-  const denied = new Set<string>();
-  const faults: { fault: Fault; remaining: number }[] = [];
+  const denied = new Map<string, Set<GcpOperation>>();
+  const faults: { fault: Fault; remaining: number; methods: string[] }[] = [];
+  /** A resource name as the service writes it in answers: the project as its number. */
+  const answered = (name: string) => name.replace(/^projects\/([^/]+)/, (whole, project: string) => (options.projectNumbers?.[project] ? `projects/${options.projectNumbers[project]}` : whole));
+  const isDenied = (secret: string | undefined, operation: GcpOperation) => secret !== undefined && (denied.get(secret)?.has(operation) ?? false);
+  /** A scripted fault for this method, if one is due; consumes it. */
+  const scriptedFor = (method: string): Fault | undefined => {
+    const index = faults.findIndex((f) => f.methods.includes(method));
+    if (index < 0) return undefined;
+    const scripted = faults[index]!;
+    if (--scripted.remaining <= 0) faults.splice(index, 1);
+    return scripted.fault;
+  };
+  const answerFault = (fault: Fault, call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
+    if (fault === 'hang') {
+      hanging.add(call); // accepted, never answered
+      return;
+    }
+    callback({ code: fault.code, details: fault.details ?? faultDetails(fault.code) });
+  };
   const calls: RecordedCall[] = [];
   const hanging = new Set<grpc.ServerUnaryCall<any, any>>();
+  let hook: ((call: RecordedCall) => void) | undefined;
   const now = () => {
     const ms = Date.now();
     return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
@@ -111,7 +154,9 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
   const record = (method: string, call: grpc.ServerUnaryCall<any, any>, resource: string) => {
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) metadata[k] = Buffer.isBuffer(v) ? v.toString('base64') : String(v);
-    calls.push({ method, resource, metadata, at: Date.now() });
+    const recorded = { method, resource, metadata, at: Date.now() };
+    calls.push(recorded);
+    hook?.(recorded);
     if (options.requireBearer && !/^Bearer \S+/.test(metadata.authorization ?? '')) {
       return {
         code: Status.UNAUTHENTICATED,
@@ -170,17 +215,10 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       const name: string = call.request.name;
       const refused = record('AccessSecretVersion', call, name);
       if (refused) return callback(refused);
-      const scripted = faults[0];
-      if (scripted) {
-        if (--scripted.remaining <= 0) faults.shift();
-        if (scripted.fault === 'hang') {
-          hanging.add(call); // accepted, never answered
-          return;
-        }
-        return callback({ code: scripted.fault.code, details: scripted.fault.details ?? faultDetails(scripted.fault.code) });
-      }
+      const scripted = scriptedFor('AccessSecretVersion');
+      if (scripted) return answerFault(scripted, call, callback);
       const secretName = VERSION_NAME.exec(name)?.[1];
-      if (secretName && denied.has(secretName)) {
+      if (isDenied(secretName, 'access')) {
         return callback({
           code: Status.PERMISSION_DENIED,
           details: `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`,
@@ -189,7 +227,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       const found = findVersion(name);
       if ('code' in found) return callback(found);
       callback(null, {
-        name: `${found.secret.name}/versions/${found.version.number}`,
+        name: answered(`${found.secret.name}/versions/${found.version.number}`),
         payload: { data: found.version.data, ...(found.version.crc32c === undefined ? {} : { dataCrc32c: found.version.crc32c }) },
       });
     },
@@ -198,16 +236,26 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       const parent: string = call.request.parent;
       const refused = record('AddSecretVersion', call, parent);
       if (refused) return callback(refused);
+      const scripted = scriptedFor('AddSecretVersion');
+      if (scripted) return answerFault(scripted, call, callback);
+      if (!SECRET_NAME.test(parent)) return callback({ code: Status.INVALID_ARGUMENT, details: 'Invalid resource field value in the request.' });
+      // IAM answers before the service looks: a missing secret is denied the same way.
+      if (isDenied(parent, 'add')) {
+        return callback({ code: Status.PERMISSION_DENIED, details: `Permission 'secretmanager.versions.add' denied for resource '${parent}' (or it may not exist).` });
+      }
       const secret = secrets.get(parent);
       if (!secret) return callback({ code: Status.NOT_FOUND, details: `Secret [${parent}] not found.` });
       const data: Buffer = call.request.payload?.data ?? Buffer.alloc(0);
+      if (data.length > 65536) {
+        return callback({ code: Status.INVALID_ARGUMENT, details: 'Secret Payload cannot be larger than 65536 bytes.' });
+      }
       const sent = call.request.payload?.dataCrc32c;
       if (sent !== undefined && sent !== null && call.request.payload?._dataCrc32c && String(sent) !== String(crc32c(data))) {
         return callback({ code: Status.INVALID_ARGUMENT, details: 'Checksum mismatch: the payload data_crc32c does not match the data.' });
       }
       const version = addVersion(parent, data);
       callback(null, {
-        name: `${parent}/versions/${version.number}`,
+        name: answered(`${parent}/versions/${version.number}`),
         createTime: version.createTime,
         state: 'ENABLED',
         clientSpecifiedPayloadChecksum: Boolean(call.request.payload?._dataCrc32c),
@@ -218,11 +266,27 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       const parent: string = call.request.parent;
       const refused = record('CreateSecret', call, parent);
       if (refused) return callback(refused);
+      const scripted = scriptedFor('CreateSecret');
+      if (scripted) return answerFault(scripted, call, callback);
       const name = `${parent}/secrets/${call.request.secretId}`;
-      if (!SECRET_NAME.test(name)) return callback({ code: Status.INVALID_ARGUMENT, details: 'Invalid resource field value in the request.' });
-      if (secrets.has(name)) return callback({ code: Status.ALREADY_EXISTS, details: `Secret [${name}] already exists.` });
+      if (!SECRET_NAME.test(name) || !/^[A-Za-z0-9_-]{1,255}$/.test(call.request.secretId ?? '')) {
+        return callback({ code: Status.INVALID_ARGUMENT, details: 'Invalid resource field value in the request.' });
+      }
+      if (isDenied(name, 'create')) {
+        return callback({ code: Status.PERMISSION_DENIED, details: `Permission 'secretmanager.secrets.create' denied for resource '${parent}' (or it may not exist).` });
+      }
+      // As the service does: a global secret needs a replication policy, a regional one takes none.
+      const replication = call.request.secret?.replication;
+      const regional = parent.includes('/locations/');
+      if (!regional && !replication?.replication) {
+        return callback({ code: Status.INVALID_ARGUMENT, details: 'Secret.replication must be specified.' });
+      }
+      if (regional && replication?.replication) {
+        return callback({ code: Status.INVALID_ARGUMENT, details: 'Replication policy is not supported for regional secrets.' });
+      }
+      if (secrets.has(name)) return callback({ code: Status.ALREADY_EXISTS, details: `Secret [${answered(name)}] already exists.` });
       const secret = createSecret(name);
-      callback(null, { name, createTime: secret.createTime, replication: call.request.secret?.replication ?? { automatic: {} } });
+      callback(null, { name: answered(name), createTime: secret.createTime, ...(regional ? {} : { replication }) });
     },
 
     getSecret(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
@@ -231,7 +295,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       if (refused) return callback(refused);
       const secret = secrets.get(name);
       if (!secret) return callback({ code: Status.NOT_FOUND, details: `Secret [${name}] not found.` });
-      callback(null, { name, createTime: secret.createTime, replication: { automatic: {} } });
+      callback(null, { name: answered(name), createTime: secret.createTime, replication: { automatic: {} } });
     },
   };
 
@@ -262,11 +326,22 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     setAlias(secret, alias, version) {
       createSecret(secret).aliases.set(alias, version);
     },
-    deny(secret) {
-      denied.add(secret);
+    deny(secret, operations = ['access', 'add', 'create']) {
+      const set = denied.get(secret) ?? new Set<GcpOperation>();
+      for (const o of operations) set.add(o);
+      denied.set(secret, set);
     },
-    failNext(fault, times = 1) {
-      faults.push({ fault, remaining: times });
+    failNext(fault, times = 1, methods = ['AccessSecretVersion']) {
+      faults.push({ fault, remaining: times, methods });
+    },
+    beforeCall(h) {
+      hook = h;
+    },
+    versions(secret) {
+      return secrets.get(secret)?.versions.map((v) => ({ number: v.number, data: v.data.toString('utf8'), state: v.state }));
+    },
+    latest(secret) {
+      return secrets.get(secret)?.versions.at(-1)?.data.toString('utf8');
     },
     close: () =>
       new Promise<void>((resolve) => {

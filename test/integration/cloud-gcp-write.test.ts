@@ -1,0 +1,437 @@
+/**
+ * GCP Secret Manager as a writable store, through the built bundle against the local fake
+ * (test/fakes/gcp.ts, the real gRPC protocol to the real SDK): `export --to` (AddSecretVersion,
+ * CreateSecret when missing, `#key` keeping the other keys, denials), read back through the
+ * chain; and CLAUDE_ENTRY_SYNC with a GCP source, mirroring test/integration/sync-file.test.ts.
+ * The fake answers with the project as its number (projects/123456789012/...), as the service
+ * does, so versions are compared the way they must be against the real one.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { readSecret, writeSecret } from '../../src/cloud/gcp-sdk.js';
+import { StoreConflictError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { parseGcpReference } from '../../src/sources/gcp.js';
+import { startFakeSecretManager, Status, type FakeSecretManager } from '../fakes/gcp.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers.js';
+
+const SECRETS = Object.values(FAKE);
+const HOUR = 3600_000;
+const CREDS = 'projects/p/secrets/creds';
+
+/** A stand-in GCE metadata server, so that no run ever waits on 169.254.169.254. */
+let metadata: { host: string; close(): Promise<void> };
+beforeAll(async () => {
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  metadata = { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+});
+afterAll(() => metadata?.close());
+
+async function fakeGcp(): Promise<FakeSecretManager> {
+  const fake = await startFakeSecretManager({ projectNumbers: { p: '123456789012' } });
+  onTestFinished(() => fake.close());
+  return fake;
+}
+
+function gcpEnv(home: string, fake: FakeSecretManager, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return baseEnv(home, { CLAUDE_ENTRY_GCP_ENDPOINT: fake.endpoint, GCE_METADATA_HOST: metadata.host, ...extra });
+}
+
+/** A developer's machine: HOME with ~/.claude/.credentials.json. */
+function devHome(oauth: Record<string, unknown> = {}): { home: string; text: string } {
+  const home = tempDir();
+  fs.mkdirSync(path.join(home, '.claude'), { mode: 0o700 });
+  const text = JSON.stringify(credentialsJson({ expiresAt: 1_900_000_000_000, ...oauth }));
+  fs.writeFileSync(path.join(home, '.claude', '.credentials.json'), text, { mode: 0o600 });
+  return { home, text };
+}
+
+function oneErrorLine(r: RunResult): string {
+  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('claude-entry: warning: this login holds a refresh token'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^claude-entry: error: /);
+  return lines[0]!.slice('claude-entry: error: '.length);
+}
+
+/** A start reading `ref` through the chain: the .credentials.json it writes. */
+async function readBack(fake: FakeSecretManager, ref: string): Promise<unknown> {
+  const home = tempDir();
+  const r = await runBundle(['--', 'true'], { env: gcpEnv(home, fake, { CLAUDE_ENTRY_SOURCE: ref }) });
+  expect(r.stderr).toContain(`using Claude Code credentials JSON from ${ref}`);
+  expect(r.code).toBe(0);
+  return JSON.parse(fs.readFileSync(path.join(home, '.claude', '.credentials.json'), 'utf8'));
+}
+
+describe('export --to a GCP secret', () => {
+  it('adds a version to an existing secret; a start from it writes the same .credentials.json', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, JSON.stringify(credentialsJson({ subscriptionType: 'pro' })));
+    const dev = devHome();
+    const r = await runBundle(['export', '--to', CREDS], { env: gcpEnv(dev.home, fake) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`claude-entry: stored the login from `);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+    expect(fake.versions(CREDS)).toHaveLength(2);
+    expect(fake.calls.map((c) => c.method)).toEqual(['AddSecretVersion']); // no read, no create
+    expect(fake.calls[0]!.metadata['x-goog-request-params']).toBe(`parent=${encodeURIComponent(CREDS)}`);
+    expect(JSON.parse(fake.latest(CREDS)!)).toEqual(JSON.parse(dev.text));
+    expect(await readBack(fake, CREDS)).toEqual(JSON.parse(dev.text));
+  });
+
+  it('#key writes that key of an existing JSON secret and keeps the others', async () => {
+    const fake = await fakeGcp();
+    const old = credentialsJson({ subscriptionType: 'pro' });
+    fake.addVersion('projects/p/secrets/bundle', JSON.stringify({ claude: old, token: FAKE.oauthToken, other: 'x' }));
+    const dev = devHome();
+    const r = await runBundle(['export', '--to', 'gcp-sm:projects/p/secrets/bundle#claude'], { env: gcpEnv(dev.home, fake) });
+    expect(r.code).toBe(0);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+    const stored = JSON.parse(fake.latest('projects/p/secrets/bundle')!);
+    expect(stored).toEqual({ claude: JSON.parse(dev.text), token: FAKE.oauthToken, other: 'x' });
+    expect(fake.versions('projects/p/secrets/bundle')).toHaveLength(2);
+    expect(await readBack(fake, 'projects/p/secrets/bundle#claude')).toEqual(JSON.parse(dev.text));
+  });
+
+  it.each([
+    ['a global secret, with automatic replication', CREDS],
+    ['a regional secret, without a replication policy', 'projects/p/locations/europe-west1/secrets/creds'],
+  ])('creates %s that does not exist', async (_name, ref) => {
+    const fake = await fakeGcp();
+    const dev = devHome();
+    const r = await runBundle(['export', '--to', ref], { env: gcpEnv(dev.home, fake, { CLAUDE_ENTRY_LOG: 'debug' }) });
+    expect(r.code).toBe(0);
+    expect(fake.calls.map((c) => c.method)).toEqual(['AddSecretVersion', 'CreateSecret', 'AddSecretVersion']);
+    expect(fake.calls[1]!.resource).toBe(ref.replace(/\/secrets\/.*/, ''));
+    expect(r.stderr).toContain(`${ref}: created the secret ${ref}`);
+    expect(fake.versions(ref)).toHaveLength(1);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+    expect(await readBack(fake, ref)).toEqual(JSON.parse(dev.text));
+  });
+
+  it('denied adding a version: 69, one line naming the role, no secret', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, 'old');
+    fake.deny(CREDS, ['add']);
+    const dev = devHome();
+    const r = await runBundle(['export', '--to', CREDS], { env: gcpEnv(dev.home, fake) });
+    expect(r.code).toBe(69);
+    expect(oneErrorLine(r)).toMatch(
+      /^projects\/p\/secrets\/creds: GCP Secret Manager: permission denied adding a version \(PERMISSION_DENIED: Permission 'secretmanager\.versions\.add' denied .*\); grant the workload's service account roles\/secretmanager\.secretVersionAdder/,
+    );
+    expect(fake.versions(CREDS)).toHaveLength(1);
+    expectNoSecret(r.stdout + r.stderr, [...SECRETS, dev.text]);
+  });
+
+  it('denied creating a missing secret: 69, one line naming secretmanager.secrets.create, no secret', async () => {
+    const fake = await fakeGcp();
+    fake.deny('projects/p/secrets/new', ['create']);
+    const dev = devHome();
+    const r = await runBundle(['export', '--to', 'projects/p/secrets/new'], { env: gcpEnv(dev.home, fake) });
+    expect(r.code).toBe(69);
+    expect(oneErrorLine(r)).toMatch(/^projects\/p\/secrets\/new: GCP Secret Manager: the secret does not exist and creating it was denied \(PERMISSION_DENIED: .*\); create it first .*secretmanager\.secrets\.create/);
+    expect(fake.versions('projects/p/secrets/new')).toBeUndefined();
+    expectNoSecret(r.stdout + r.stderr, [...SECRETS, dev.text]);
+  });
+
+  it('a reference pinned to a version is not writable: 78, nothing called', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, 'old');
+    const dev = devHome();
+    const r = await runBundle(['export', '--to', `${CREDS}/versions/1`], { env: gcpEnv(dev.home, fake) });
+    expect(r.code).toBe(78);
+    expect(oneErrorLine(r)).toMatch(/^projects\/p\/secrets\/creds\/versions\/1: a reference pinned to version "1" cannot be written/);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('UNAVAILABLE once on AddSecretVersion is retried', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, 'old');
+    fake.failNext({ code: Status.UNAVAILABLE }, 1, ['AddSecretVersion']);
+    const dev = devHome();
+    const r = await runBundle(['export', '--to', CREDS], { env: gcpEnv(dev.home, fake) });
+    expect(r.code).toBe(0);
+    expect(fake.calls.map((c) => c.method)).toEqual(['AddSecretVersion', 'AddSecretVersion']);
+    expect(JSON.parse(fake.latest(CREDS)!)).toEqual(JSON.parse(dev.text));
+  });
+});
+
+// ---- sync ----
+
+let serial = 0;
+function pair(expiresAt: number, tag = `P${++serial}`): string {
+  return JSON.stringify({
+    claudeAiOauth: {
+      accessToken: `${FAKE.accessToken}-${tag}`,
+      refreshToken: `${FAKE.refreshToken}-${tag}`,
+      expiresAt,
+      scopes: ['user:inference'],
+      subscriptionType: 'max',
+    },
+  });
+}
+const tokenOf = (text: string) => JSON.parse(text).claudeAiOauth.accessToken as string;
+const BLANK = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
+
+/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
+const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
+
+function replica(fake: FakeSecretManager, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) {
+  const home = path.join(tempDir(), 'home');
+  const local = path.join(home, '.claude', '.credentials.json');
+  let done = false;
+  const run = runBundle(['--', 'sh', '-c', script.replaceAll('$LOCAL', local), 'sh', ...args], {
+    env: gcpEnv(home, fake, { CLAUDE_ENTRY_SOURCE: CREDS, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '2s', ...extra }),
+    timeoutMs: 50_000,
+  }).finally(() => (done = true));
+  /** Resolves once the start has written the local file; fails with the run's output if it ended first. */
+  const started = async () => {
+    await until(() => done || fs.existsSync(local));
+    if (!fs.existsSync(local)) throw new Error(`the start failed: ${(await run).stderr}`);
+  };
+  return { home, local, run, started };
+}
+
+async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('sync with a GCP secret', () => {
+  it('push: a pair the command writes by rename becomes a new version', async () => {
+    const fake = await fakeGcp();
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    fake.addVersion(CREDS, A);
+    const stamp = path.join(tempDir(), 'written-at');
+    const { run } = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; date +%s%3N > ${stamp}; sleep 1.5; exit 7`, [B]);
+    const r = await run;
+    expect(r.code).toBe(7);
+    // from the command's rename to the store's AddSecretVersion: the 300 ms debounce, a read, the add
+    const latency = fake.calls.find((c) => c.method === 'AddSecretVersion')!.at - Number(fs.readFileSync(stamp, 'utf8'));
+    expect(latency).toBeLessThan(1500);
+    console.log(`GCP push: ${latency} ms from the command's write to AddSecretVersion`);
+    expect(fake.versions(CREDS)!.map((v) => tokenOf(v.data))).toEqual([tokenOf(A), tokenOf(B)]);
+    expect(r.stderr).toMatch(/claude-entry: sync push: pushed the refreshed login to projects\/p\/secrets\/creds \(access token valid until /);
+    expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B), FAKE.accessToken]);
+    // the conditional write: read latest, add, read latest again
+    const pushCalls = fake.calls.slice(1).map((c) => `${c.method} ${c.resource}`);
+    expect(pushCalls).toContain(`AddSecretVersion ${CREDS}`);
+    expect(pushCalls.filter((c) => c.startsWith('AddSecretVersion'))).toHaveLength(1);
+  });
+
+  it.each([
+    ['a blanked file', BLANK, /blanked by a failed refresh/],
+    ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
+  ])('push: %s is never pushed', async (_name, written, reason) => {
+    const fake = await fakeGcp();
+    const A = pair(Date.now() + HOUR);
+    fake.addVersion(CREDS, A);
+    const { run } = replica(fake, `sleep 0.3; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await run;
+    expect(r.code).toBe(0);
+    expect(fake.versions(CREDS)).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.method === 'AddSecretVersion')).toEqual([]);
+    expect(r.stderr).toMatch(reason);
+  });
+
+  it('two supervisors pushing at once end with the newest pair as the latest version', async () => {
+    const fake = await fakeGcp();
+    const A = pair(Date.now() + HOUR);
+    fake.addVersion(CREDS, A);
+    const newer = pair(Date.now() + 8 * HOUR, 'newer');
+    const newest = pair(Date.now() + 9 * HOUR, 'newest');
+    const one = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const two = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const [r1, r2] = await Promise.all([one.run, two.run]);
+    expect([r1.code, r2.code]).toEqual([0, 0]);
+    expect(tokenOf(fake.latest(CREDS)!)).toBe(tokenOf(newest));
+    // never an older pair on top of a newer one for good: every version after the newest is the newest again
+    const tokens = fake.versions(CREDS)!.map((v) => tokenOf(v.data));
+    expect(tokens.at(-1)).toBe(tokenOf(newest));
+    expect(tokens).toContain(tokenOf(newest));
+  });
+
+  it('two supervisors, the older one pushing later: it sees the newer pair in the store and skips', async () => {
+    const fake = await fakeGcp();
+    const A = pair(Date.now() + HOUR);
+    fake.addVersion(CREDS, A);
+    const newer = pair(Date.now() + 8 * HOUR, 'newer');
+    const newest = pair(Date.now() + 9 * HOUR, 'newest');
+    // the newest is pushed first; the newer one's supervisor pushes 300 ms later
+    const one = replica(fake, `sleep 0.3; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' });
+    const two = replica(fake, `sleep 0.6; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' });
+    const [r1, r2] = await Promise.all([one.run, two.run]);
+    expect([r1.code, r2.code]).toEqual([0, 0]);
+    expect(tokenOf(fake.latest(CREDS)!)).toBe(tokenOf(newest));
+    expect(fake.versions(CREDS)!.map((v) => tokenOf(v.data))).toEqual([tokenOf(A), tokenOf(newest)]);
+  });
+
+  /**
+   * The compare-and-swap's second half, end to end: another writer's version lands right
+   * after ours (between our AddSecretVersion and the read that follows it).
+   */
+  it.each([
+    ['an older pair lands after ours: conflict, read again, ours pushed again on top', 1, 'older'],
+    ['a newer pair lands after ours: conflict, read again, the newer one stays', 9, 'newer'],
+  ])('%s', async (_name, otherHours, expected) => {
+    const fake = await fakeGcp();
+    const A = pair(Date.now() + HOUR);
+    fake.addVersion(CREDS, A);
+    const ours = pair(Date.now() + 8 * HOUR, 'ours');
+    const other = pair(Date.now() + otherHours * HOUR + 60_000, 'other');
+    let added = false;
+    let landed = false;
+    fake.beforeCall((call) => {
+      if (call.method === 'AddSecretVersion') added = true;
+      else if (added && !landed && call.method === 'AccessSecretVersion') {
+        landed = true;
+        fake.addVersion(CREDS, other);
+      }
+    });
+    const { run } = replica(fake, `sleep 0.3; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1.5`, [ours], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await run;
+    expect(r.code).toBe(0);
+    expect(landed).toBe(true);
+    expect(r.stderr).toMatch(/landed after ours \(2\): conflict, to be decided again/);
+    const tokens = fake.versions(CREDS)!.map((v) => tokenOf(v.data));
+    if (expected === 'older') {
+      expect(tokens).toEqual([tokenOf(A), tokenOf(ours), tokenOf(other), tokenOf(ours)]);
+    } else {
+      expect(tokens).toEqual([tokenOf(A), tokenOf(ours), tokenOf(other)]);
+      expect(r.stderr).toMatch(/not pushing to projects\/p\/secrets\/creds .*the other side holds a pair as new or newer/);
+    }
+  });
+
+  it('pull: a supervisor whose local pair went stale takes the newer version', async () => {
+    const fake = await fakeGcp();
+    // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
+    const A = pair(Date.now() + 7 * 60_000 + 1500);
+    const B = pair(Date.now() + 8 * HOUR);
+    fake.addVersion(CREDS, A);
+    const r1 = replica(fake, `sleep 3.5; cat "$LOCAL"`, [], { CLAUDE_ENTRY_SYNC: 'pull' });
+    // another replica's newer pair reaches the store once this one has started
+    await r1.started();
+    fake.addVersion(CREDS, B);
+    const r = await r1.run;
+    expect(r.code).toBe(0);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+    expect(r.stderr).toMatch(/sync pull: replaced .*\.credentials\.json with the newer login from projects\/p\/secrets\/creds/);
+    expect(fs.statSync(r1.local).mode & 0o777).toBe(0o600);
+    expect(fake.versions(CREDS)).toHaveLength(2); // pull never writes the store
+  });
+
+  it('pull: when the command blanks the file, the newer version replaces it', async () => {
+    const fake = await fakeGcp();
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    fake.addVersion(CREDS, A);
+    const r1 = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1.5; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' });
+    await r1.started();
+    fake.addVersion(CREDS, B);
+    const r = await r1.run;
+    expect(r.code).toBe(0);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+  });
+
+  it('a store failing throughout leaves the command running, exiting with its own code', async () => {
+    const fake = await fakeGcp();
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    fake.addVersion(CREDS, A);
+    const r1 = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1; echo still running; exit 5`, [B], {
+      CLAUDE_ENTRY_SYNC: 'both',
+      CLAUDE_ENTRY_TIMEOUT: '1s', // for the start (SDK load included) and each sync call
+    });
+    await r1.started();
+    fake.failNext({ code: Status.UNAVAILABLE }, Infinity, ['AccessSecretVersion', 'AddSecretVersion', 'CreateSecret']);
+    const r = await r1.run;
+    expect(r.code).toBe(5);
+    expect(r.stdout).toBe('still running\n');
+    // The syncer's own per-call deadline (CLAUDE_ENTRY_TIMEOUT) ends at the same moment as the
+    // SDK's retries, so the line says either.
+    expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot read projects\/p\/secrets\/creds: .*(UNAVAILABLE|no answer within 1s)/);
+    expect(fake.calls.filter((c) => c.method === 'AccessSecretVersion').length).toBeGreaterThan(3); // retried, with backoff
+    expect(fake.versions(CREDS)).toHaveLength(1);
+    expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B), FAKE.accessToken]);
+  });
+});
+
+describe('the SDK module: readSecret and writeSecret against the fake', () => {
+  const options = (fake: FakeSecretManager) => ({
+    env: { CLAUDE_ENTRY_GCP_ENDPOINT: fake.endpoint, GCE_METADATA_HOST: metadata.host },
+    log: createLogger({ level: 'silent' }),
+    deadline: Date.now() + 5000,
+  });
+  const ref = (text: string) => parseGcpReference(text, {});
+
+  it('readSecret: the resolved version name (the project as its number); a missing secret, or one without versions, is undefined', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, 'one');
+    fake.addVersion(CREDS, 'two');
+    expect(await readSecret(ref(CREDS), options(fake))).toEqual({ payload: 'two', version: 'projects/123456789012/secrets/creds/versions/2' });
+    expect(await readSecret(ref(`${CREDS}/versions/1`), options(fake))).toEqual({ payload: 'one', version: 'projects/123456789012/secrets/creds/versions/1' });
+    expect(await readSecret(ref('projects/p/secrets/missing'), options(fake))).toEqual({ payload: undefined });
+    fake.setAlias('projects/p/secrets/empty', 'x', 1); // creates the secret, no versions
+    expect(await readSecret(ref('projects/p/secrets/empty'), options(fake))).toEqual({ payload: undefined });
+  });
+
+  it('writeSecret with ifVersion: adds when latest is still that version, reading latest before and after', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, 'one');
+    const { version } = await readSecret(ref(CREDS), options(fake));
+    fake.calls.length = 0;
+    await writeSecret(ref(CREDS), 'two', { ...options(fake), ifVersion: version });
+    expect(fake.calls.map((c) => `${c.method} ${c.resource}`)).toEqual([
+      `AccessSecretVersion ${CREDS}/versions/latest`,
+      `AddSecretVersion ${CREDS}`,
+      `AccessSecretVersion ${CREDS}/versions/latest`,
+    ]);
+    expect(fake.latest(CREDS)).toBe('two');
+  });
+
+  it('writeSecret with a stale ifVersion: StoreConflictError, nothing added', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, 'one');
+    const { version } = await readSecret(ref(CREDS), options(fake));
+    fake.addVersion(CREDS, 'someone else');
+    const error = await writeSecret(ref(CREDS), 'mine', { ...options(fake), ifVersion: version }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreConflictError);
+    expect(fake.versions(CREDS)!.map((v) => v.data)).toEqual(['one', 'someone else']);
+  });
+
+  it('writeSecret: a version landing after ours is a StoreConflictError (ours stays added)', async () => {
+    const fake = await fakeGcp();
+    fake.addVersion(CREDS, 'one');
+    const { version } = await readSecret(ref(CREDS), options(fake));
+    let adds = 0;
+    fake.beforeCall((call) => {
+      if (call.method === 'AddSecretVersion' && adds++ === 0) setImmediate(() => fake.addVersion(CREDS, 'racer'));
+    });
+    // the racer's version is added once ours was served; the read that follows sees it
+    const error = await writeSecret(ref(CREDS), 'mine', { ...options(fake), ifVersion: version }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreConflictError);
+    expect(fake.versions(CREDS)!.map((v) => v.data)).toEqual(['one', 'mine', 'racer']);
+  });
+
+  it('writeSecret on a missing secret with ifVersion undefined (read as missing): creates it', async () => {
+    const fake = await fakeGcp();
+    await writeSecret(ref('projects/p/secrets/fresh'), 'first', { ...options(fake), ifVersion: undefined });
+    expect(fake.latest('projects/p/secrets/fresh')).toBe('first');
+    // another writer created it meanwhile: ALREADY_EXISTS is as good
+    const fake2 = await fakeGcp();
+    fake2.beforeCall((call) => {
+      if (call.method === 'CreateSecret') fake2.setAlias('projects/p/secrets/fresh', 'x', 1);
+    });
+    await writeSecret(ref('projects/p/secrets/fresh'), 'first', options(fake2));
+    expect(fake2.calls.map((c) => c.method)).toEqual(['AddSecretVersion', 'CreateSecret', 'AddSecretVersion']);
+    expect(fake2.latest('projects/p/secrets/fresh')).toBe('first');
+  });
+});
