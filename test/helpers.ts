@@ -112,3 +112,19 @@ export function nodeBinary(major: 18 | 20 | 22 | 24): string | undefined {
   const p = path.join(ROOT, 'tools', 'nodes', 'node_modules', `node${major}`, 'bin', 'node');
   return fs.existsSync(p) ? p : undefined;
 }
+
+let pairSerial = 0;
+/** A credentials JSON with its own token pair (tagged), for the sync tests' newer/older logins. */
+export function loginPair(expiresAt: number, tag = `P${++pairSerial}`): string {
+  return JSON.stringify({
+    claudeAiOauth: {
+      accessToken: `${FAKE.accessToken}-${tag}`,
+      refreshToken: `${FAKE.refreshToken}-${tag}`,
+      expiresAt,
+      scopes: ['user:inference'],
+      subscriptionType: 'max',
+    },
+  });
+}
+
+export const tokenOf = (text: string | Buffer | undefined) => JSON.parse(String(text)).claudeAiOauth.accessToken as string;

@@ -12,7 +12,7 @@ import { readSecret, writeSecret } from '../../src/cloud/aws-sdk.js';
 import { ConfigError, SourceUnavailableError, StoreConflictError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { AwsSecretRef } from '../../src/sources/aws.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, loginPair as pair, runBundle, tempDir, tokenOf } from '../helpers.js';
 
 const REGION = 'eu-west-3';
 const HOUR = 3600_000;
@@ -143,20 +143,6 @@ describe('export --to aws-sm', () => {
 
 // ---------------------------------------------------------------------------------------
 // sync
-
-let serial = 0;
-function pair(expiresAt: number, tag = `P${++serial}`): string {
-  return JSON.stringify({
-    claudeAiOauth: {
-      accessToken: `${FAKE.accessToken}-${tag}`,
-      refreshToken: `${FAKE.refreshToken}-${tag}`,
-      expiresAt,
-      scopes: ['user:inference'],
-      subscriptionType: 'max',
-    },
-  });
-}
-const tokenOf = (text: string | Buffer | undefined) => JSON.parse(String(text)).claudeAiOauth.accessToken as string;
 
 /** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
 const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAzure, type FakeAzure } from '../fakes/azure.js';
 import { makeTestCa, type TestCa } from '../fakes/tls.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult, loginPair as pair, tokenOf } from '../helpers.js';
 
 let ca: TestCa;
 let fake: FakeAzure;
@@ -175,19 +175,6 @@ describe('export --to an Azure Key Vault secret', () => {
 
 // ---- sync ----
 
-let serial = 0;
-function pair(expiresAt: number, tag = `P${++serial}`): string {
-  return JSON.stringify({
-    claudeAiOauth: {
-      accessToken: `${FAKE.accessToken}-${tag}`,
-      refreshToken: `${FAKE.refreshToken}-${tag}`,
-      expiresAt,
-      scopes: ['user:inference'],
-      subscriptionType: 'max',
-    },
-  });
-}
-const tokenOf = (text: string) => JSON.parse(text).claudeAiOauth.accessToken as string;
 const current = (name: string) => fake.versions(name).at(-1)!;
 
 /** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */

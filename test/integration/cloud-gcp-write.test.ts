@@ -16,7 +16,7 @@ import { StoreConflictError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { parseGcpReference } from '../../src/sources/gcp.js';
 import { startFakeSecretManager, Status, type FakeSecretManager } from '../fakes/gcp.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult, loginPair as pair, tokenOf } from '../helpers.js';
 
 const SECRETS = Object.values(FAKE);
 const HOUR = 3600_000;
@@ -162,19 +162,6 @@ describe('export --to a GCP secret', () => {
 
 // ---- sync ----
 
-let serial = 0;
-function pair(expiresAt: number, tag = `P${++serial}`): string {
-  return JSON.stringify({
-    claudeAiOauth: {
-      accessToken: `${FAKE.accessToken}-${tag}`,
-      refreshToken: `${FAKE.refreshToken}-${tag}`,
-      expiresAt,
-      scopes: ['user:inference'],
-      subscriptionType: 'max',
-    },
-  });
-}
-const tokenOf = (text: string) => JSON.parse(text).claudeAiOauth.accessToken as string;
 const BLANK = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
 
 /** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */

@@ -5,22 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE, baseEnv, expectNoSecret, runBundle, tempDir } from '../helpers.js';
+import { FAKE, baseEnv, expectNoSecret, runBundle, tempDir, loginPair as pair, tokenOf } from '../helpers.js';
 
 const HOUR = 3600_000;
-let serial = 0;
-function pair(expiresAt: number, tag = `P${++serial}`): string {
-  return JSON.stringify({
-    claudeAiOauth: {
-      accessToken: `${FAKE.accessToken}-${tag}`,
-      refreshToken: `${FAKE.refreshToken}-${tag}`,
-      expiresAt,
-      scopes: ['user:inference'],
-      subscriptionType: 'max',
-    },
-  });
-}
-const tokenOf = (text: string) => JSON.parse(text).claudeAiOauth.accessToken as string;
 
 interface World {
   dir: string;
