@@ -70,6 +70,56 @@ describe.skipIf(!haveClaude)('sync with the real CLI', () => {
     expect(r.proxy.refreshes()).toHaveLength(1);
   });
 
+  it('a running replica whose refresh lost the race pulls the winner\'s pair, and its next claude -p works', async () => {
+    const r = await strictRig();
+    const source = sourceFile();
+    const bin = `${BIN_DIR}:${process.env.PATH}`;
+    // Replica B starts first; its command runs the CLI twice, after replica A has refreshed.
+    const homeB = tempDir();
+    const script = 'sleep 4; claude -p "say hi"; echo "first=$?"; sleep 2; claude -p "say hi"; echo "second=$?"';
+    const b = runBundle(['--', 'sh', '-c', script], {
+      env: baseEnv(homeB, { PATH: bin, ...r.env, CLAUDE_ENTRY_SOURCE: source, CLAUDE_ENTRY_SYNC: 'both' }),
+      cwd: tempDir('claude-entry-ws-'),
+      timeoutMs: 90_000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const a = await replica(r, source, { CLAUDE_ENTRY_SYNC: 'both' });
+    expect(a.code, a.stderr).toBe(0);
+    const winner = r.proxy.issued[0]!;
+    expect(oauthOf(source).accessToken).toBe(winner.accessToken);
+
+    const rb = await b;
+    // B's first CLI refreshed with the refresh token A had already spent: refused, file blanked.
+    // The pull lands within a second; observed (2.1.330): that CLI usually picks the pulled pair
+    // up and answers (first=0), else it exits 1 and the next run starts from the pulled pair.
+    console.log(`sync: B's first claude -p after losing the refresh race: ${rb.stdout.match(/first=\d+/)?.[0]}`);
+    expect(rb.stdout).toMatch(/first=[01]/);
+    expect(rb.stderr).toMatch(/claude-entry: warning: .*\.credentials\.json was blanked by a failed refresh/);
+    expect(rb.stderr).toMatch(/claude-entry: sync pull: replaced .*\.credentials\.json with the newer login from file:/);
+    // Its second CLI starts from the pulled pair: accepted, no new refresh.
+    expect(rb.stdout).toMatch(/second=0/);
+    expect(r.messageTokens().at(-1)).toBe(winner.accessToken);
+    expect(oauthOf(path.join(homeB, '.claude', '.credentials.json')).accessToken).toBe(winner.accessToken);
+  });
+
+  it('control: the same race without sync leaves the running replica logged out', async () => {
+    const r = await strictRig();
+    const source = sourceFile();
+    const homeB = tempDir();
+    const script = 'sleep 4; claude -p "say hi"; echo "first=$?"; sleep 2; claude -p "say hi"; echo "second=$?"';
+    const b = runBundle(['--', 'sh', '-c', script], {
+      env: baseEnv(homeB, { PATH: `${BIN_DIR}:${process.env.PATH}`, ...r.env, CLAUDE_ENTRY_SOURCE: source }),
+      cwd: tempDir('claude-entry-ws-'),
+      timeoutMs: 90_000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const a = await replica(r, source);
+    expect(a.code, a.stderr).toBe(0);
+    const rb = await b;
+    expect(rb.stdout).toMatch(/first=1/);
+    expect(rb.stdout).toMatch(/second=1/);
+  });
+
   it('control: without sync, the second replica is logged out by the first one\'s rotation', async () => {
     const r = await strictRig();
     const source = sourceFile();
