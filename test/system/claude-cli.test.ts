@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from '../fakes/anthropic';
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, runProcess, tempDir } from '../helpers';
+import { alive, processTree, waitGone } from './procs';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const CLAUDE = path.join(BIN_DIR, 'claude');
@@ -305,41 +306,6 @@ const BLOCKERS: [RegExp, string][] = [
 ];
 const blocker = (screen: string) => BLOCKERS.find(([re]) => re.test(screen))?.[1];
 
-/** Running: exists and is not a zombie waiting for tmux to reap it. */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left = pids.filter(alive);
-    if (left.length === 0 || Date.now() > deadline) return left;
-    await sleep(100);
-  }
-}
-
-/** The process and all its descendants, from /proc. */
-function processTree(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parent) if (ppid === tree[i]) tree.push(pid);
-  return tree;
-}
 
 function childrenOf(pid: number): { pid: number; comm: string }[] {
   const r = spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });

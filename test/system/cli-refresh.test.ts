@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { fakeToken, gateMessages, startRefreshRig, TOKEN_PATH, type RefreshRig, type RefreshRigOptions } from '../fakes/oauth-proxy';
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir } from '../helpers';
+import { processTree, waitGone } from './procs';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
@@ -240,41 +241,6 @@ describe.skipIf(!haveClaude)('the real CLI refreshing its tokens under claude-en
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
-/** Running: exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left = pids.filter(alive);
-    if (left.length === 0 || Date.now() > deadline) return left;
-    await sleep(100);
-  }
-}
-
-/** The process and all its descendants, from /proc. */
-function processTree(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parent) if (ppid === tree[i]) tree.push(pid);
-  return tree;
-}
 
 describe.skipIf(!haveClaude || !haveTmux)('a running interactive CLI under claude-entry', () => {
   it('entering the refresh window, it takes a newer pair put on disk behind it instead of refreshing', async () => {
