@@ -137,7 +137,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
   log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}${syncStore ? ' (sync needs a resident supervisor)' : ''}`);
   const supervisor = supervise(file, command, child.env, log);
-  if (!syncStore || resolution?.credential.kind !== 'credentials-json') return supervisor.exitCode;
+  if (!syncStore) return supervisor.exitCode;
 
   const { startSync } = await import('./sync/syncer.js');
   const asUser = { user: { ...user, switching: false }, log };
@@ -168,7 +168,8 @@ async function prepareSync(config: Config, resolution: Resolution | undefined, l
   if (!resolution) throw new ConfigError(`${what}: there is no credential to keep in sync`);
   const { credential, fetched } = resolution;
   if (credential.kind !== 'credentials-json') {
-    log.warn(`${what}: ${fetched.source} holds ${describeKind(credential).replace(/^O/, 'an O').replace(/^A/, 'an A')}, which does not rotate; nothing to sync`);
+    const holds = credential.kind === 'oauth-token' ? 'an OAuth token' : 'an API key';
+    log.warn(`${what}: ${fetched.source} holds ${holds}, which does not rotate; nothing to sync`);
     return undefined;
   }
   if (fetched.inPlace) throw new ConfigError(`${what}: the login is the file already in place (${fetched.source}); there is no other copy to sync with`);
