@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WriteError, errnoCode } from './errors.js';
+import { StoreConflictError, WriteError, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
 import type { TargetUser } from './user.js';
 
@@ -120,8 +120,16 @@ export function uniqueSuffix(): string {
   return `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/** Write atomically: a crash leaves the old file or the new one, never a part. */
-export function writeFileAtomic(p: string, data: string, w: Writer): void {
+/** A writer that writes as this process, chowning nothing (after the drop, or not root). */
+export function selfWriter(log: Logger): Writer {
+  return { user: { uid: process.getuid!(), gid: process.getgid!(), groups: [], home: '', switching: false }, log };
+}
+
+/**
+ * Write atomically: a crash leaves the old file or the new one, never a part.
+ * `beforeRename` may throw (e.g. StoreConflictError) to abandon the write at the last moment.
+ */
+export function writeFileAtomic(p: string, data: string, w: Writer, beforeRename?: () => void): void {
   const dir = path.dirname(p);
   const temp = path.join(dir, `.${path.basename(p)}${TEMP_MARK}${uniqueSuffix()}.tmp`);
   let fd: number | undefined;
@@ -133,10 +141,12 @@ export function writeFileAtomic(p: string, data: string, w: Writer): void {
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
+    beforeRename?.();
     fs.renameSync(temp, p);
   } catch (error) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(temp, { force: true });
+    if (error instanceof StoreConflictError) throw error;
     const code = errnoCode(error);
     if (code === 'EBUSY' || code === 'EXDEV') {
       throw new WriteError(`cannot replace ${p}: it is a mount point (mount the secret elsewhere, e.g. /run/secrets/claude-credentials, and claude-entry copies it)`, { cause: error });

@@ -4,7 +4,7 @@
 import { childEnvironment } from './child-env.js';
 import { parseCommandLine, type Config } from './cli.js';
 import { ConfigError, EntryError } from './errors.js';
-import { claudePaths } from './home.js';
+import { claudePaths, selfWriter } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
 import { describeKind, secretsOf } from './payload.js';
@@ -140,7 +140,6 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   if (!syncStore) return supervisor.exitCode;
 
   const { startSync } = await import('./sync/syncer.js');
-  const asUser = { user: { ...user, switching: false }, log };
   const syncer = startSync({
     mode: config.sync as 'push' | 'pull' | 'both',
     credentialsPath: paths.credentialsPath,
@@ -150,7 +149,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     onResult: (lastSync) => {
       if (lastSync.result === 'skipped') return; // "nothing to do" would hide the last real sync
       const state = readState(paths.configDir);
-      if (state) writeState(paths.configDir, { ...state, lastSync }, asUser);
+      if (state) writeState(paths.configDir, { ...state, lastSync }, selfWriter(log));
     },
   });
   const code = await supervisor.exitCode;

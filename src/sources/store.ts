@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, WriteError, errnoCode } from '../errors.js';
-import { writeFileAtomic } from '../home.js';
+import { selfWriter, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
 import { linkForReference, splitReferences } from './references.js';
 
@@ -25,10 +25,7 @@ export async function storeAtReference(ref: string, payload: string, ctx: StoreC
     if (!path.isAbsolute(file)) throw new ConfigError(`--to ${target}: a file reference needs an absolute path`);
     if (!fs.existsSync(path.dirname(file))) throw new WriteError(`--to ${target}: ${path.dirname(file)} does not exist`);
     try {
-      writeFileAtomic(file, payload + '\n', {
-        user: { uid: process.getuid!(), gid: process.getgid!(), groups: [], home: '', switching: false },
-        log: ctx.log,
-      });
+      writeFileAtomic(file, payload + '\n', selfWriter(ctx.log));
     } catch (error) {
       if (error instanceof WriteError) throw error;
       throw new WriteError(`--to ${target}: ${errnoCode(error) ?? 'cannot write'}`, { cause: error });

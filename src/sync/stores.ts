@@ -3,9 +3,9 @@
  * source; cloud stores come from their SDK modules.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { StoreConflictError, errnoCode } from '../errors.js';
-import { uniqueSuffix } from '../home.js';
+import { selfWriter, writeFileAtomic } from '../home.js';
+import { createLogger } from '../log.js';
 import { readSecretFile } from '../sources/file.js';
 
 export interface StoredLogin {
@@ -25,6 +25,8 @@ export { StoreConflictError as StoreConflict } from '../errors.js';
 
 /** A file source: read like the chain reads it; written atomically next to itself. */
 export function fileStore(file: string): SyncStore {
+  // writeFileAtomic logs nothing; its errors say what failed.
+  const writer = selfWriter(createLogger({ level: 'silent' }));
   const describe = `file:${file}`;
   const versionOf = (st: fs.Stats) => `${st.ino}:${st.mtimeMs}:${st.size}`;
   return {
@@ -40,25 +42,12 @@ export function fileStore(file: string): SyncStore {
       return { text: readSecretFile(file, describe).toString('utf8'), version: versionOf(st) };
     },
     async write(text, ifVersion) {
-      const dir = path.dirname(file);
-      const temp = path.join(dir, `.${path.basename(file)}.claude-entry-sync-${uniqueSuffix()}.tmp`);
-      const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-      try {
-        fs.writeSync(fd, text.endsWith('\n') ? text : `${text}\n`);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      try {
-        if (ifVersion !== undefined) {
-          const now = fs.statSync(file, { throwIfNoEntry: false });
-          if (now && versionOf(now) !== ifVersion) throw new StoreConflictError(describe);
-        }
-        fs.renameSync(temp, file);
-      } catch (error) {
-        fs.rmSync(temp, { force: true });
-        throw error;
-      }
+      // Conditional where a version was read: the file must still be the one read, checked
+      // right before the rename (a small window; files have no compare-and-swap).
+      writeFileAtomic(file, text.endsWith('\n') ? text : `${text}\n`, writer, () => {
+        const now = fs.statSync(file, { throwIfNoEntry: false });
+        if (ifVersion !== undefined && now && versionOf(now) !== ifVersion) throw new StoreConflictError(describe);
+      });
     },
   };
 }

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { uniqueSuffix } from '../home.js';
+import { selfWriter, writeFileAtomic } from '../home.js';
 import { formatDuration } from '../payload.js';
 import type { Logger } from '../log.js';
 import { classifyLogin, decide, type Login } from './decide.js';
@@ -182,22 +182,10 @@ export function startSync(options: SyncOptions): Syncer {
       throw error;
     }
     try {
-      replaceLocal(text);
+      writeFileAtomic(credentialsPath, text, selfWriter(log));
     } finally {
       fs.rmSync(lock, { recursive: true, force: true });
     }
-  }
-
-  function replaceLocal(text: string): void {
-    const temp = path.join(path.dirname(credentialsPath), `.${name}.claude-entry-${uniqueSuffix()}.tmp`);
-    const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    try {
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, credentialsPath);
   }
 
   function onLocalChange(): void {

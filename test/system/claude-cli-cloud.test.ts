@@ -17,12 +17,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from '../fakes/anthropic';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
 import { startFakeAzure } from '../fakes/azure';
 import { startFakeSecretManager } from '../fakes/gcp';
 import { makeTestCa } from '../fakes/tls';
 import { ROOT, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunResult } from '../helpers';
+import { entryLines, expectOAuth } from './cli-assertions';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
@@ -49,19 +50,7 @@ async function fakeApi(): Promise<{ fake: FakeAnthropic; reply: string }> {
   return { fake, reply };
 }
 
-/** claude-entry's own log lines (the CLI's output is not ours to police). */
-function entryLines(stderr: string): string {
-  return stderr
-    .split('\n')
-    .filter((line) => line.startsWith('claude-entry:'))
-    .join('\n');
-}
 
-function expectOAuth(req: RecordedRequest, token: string): void {
-  expect(req.headers.authorization).toBe(`Bearer ${token}`);
-  expect(String(req.headers['anthropic-beta'] ?? '').split(',')).toContain('oauth-2025-04-20');
-  expect(req.headers['x-api-key']).toBeUndefined();
-}
 
 interface CliRun extends RunResult {
   home: string;

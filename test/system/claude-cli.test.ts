@@ -21,6 +21,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from '../fakes/anthropic';
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, runProcess, tempDir } from '../helpers';
 import { alive, processTree, waitGone } from './procs';
+import { entryLines, expectOAuth, expectApiKey } from './cli-assertions';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const CLAUDE = path.join(BIN_DIR, 'claude');
@@ -48,25 +49,8 @@ function cliEnv(home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}
   return baseEnv(home, { PATH: `${BIN_DIR}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
 }
 
-/** claude-entry's own log lines (the CLI's own output is not ours to police here). */
-function entryLines(stderr: string): string {
-  return stderr
-    .split('\n')
-    .filter((line) => line.startsWith('claude-entry:'))
-    .join('\n');
-}
 
-function expectOAuth(req: RecordedRequest, token: string): void {
-  expect(req.headers.authorization).toBe(`Bearer ${token}`);
-  expect(String(req.headers['anthropic-beta'] ?? '').split(',')).toContain('oauth-2025-04-20');
-  expect(req.headers['x-api-key']).toBeUndefined();
-}
 
-function expectApiKey(req: RecordedRequest, key: string): void {
-  expect(req.headers['x-api-key']).toBe(key);
-  expect(req.headers.authorization).toBeUndefined();
-  expect(String(req.headers['anthropic-beta'] ?? '')).not.toContain('oauth-2025-04-20');
-}
 
 /** A credentials JSON as a mounted secret: read-only, as Docker and Kubernetes mount them. */
 function mountedCredentials(): string {

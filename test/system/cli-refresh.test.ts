@@ -22,6 +22,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { fakeToken, gateMessages, startRefreshRig, TOKEN_PATH, type RefreshRig, type RefreshRigOptions } from '../fakes/oauth-proxy';
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir } from '../helpers';
 import { processTree, waitGone } from './procs';
+import { entryLines } from './cli-assertions';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
@@ -56,12 +57,6 @@ function readOauth(file: string): Record<string, any> {
   return JSON.parse(fs.readFileSync(file, 'utf8')).claudeAiOauth;
 }
 
-function entryLines(stderr: string): string {
-  return stderr
-    .split('\n')
-    .filter((line) => line.startsWith('claude-entry:'))
-    .join('\n');
-}
 
 const context = (r: { code: number | null; stdout: string; stderr: string }, rig?: RefreshRig) =>
   `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}` + (rig ? `\n${trace(rig)}` : '');
