@@ -246,13 +246,7 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
   ])('one Ctrl-C is one SIGINT for the child, %s', async (_what, prefix) => {
     if (prefix.length > 0 && !isRoot) return;
     const s = scene();
-    const socket = `claude-entry-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env: s.env });
-    onTestFinished(() => {
-      tmux('kill-server');
-      // The server leaves its socket behind when its last pane has exited on its own.
-      fs.rmSync(path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, socket), { force: true });
-    });
+    const tmux = tmuxServer(s.env);
 
     const rc = path.join(s.dir, 'rc');
     const stderr = path.join(s.dir, 'stderr');
@@ -284,12 +278,7 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
 describe.skipIf(!HAS_TMUX)('in a terminal whose ISIG is off (as Claude Code sets it)', () => {
   it('a SIGINT sent on purpose (docker kill -s INT) reaches the child once', async () => {
     const s = scene();
-    const socket = `claude-entry-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env: s.env });
-    onTestFinished(() => {
-      tmux('kill-server');
-      fs.rmSync(path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, socket), { force: true });
-    });
+    const tmux = tmuxServer(s.env);
     const rc = path.join(s.dir, 'rc');
     const argv = [process.execPath, BUNDLE, ...recorderCommand(s, 'raw-int-exits')];
     const script = path.join(s.dir, 'run.sh');
@@ -306,6 +295,18 @@ describe.skipIf(!HAS_TMUX)('in a terminal whose ISIG is off (as Claude Code sets
     expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
   });
 });
+
+/** A private tmux server (its own -L socket), killed and its socket removed when the test ends. */
+function tmuxServer(env: NodeJS.ProcessEnv): (...args: string[]) => ReturnType<typeof spawnSync> {
+  const socket = `claude-entry-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { env });
+  onTestFinished(() => {
+    tmux('kill-server');
+    // The server leaves its socket behind when its last pane has exited on its own.
+    fs.rmSync(path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, socket), { force: true });
+  });
+  return tmux;
+}
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
