@@ -110,6 +110,21 @@ describe('pull', () => {
     expect(fs.statSync(w.local).mode & 0o777).toBe(0o600);
   });
 
+  it("waits while Claude Code holds its refresh lock, then pulls", async () => {
+    const A = pair(Date.now() + HOUR);
+    const B = pair(Date.now() + 8 * HOUR);
+    const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
+    const w = world(A);
+    const lock = path.join(path.dirname(w.local), '.oauth_refresh.lock');
+    // The CLI's lock is held (as during its own refresh) when the file is blanked, and let go 2 s later.
+    const script = `mkdir "${lock}"; printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; sleep 2; cat "${w.local}" > "${w.dir}/during"; rmdir "${lock}"; sleep 5; cat "${w.local}"`;
+    const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull', CLAUDE_ENTRY_LOG: 'debug' });
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(path.join(w.dir, 'during'), 'utf8')).toBe(blank);
+    expect(r.stderr).toMatch(/sync pull: Claude Code is refreshing right now; looking again in 5s/);
+    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
+  });
+
   it('before the refresh window, a stale local pair is replaced by the newer one in the source', async () => {
     // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
     const A = pair(Date.now() + 7 * 60_000 + 1500);
