@@ -1,12 +1,20 @@
 /**
  * Where Claude Code's files go for the target user, and writing them safely:
- * atomic (temp file, fsync, rename), 0600 files in 0700 directories, owned by the target,
- * and no symlink in the target's home followed while running as root for another user.
+ * - every byte or nothing: a write loops until all is written, a short or failed write never
+ *   replaces the old file (temp file, fsync, rename), and no temp file is left behind;
+ * - with the right rights: where the target user controls a path, the work is done with the
+ *   target's own rights (rights.ts), so a swapped link gains the user nothing; root's rights
+ *   are used only where the user can change nothing;
+ * - nothing adopted that is not the target's: an existing directory is made the target's only
+ *   when claude-entry created it or it already belongs to the target;
+ * - nothing that blocks: files someone else could have placed are opened without blocking,
+ *   must be regular files, and are read with a size limit.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StoreConflictError, WriteError, errnoCode } from './errors.js';
+import { ConfigError, StoreConflictError, WriteError, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
+import { actsForAnotherUser, withRightsFor, withRightsOf } from './rights.js';
 import type { TargetUser } from './user.js';
 
 export interface ClaudePaths {
@@ -16,10 +24,20 @@ export interface ClaudePaths {
   claudeJsonPath: string;
 }
 
-/** With CLAUDE_CONFIG_DIR, Claude Code reads both files from there and nothing from ~. */
+/**
+ * With CLAUDE_CONFIG_DIR, Claude Code reads both files from there and nothing from ~. A relative
+ * one, or a home that is not absolute, would be resolved by Claude Code against its own working
+ * directory, somewhere else than here: a configuration error, not a guess.
+ */
 export function claudePaths(home: string, env: NodeJS.ProcessEnv): ClaudePaths {
+  if (!path.isAbsolute(home)) {
+    throw new ConfigError(`the target user's home ${home === '' ? 'is empty' : `"${home}" is not an absolute path`} (check its /etc/passwd entry or HOME)`);
+  }
   const configured = env.CLAUDE_CONFIG_DIR;
-  const configDir = configured ? path.resolve(home, configured) : path.join(home, '.claude');
+  if (configured !== undefined && configured !== '' && !path.isAbsolute(configured)) {
+    throw new ConfigError(`CLAUDE_CONFIG_DIR must be an absolute path (Claude Code would resolve "${configured}" against its working directory)`);
+  }
+  const configDir = configured ? path.resolve(configured) : path.join(home, '.claude');
   return {
     home,
     configDir,
@@ -31,66 +49,106 @@ export function claudePaths(home: string, env: NodeJS.ProcessEnv): ClaudePaths {
 export interface Writer {
   user: TargetUser;
   log: Logger;
+  /** Directories created by this start, deepest last: removed again if the start fails. */
+  created?: string[];
 }
 
 const TEMP_MARK = '.claude-entry-';
 
 /** Root writing into another user's home: never follow what that user could have planted. */
 function guarded(w: Writer): boolean {
-  return w.user.switching && w.user.uid !== 0;
+  return actsForAnotherUser(w.user);
 }
 
-function lstatOrUndefined(p: string): fs.Stats | undefined {
+function who(w: Writer): string {
+  return w.user.name ?? `uid ${w.user.uid}`;
+}
+
+function lstatOrUndefined(p: string, w: Writer): fs.Stats | undefined {
   try {
     return fs.lstatSync(p);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return undefined;
-    throw new WriteError(`cannot inspect ${p} (${errnoCode(error)})`, { cause: error });
+    throw writeError(error, `cannot inspect ${p}`, w);
   }
 }
 
 /**
- * Create the directory (0700, owned by the target) or check the one there. `adopt` also
- * makes an existing one the target's and 0700 (Claude Code's own dir); the home is only
- * created when missing, never re-moded.
+ * Make sure `dir` exists as a directory of the target's, mode 0700. `adopt` is for Claude
+ * Code's own directory: an existing one must already be the target's (or have been made by
+ * this start); the home and other parents are only created when missing, never re-moded.
  */
 export function ensureDirectory(dir: string, w: Writer, adopt = true): void {
-  const stat = lstatOrUndefined(dir);
-  if (stat?.isSymbolicLink()) {
-    if (guarded(w)) {
-      throw new WriteError(
-        `${dir} is a symbolic link; claude-entry does not follow links in ${w.user.name ?? w.user.uid}'s home while running as root (mount the volume at ${dir} instead)`,
-      );
+  const parent = path.dirname(dir);
+  if (parent !== dir && lstatOrUndefined(parent, w) === undefined) ensureDirectory(parent, w, false);
+  withRightsFor(dir, w.user, (asUser) => {
+    const stat = lstatOrUndefined(dir, w);
+    if (stat?.isSymbolicLink()) {
+      if (guarded(w) && asUser) {
+        throw new WriteError(
+          `${dir} is a symbolic link; claude-entry does not follow links in ${who(w)}'s home while running as root (mount the volume at ${dir} instead)`,
+        );
+      }
+      if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new WriteError(`${dir} is a link to something that is not a directory`);
+      if (adopt) checkOwnedByTarget(dir, fs.statSync(dir), w);
+      return;
     }
-    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new WriteError(`${dir} is a link to something that is not a directory`);
-    return;
-  }
-  if (stat && !stat.isDirectory()) throw new WriteError(`${dir} exists and is not a directory`);
-  if (!stat) {
-    try {
-      const parent = path.dirname(dir);
-      if (!fs.existsSync(parent)) ensureDirectory(parent, w, false);
-      fs.mkdirSync(dir, { mode: 0o700 });
-    } catch (error) {
-      if (error instanceof WriteError) throw error;
-      throw writeError(error, `cannot create ${dir}`, w);
+    if (stat && !stat.isDirectory()) throw new WriteError(`${dir} exists and is not a directory`);
+    if (!stat) {
+      createDirectory(dir, asUser, w);
+      return;
     }
-    w.log.debug(`created ${dir}`);
-  }
-  if (adopt || !stat) fixOwnershipAndMode(dir, 0o700, w, stat === undefined);
+    if (!adopt) return;
+    checkOwnedByTarget(dir, stat, w);
+    if ((stat.mode & 0o777) !== 0o700) setDirectoryMode(dir, w);
+  });
 }
 
-function fixOwnershipAndMode(p: string, mode: number, w: Writer, always: boolean): void {
-  const stat = fs.lstatSync(p);
+function createDirectory(dir: string, asUser: boolean, w: Writer): void {
   try {
-    if (w.user.switching && (stat.uid !== w.user.uid || stat.gid !== w.user.gid)) {
-      fs.lchownSync(p, w.user.uid, w.user.gid);
-    }
-    if (always || (stat.mode & 0o777) !== mode) {
-      if (stat.uid === process.getuid!() || process.getuid!() === 0) fs.chmodSync(p, mode);
-    }
+    fs.mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
-    throw writeError(error, `cannot set owner or mode of ${p}`, w);
+    // Another start (a second replica on the same volume) made it first: use it as if found.
+    if (errnoCode(error) === 'EEXIST') return ensureDirectory(dir, w);
+    throw writeError(error, `cannot create ${dir}`, w);
+  }
+  w.created?.push(dir);
+  w.log.debug(`created ${dir}`);
+  // Made by root in a directory the user cannot change: nobody can have swapped it since.
+  if (guarded(w) && !asUser) {
+    try {
+      fs.lchownSync(dir, w.user.uid, w.user.gid);
+    } catch (error) {
+      throw writeError(error, `cannot give ${dir} to ${who(w)}`, w);
+    }
+  }
+  if (!guarded(w) || asUser) setDirectoryMode(dir, w); // the umask may have narrowed 0700
+}
+
+/**
+ * An existing config dir that is not the target's (a 1777 scratch dir, a shared volume, /etc)
+ * is never taken over: chowning it would hand the user whatever else lives there.
+ */
+function checkOwnedByTarget(dir: string, stat: fs.Stats, w: Writer): void {
+  if (!w.user.switching || stat.uid === w.user.uid) return;
+  throw new WriteError(
+    `${dir} exists and belongs to uid ${stat.uid}, not to ${who(w)} (uid ${w.user.uid}); claude-entry only takes over a directory it created or one the user owns: chown it to ${w.user.uid}:${w.user.gid} in the image, or set CLAUDE_CONFIG_DIR to a path that does not exist yet`,
+  );
+}
+
+/** chmod through a descriptor opened without following a link: what was checked is what changes. */
+function setDirectoryMode(dir: string, w: Writer): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const stat = fs.fstatSync(fd);
+    if (w.user.switching && stat.uid !== w.user.uid) checkOwnedByTarget(dir, stat, w);
+    fs.fchmodSync(fd, 0o700);
+  } catch (error) {
+    if (error instanceof WriteError) throw error;
+    throw writeError(error, `cannot set the mode of ${dir}`, w);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
@@ -99,7 +157,7 @@ function fixOwnershipAndMode(p: string, mode: number, w: Writer, always: boolean
  * (e.g. ~/.claude.json -> /data/.claude.json) is followed; when guarded, it is replaced.
  */
 export function writeTarget(p: string, w: Writer): string {
-  const stat = lstatOrUndefined(p);
+  const stat = lstatOrUndefined(p, w);
   if (!stat?.isSymbolicLink()) return p;
   if (guarded(w)) {
     w.log.warn(`${p} is a symbolic link; replacing the link with a file instead of following it`);
@@ -125,35 +183,87 @@ export function selfWriter(log: Logger): Writer {
   return { user: { uid: process.getuid!(), gid: process.getgid!(), groups: [], home: '', switching: false }, log };
 }
 
+/** A file written to its temp name and synced, waiting to be renamed over its target. */
+export interface StagedFile {
+  target: string;
+  /** Rename into place; `beforeRename` may throw to abandon the write at the last moment. */
+  commit(beforeRename?: () => void): void;
+  /** Remove the temp file (safe to call after commit). */
+  abort(): void;
+}
+
+/**
+ * Write `data` to a temp file beside `p`, every byte, synced: nothing replaces `p` yet. With
+ * the target's rights where the target controls `p` (the file is then the target's by
+ * creation); elsewhere as root, given to the target through the descriptor.
+ */
+export function stageFile(p: string, data: string, w: Writer): StagedFile {
+  const dir = path.dirname(p);
+  const temp = path.join(dir, `.${path.basename(p)}${TEMP_MARK}${uniqueSuffix()}.tmp`);
+  const asUser = withRightsFor(p, w.user, (asUser) => asUser);
+  const inRights = <T>(fn: () => T): T => (asUser ? withRightsOf(w.user, fn) : fn());
+  let done = false;
+  const abort = () => {
+    if (done) return;
+    done = true;
+    inRights(() => fs.rmSync(temp, { force: true }));
+  };
+  inRights(() => {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+      writeAll(fd, Buffer.from(data, 'utf8'));
+      fs.fchmodSync(fd, 0o600);
+      if (w.user.switching && !asUser) fs.fchownSync(fd, w.user.uid, w.user.gid);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = undefined;
+    } catch (error) {
+      if (fd !== undefined) fs.closeSync(fd);
+      fs.rmSync(temp, { force: true });
+      done = true;
+      throw writeError(error, `cannot write ${p}`, w);
+    }
+  });
+  return {
+    target: p,
+    abort,
+    commit(beforeRename) {
+      if (done) throw new Error(`${p}: staged file already committed or aborted`);
+      try {
+        beforeRename?.();
+        inRights(() => fs.renameSync(temp, p));
+      } catch (error) {
+        abort();
+        if (error instanceof StoreConflictError) throw error;
+        const code = errnoCode(error);
+        if (code === 'EBUSY' || code === 'EXDEV') {
+          throw new WriteError(`cannot replace ${p}: it is a mount point (mount the secret elsewhere, e.g. /run/secrets/claude-credentials, and claude-entry copies it)`, { cause: error });
+        }
+        throw writeError(error, `cannot write ${p}`, w);
+      }
+      done = true;
+      inRights(() => fsyncDirectory(dir));
+    },
+  };
+}
+
+/** write(2) may write less than asked (a nearly full disk): loop until every byte is written. */
+function writeAll(fd: number, bytes: Buffer): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const n = fs.writeSync(fd, bytes, offset, bytes.length - offset);
+    if (n <= 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    offset += n;
+  }
+}
+
 /**
  * Write atomically: a crash leaves the old file or the new one, never a part.
  * `beforeRename` may throw (e.g. StoreConflictError) to abandon the write at the last moment.
  */
 export function writeFileAtomic(p: string, data: string, w: Writer, beforeRename?: () => void): void {
-  const dir = path.dirname(p);
-  const temp = path.join(dir, `.${path.basename(p)}${TEMP_MARK}${uniqueSuffix()}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    fs.writeSync(fd, data);
-    fs.fchmodSync(fd, 0o600);
-    if (w.user.switching) fs.fchownSync(fd, w.user.uid, w.user.gid);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    beforeRename?.();
-    fs.renameSync(temp, p);
-  } catch (error) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
-    if (error instanceof StoreConflictError) throw error;
-    const code = errnoCode(error);
-    if (code === 'EBUSY' || code === 'EXDEV') {
-      throw new WriteError(`cannot replace ${p}: it is a mount point (mount the secret elsewhere, e.g. /run/secrets/claude-credentials, and claude-entry copies it)`, { cause: error });
-    }
-    throw writeError(error, `cannot write ${p}`, w);
-  }
-  fsyncDirectory(dir);
+  stageFile(p, data, w).commit(beforeRename);
 }
 
 function fsyncDirectory(dir: string): void {
@@ -169,56 +279,118 @@ function fsyncDirectory(dir: string): void {
   }
 }
 
-/** Remove temp files left by a process killed mid-write (they may hold a secret). */
-export function removeStaleTempFiles(dir: string, base: string): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  const prefix = `.${base}${TEMP_MARK}`;
-  for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
+/**
+ * Remove temp files left by a process killed mid-write (they may hold a secret). Called under
+ * the install lock, so no other start is writing them.
+ */
+export function removeStaleTempFiles(dir: string, base: string, w?: Writer): void {
+  const remove = () => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    const prefix = `.${base}${TEMP_MARK}`;
+    for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
+  };
+  if (w) withRightsFor(path.join(dir, base), w.user, remove);
+  else remove();
 }
 
-/** Make a file already in place 0600 and the target's, without following a link. */
+/**
+ * Make a credentials file already in place 0600 and the target's. Done with the target's
+ * rights where the target controls the directory (so a swapped link changes nothing the user
+ * could not change); never on a hard-linked file, which may be someone else's file too.
+ */
 export function fixFileInPlace(p: string, w: Writer): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (error) {
-    throw writeError(error, `cannot open ${p}`, w);
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (w.user.switching && (stat.uid !== w.user.uid || stat.gid !== w.user.gid)) fs.fchownSync(fd, w.user.uid, w.user.gid);
-    if ((stat.mode & 0o777) !== 0o600) fs.fchmodSync(fd, 0o600);
-  } catch (error) {
-    const code = errnoCode(error);
-    // A read-only mount: Claude Code can use it, but its refreshed tokens will be lost.
-    if (code === 'EROFS') w.log.warn(`${p} is on a read-only mount: Claude Code cannot save refreshed tokens there`);
-    else throw writeError(error, `cannot set owner or mode of ${p}`, w);
-  } finally {
-    fs.closeSync(fd);
-  }
+  withRightsFor(p, w.user, (asUser) => {
+    let fd: number;
+    try {
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch (error) {
+      throw writeError(error, `cannot open ${p}`, w);
+    }
+    try {
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) throw new WriteError(`${p} is not a regular file`);
+      if (stat.nlink > 1 && w.user.switching) {
+        throw new WriteError(`${p} has ${stat.nlink} hard links; claude-entry does not change a file that may also be someone else's (copy it instead of linking it)`);
+      }
+      if (w.user.switching && (stat.uid !== w.user.uid || stat.gid !== w.user.gid)) {
+        if (asUser) {
+          throw new WriteError(
+            `${p} belongs to uid ${stat.uid}, not to ${who(w)}; claude-entry does not chown files where the user can swap them: chown it in the image, or mount the secret elsewhere (e.g. /run/secrets/claude-credentials) so it is copied`,
+          );
+        }
+        fs.fchownSync(fd, w.user.uid, w.user.gid);
+      }
+      if ((stat.mode & 0o777) !== 0o600) fs.fchmodSync(fd, 0o600);
+    } catch (error) {
+      if (error instanceof WriteError) throw error;
+      const code = errnoCode(error);
+      // A read-only mount: Claude Code can use it, but its refreshed tokens will be lost.
+      if (code === 'EROFS') w.log.warn(`${p} is on a read-only mount: Claude Code cannot save refreshed tokens there`);
+      else throw writeError(error, `cannot set owner or mode of ${p}`, w);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** Far above any real .claude.json (Claude Code keeps per-project history there). */
+export const MAX_CLAUDE_JSON_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Read a file someone else may have placed: without blocking (a FIFO would hang the start),
+ * regular files only, at most `limit` bytes. undefined when absent (or a link, when guarded).
+ */
+export function readPlacedFile(p: string, w: Writer, limit: number): string | undefined {
+  return withRightsFor(p, w.user, () => {
+    let fd: number;
+    try {
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (guarded(w) ? fs.constants.O_NOFOLLOW : 0));
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT' || code === 'ELOOP') return undefined;
+      throw writeError(error, `cannot read ${p}`, w);
+    }
+    try {
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) throw new WriteError(`${p} is not a regular file (${describeType(stat)}); remove it`);
+      const chunks: Buffer[] = [];
+      let total = 0;
+      const chunk = Buffer.alloc(64 * 1024);
+      for (;;) {
+        const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+        if (n === 0) break;
+        total += n;
+        if (total > limit) throw new WriteError(`${p} is larger than ${limit} bytes; move it aside`);
+        chunks.push(Buffer.from(chunk.subarray(0, n)));
+      }
+      return Buffer.concat(chunks).toString('utf8');
+    } catch (error) {
+      if (error instanceof WriteError) throw error;
+      throw writeError(error, `cannot read ${p}`, w);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+function describeType(stat: fs.Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a file';
 }
 
 /** The existing JSON object at p, {} when absent, or undefined when it is not valid JSON. */
 export function readJsonObject(p: string, w: Writer): Record<string, unknown> | undefined {
-  let text: string;
-  try {
-    const fd = fs.openSync(p, fs.constants.O_RDONLY | (guarded(w) ? fs.constants.O_NOFOLLOW : 0));
-    try {
-      text = fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' || code === 'ELOOP') return {};
-    throw writeError(error, `cannot read ${p}`, w);
-  }
-  if (text.trim() === '') return {};
+  const text = readPlacedFile(p, w, MAX_CLAUDE_JSON_BYTES);
+  if (text === undefined || text.trim() === '') return {};
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
@@ -230,11 +402,13 @@ export function readJsonObject(p: string, w: Writer): Record<string, unknown> | 
 /** Keep an unparseable file beside the new one instead of clobbering it. */
 export function setAsideInvalid(p: string, w: Writer): string {
   const aside = `${p}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  try {
-    fs.renameSync(p, aside);
-  } catch (error) {
-    throw writeError(error, `cannot move the invalid ${p} aside`, w);
-  }
+  withRightsFor(p, w.user, () => {
+    try {
+      fs.renameSync(p, aside);
+    } catch (error) {
+      throw writeError(error, `cannot move the invalid ${p} aside`, w);
+    }
+  });
   return aside;
 }
 
@@ -244,7 +418,10 @@ export function checkWritable(dir: string, w: Writer): void {
   while (!fs.existsSync(existing)) existing = path.dirname(existing);
   try {
     fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
-  } catch {
+  } catch (error) {
+    if (errnoCode(error) === 'EROFS') {
+      throw new WriteError(`${existing} is on a read-only file system; give the user a writable home (e.g. a tmpfs or a volume at ${existing}) or set CLAUDE_CONFIG_DIR`);
+    }
     const owner = fs.statSync(existing).uid;
     throw new WriteError(
       `${existing} is not writable by uid ${process.getuid!()} (owned by uid ${owner}); run as its owner, give the user a writable home, or set CLAUDE_CONFIG_DIR`,
@@ -253,12 +430,72 @@ export function checkWritable(dir: string, w: Writer): void {
   void w;
 }
 
+/**
+ * The .claude.json lock Claude Code itself takes (proper-lockfile: a directory `<file>.lock`,
+ * stale when its mtime is 10 s old), so two starts on one home, or a start and a running CLI,
+ * never merge over each other. Held for milliseconds.
+ */
+export function withFileLock<T>(file: string, w: Writer, fn: () => T, timeoutMs = 15_000): T {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + timeoutMs;
+  let wait = 5;
+  for (;;) {
+    const acquired = withRightsFor(lock, w.user, (asUser) => {
+      try {
+        fs.mkdirSync(lock, { mode: 0o700 });
+        if (guarded(w) && !asUser) fs.lchownSync(lock, w.user.uid, w.user.gid);
+        return true;
+      } catch (error) {
+        if (errnoCode(error) !== 'EEXIST') throw writeError(error, `cannot lock ${file} (${lock})`, w);
+        const stat = fs.lstatSync(lock, { throwIfNoEntry: false });
+        if (stat?.isDirectory() && Date.now() - stat.mtimeMs > LOCK_STALE_MS) {
+          fs.rmSync(lock, { recursive: true, force: true });
+          w.log.debug(`removed a stale lock ${lock}`);
+        } else if (stat && !stat.isDirectory()) {
+          throw new WriteError(`${lock} exists and is not a lock directory; remove it`);
+        }
+        return false;
+      }
+    });
+    if (acquired) break;
+    if (Date.now() > deadline) throw new WriteError(`${file} stayed locked for ${timeoutMs / 1000} s (${lock}); is another claude-entry or Claude Code stuck?`);
+    sleepSync(wait);
+    wait = Math.min(wait * 2, 100);
+  }
+  try {
+    return fn();
+  } finally {
+    withRightsFor(lock, w.user, () => fs.rmSync(lock, { recursive: true, force: true }));
+  }
+}
+
+const LOCK_STALE_MS = 10_000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Remove the directories a failed start created, deepest first, if still empty. */
+export function removeCreatedDirectories(w: Writer): void {
+  for (const dir of [...(w.created ?? [])].reverse()) {
+    withRightsFor(dir, w.user, () => {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // Not empty (someone else wrote there meanwhile) or gone: leave it.
+      }
+    });
+  }
+}
+
 function writeError(error: unknown, what: string, w: Writer): WriteError {
   const code = errnoCode(error);
   const hint =
     code === 'EROFS' ? 'read-only file system'
-    : code === 'EACCES' || code === 'EPERM' ? `permission denied for uid ${process.getuid!()}${w.user.switching ? '' : ' (not root, so files are written as this uid)'}`
+    : code === 'EACCES' || code === 'EPERM' ? `permission denied for ${guarded(w) ? `${who(w)} (uid ${w.user.uid})` : `uid ${process.getuid!()}`}${w.user.switching ? '' : ' (not root, so files are written as this uid)'}`
     : code === 'ENOSPC' ? 'no space left on device'
+    : code === 'EDQUOT' ? 'disk quota exceeded'
+    : code === 'ELOOP' ? 'a symbolic link is in the way'
     : (code ?? 'unknown error');
   return new WriteError(`${what}: ${hint}`, { cause: error });
 }

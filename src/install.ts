@@ -1,24 +1,33 @@
 /**
- * Step 3 of a start: put what Claude Code needs into the target's config dir.
- * Everything is read and merged first, then written, so a bad input writes nothing.
+ * Step 3 of a start: put what Claude Code needs into the target's config dir, as one
+ * transaction: every file is read and merged, then written to temp files and synced, and only
+ * when all of them are complete are they renamed into place. A bad input, a full disk or a
+ * refused write replaces nothing and leaves no temp file or new directory behind. The whole
+ * transaction holds Claude Code's own .claude.json lock, so two starts on one home (two
+ * containers on one volume, a restart racing a sidecar) both succeed and both merges survive.
  */
 import * as path from 'node:path';
 import { mergeClaudeJson } from './claude-json.js';
 import type { Credential } from './payload.js';
-import { readSecretFile } from './sources/file.js';
 import { classifyLogin } from './sync/decide.js';
 import {
   checkWritable,
   ensureDirectory,
   fixFileInPlace,
   readJsonObject,
+  readPlacedFile,
+  removeCreatedDirectories,
   removeStaleTempFiles,
   setAsideInvalid,
-  writeFileAtomic,
+  stageFile,
+  withFileLock,
   writeTarget,
   type ClaudePaths,
+  type StagedFile,
   type Writer,
 } from './home.js';
+import { MAX_SECRET_BYTES } from './sources/file.js';
+import { STATE_FILE, statePath } from './state.js';
 
 export interface InstallOptions {
   trust: string[];
@@ -36,64 +45,87 @@ export function install(
   paths: ClaudePaths,
   options: InstallOptions,
   w: Writer,
+  /** The state file's content (never a secret), written in the same transaction. */
+  stateText?: string,
 ): Installed {
   if (!w.user.switching) checkWritable(paths.configDir, w);
   if (!w.user.switching) checkWritable(path.dirname(paths.claudeJsonPath), w);
 
-  const claudeJsonTarget = writeTarget(paths.claudeJsonPath, w);
-  const existing = readJsonObject(claudeJsonTarget, w);
-  const merged = mergeClaudeJson(existing ?? {}, {
-    trust: options.trust,
-    apiKey: credential?.kind === 'api-key' ? credential.key : undefined,
-    skipPermissionsPrompt: options.skipPermissionsPrompt,
-  });
-  const claudeJsonText = JSON.stringify(merged, null, 2) + '\n';
-  const claudeJsonChanged = existing === undefined || JSON.stringify(existing, null, 2) + '\n' !== claudeJsonText;
+  const writer: Writer = { ...w, created: [] };
+  const staged: StagedFile[] = [];
+  try {
+    ensureDirectory(path.dirname(paths.claudeJsonPath), writer, path.dirname(paths.claudeJsonPath) === paths.configDir);
+    ensureDirectory(paths.configDir, writer);
+    return withFileLock(paths.claudeJsonPath, writer, () => {
+      // Under the lock no other start is writing: a temp of ours found now is a crash's leftover.
+      removeStaleTempFiles(paths.configDir, path.basename(paths.credentialsPath), writer);
+      removeStaleTempFiles(paths.configDir, STATE_FILE, writer);
 
-  ensureDirectory(paths.configDir, w);
-  removeStaleTempFiles(paths.configDir, path.basename(paths.credentialsPath));
+      const claudeJsonTarget = writeTarget(paths.claudeJsonPath, writer);
+      removeStaleTempFiles(path.dirname(claudeJsonTarget), path.basename(claudeJsonTarget), writer);
+      const existing = readJsonObject(claudeJsonTarget, writer);
+      const merged = mergeClaudeJson(existing ?? {}, {
+        trust: options.trust,
+        apiKey: credential?.kind === 'api-key' ? credential.key : undefined,
+        skipPermissionsPrompt: options.skipPermissionsPrompt,
+      });
+      const claudeJsonText = JSON.stringify(merged, null, 2) + '\n';
+      const claudeJsonChanged = existing === undefined || JSON.stringify(existing, null, 2) + '\n' !== claudeJsonText;
 
-  let wroteCredentials = false;
-  if (credential?.kind === 'credentials-json') {
-    if (inPlace) {
-      fixFileInPlace(paths.credentialsPath, w);
-    } else if (keepsNewerPairInPlace(credential, paths.credentialsPath, w)) {
-      fixFileInPlace(paths.credentialsPath, w);
-    } else {
-      writeFileAtomic(writeTarget(paths.credentialsPath, w), JSON.stringify(credential.file, null, 2) + '\n', w);
-      wroteCredentials = true;
-      w.log.info(`wrote ${paths.credentialsPath} (0600, uid ${w.user.uid})`);
-    }
+      let credentialsFile: StagedFile | undefined;
+      let fixInPlace = false;
+      if (credential?.kind === 'credentials-json') {
+        if (inPlace || keepsNewerPairInPlace(credential, paths.credentialsPath, writer)) fixInPlace = true;
+        else credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, writer), JSON.stringify(credential.file, null, 2) + '\n', writer));
+      }
+      const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, writer)) : undefined;
+      const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, writer)) : undefined;
+
+      // Everything is on disk in full: now replace, the login first.
+      if (fixInPlace) fixFileInPlace(paths.credentialsPath, writer);
+      if (credentialsFile) {
+        credentialsFile.commit();
+        w.log.info(`wrote ${paths.credentialsPath} (0600, uid ${w.user.uid})`);
+      }
+      if (claudeJsonFile) {
+        if (existing === undefined) {
+          const aside = setAsideInvalid(claudeJsonTarget, writer);
+          w.log.warn(`${claudeJsonTarget} was not valid JSON; kept it as ${aside} and wrote a new one`);
+        }
+        claudeJsonFile.commit();
+        w.log.info(`updated ${paths.claudeJsonPath} (onboarding done${options.trust.length ? `, trusted ${options.trust.join(', ')}` : ''})`);
+      } else {
+        w.log.debug(`${paths.claudeJsonPath} already up to date`);
+      }
+      stateFile?.commit();
+      return { wroteCredentials: credentialsFile !== undefined, claudeJsonChanged };
+    });
+  } catch (error) {
+    for (const file of staged) file.abort();
+    removeCreatedDirectories(writer);
+    throw error;
   }
+}
 
-  removeStaleTempFiles(path.dirname(claudeJsonTarget), path.basename(claudeJsonTarget));
-  if (claudeJsonChanged) {
-    const dir = path.dirname(claudeJsonTarget);
-    if (dir !== paths.configDir) ensureDirectory(dir, w, false);
-    if (existing === undefined) {
-      const aside = setAsideInvalid(claudeJsonTarget, w);
-      w.log.warn(`${claudeJsonTarget} was not valid JSON; kept it as ${aside} and wrote a new one`);
-    }
-    writeFileAtomic(claudeJsonTarget, claudeJsonText, w);
-    w.log.info(`updated ${paths.claudeJsonPath} (onboarding done${options.trust.length ? `, trusted ${options.trust.join(', ')}` : ''})`);
-  } else {
-    w.log.debug(`${paths.claudeJsonPath} already up to date`);
-  }
-  return { wroteCredentials, claudeJsonChanged };
+function stage(list: StagedFile[], file: StagedFile): StagedFile {
+  list.push(file);
+  return file;
 }
 
 /**
  * A persistent ~/.claude may hold a pair Claude Code refreshed after the secret was made: its
  * refresh token is the live one, and the secret's was spent by that refresh. Copying the
- * secret over it would log the container out, so the newer pair in place wins.
+ * secret over it would log the container out, so the newer pair in place wins. Read with the
+ * target's rights: the file sits where the target can swap it.
  */
 function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credentials-json' }>, file: string, w: Writer): boolean {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readSecretFile(file, file, { noFollow: true }).toString('utf8');
+    text = readPlacedFile(file, w, MAX_SECRET_BYTES);
   } catch {
-    return false; // absent, a link, or unreadable: write ours
+    return false; // not a regular file, or unreadable: write ours
   }
+  if (text === undefined) return false;
   const inPlace = classifyLogin(text, file);
   const incoming = classifyLogin(JSON.stringify(credential.file), 'source');
   if (inPlace.state !== 'valid' || incoming.state !== 'valid') return false;

@@ -8,12 +8,14 @@ import { claudePaths, selfWriter } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
 import { describeKind, secretsOf } from './payload.js';
-import { canExec, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
+import { canExec, closeUninvitedInspector, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
 import { describeLinks, linksFor, resolveChain, type Resolution } from './sources/chain.js';
 import type { SyncStore } from './sync/stores.js';
 import { splitReferences } from './sources/references.js';
 import type { SourceContext } from './sources/types.js';
-import { readState, writeState } from './state.js';
+import { checkCanBecome } from './rights.js';
+import { scrubEnvironmentBlock } from './scrub-environ.js';
+import { readState, stateText, writeState } from './state.js';
 import { dropPrivileges, readUserDatabase, resolveTargetUser } from './user.js';
 
 declare const __VERSION__: string;
@@ -27,6 +29,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     json: env.CLAUDE_ENTRY_LOG_FORMAT?.toLowerCase() === 'json',
   });
   for (const name of SECRET_VARIABLES) log.addSecret(env[name]);
+  // A SIGUSR1 that arrived while Node itself was starting, before the bundle's first statement
+  // could make it harmless, has opened the inspector: close it before any secret is fetched.
+  closeUninvitedInspector(log);
   try {
     const invocation = parseCommandLine(argv, env);
     if (invocation.action === 'help') {
@@ -89,7 +94,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   const paths = claudePaths(user.home, env);
 
   // 2. the credential
-  const ctx: SourceContext = { env, log, timeoutMs: config.timeoutMs, credentialsPath: paths.credentialsPath };
+  const ctx: SourceContext = { env, log, timeoutMs: config.timeoutMs, credentialsPath: paths.credentialsPath, user };
   const links = linksFor(config.source, ctx);
   const resolution = await resolveChain(links, ctx);
   if (resolution) {
@@ -103,27 +108,34 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
 
   const syncStore = await prepareSync(config, resolution, log);
-  // A command that cannot run must not leave files behind; checked again as the user below.
-  resolveCommand(command[0]!, env.PATH);
 
-  // 3. the files, written and owned before the privileges go
-  install(resolution?.credential, resolution?.fetched.inPlace ?? false, paths, config, { user, log });
-  if (resolution) {
-    const { credential, fetched } = resolution;
-    writeState(paths.configDir, {
-      source: fetched.source,
-      kind: credential.kind,
-      deliveredAs: credential.kind === 'credentials-json' ? paths.credentialsPath : credential.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY',
-      startedAt: new Date().toISOString(),
-      version: __VERSION__,
-      sync: syncStore ? { mode: config.sync, store: syncStore.describe } : undefined,
-    }, { user, log });
-  }
-
-  // 4. the child's environment, then the drop
+  // Whatever can fail before the command runs fails here, before anything is written: the
+  // drop to the user (too many groups, no CAP_SETGID) and the command as the user will see it.
+  checkCanBecome(user);
   const envRefs = splitReferences(config.source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));
   const child = childEnvironment(env, resolution, user, envRefs);
+  resolveCommand(command[0]!, child.env.PATH, user);
+
+  // 3. the files, written and owned before the privileges go
+  const state = resolution && {
+    source: resolution.fetched.source,
+    kind: resolution.credential.kind,
+    deliveredAs: resolution.credential.kind === 'credentials-json' ? paths.credentialsPath : resolution.credential.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY',
+    startedAt: new Date().toISOString(),
+    version: __VERSION__,
+    sync: syncStore ? { mode: config.sync, store: syncStore.describe } : undefined,
+  };
+  install(resolution?.credential, resolution?.fetched.inPlace ?? false, paths, config, { user, log }, state && stateText(state));
+
+  // 4. the drop
   if (child.removed.length > 0) log.debug(`removed from the command's environment: ${child.removed.join(', ')}`);
+  const willExec = canExec() && !syncStore;
+  if (!willExec) {
+    // The command can read a supervisor of its own uid in /proc: leave nothing there it was not
+    // given. Done before the drop, while /proc/self/mem is still ours to open.
+    const hidden = scrubEnvironmentBlock(child.env);
+    if (hidden.length > 0) log.debug(`cleared from claude-entry's own environment block: ${hidden.join(', ')}`);
+  }
   if (user.switching) {
     dropPrivileges(user);
     log.debug(`running as ${user.name ?? user.uid} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})`);
@@ -131,7 +143,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
 
   // 5. the command
   const file = resolveCommand(command[0]!, child.env.PATH);
-  if (canExec() && !syncStore) {
+  if (willExec) {
     log.debug(`exec ${file}`);
     execCommand(file, command, child.env);
   }

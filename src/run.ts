@@ -9,13 +9,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CommandError, ExitCode, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
+import { actsForAnotherUser } from './rights.js';
+import type { TargetUser } from './user.js';
 
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 /** The kernel sends these to the terminal's whole foreground process group, child included. */
 const TERMINAL_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH']);
 
-/** Find the command on PATH like a shell would; 127 / 126 when it cannot run. */
-export function resolveCommand(command: string, envPath: string | undefined): string {
+/**
+ * Find the command on PATH like a shell would; 127 / 126 when it cannot run. With `as`, judge
+ * as that user will, still as root: the start checks this before writing anything, so a
+ * command the user cannot run fails with nothing left behind.
+ */
+export function resolveCommand(command: string, envPath: string | undefined, as?: TargetUser): string {
+  const user = as && actsForAnotherUser(as) ? as : undefined;
   const candidates = command.includes('/')
     ? [command]
     : (envPath ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
@@ -27,6 +34,7 @@ export function resolveCommand(command: string, envPath: string | undefined): st
   for (const candidate of candidates) {
     let stat: fs.Stats;
     try {
+      if (user && !searchableBy(path.dirname(path.resolve(candidate)), user)) throw Object.assign(new Error('search'), { code: 'EACCES' });
       stat = fs.statSync(candidate);
     } catch (error) {
       // As a shell does: a PATH entry the user cannot search (e.g. /root/.local/bin after the
@@ -39,7 +47,9 @@ export function resolveCommand(command: string, envPath: string | undefined): st
       continue;
     }
     try {
-      fs.accessSync(candidate, fs.constants.X_OK);
+      if (user) {
+        if (!permits(stat, user, 0o1)) throw new Error('not executable');
+      } else fs.accessSync(candidate, fs.constants.X_OK);
       return candidate;
     } catch {
       notExecutable ??= `${candidate}: permission denied`;
@@ -47,6 +57,21 @@ export function resolveCommand(command: string, envPath: string | undefined): st
   }
   if (notExecutable) throw new CommandError(`cannot run ${command}: ${notExecutable}`, ExitCode.notExecutable);
   throw new CommandError(`${command}: command not found${command.includes('/') ? '' : ' on PATH'}`, ExitCode.notFound);
+}
+
+/** The mode bits that apply to `user` (owner, group or other), tested for `bit` (4 r, 2 w, 1 x). */
+function permits(stat: fs.Stats, user: TargetUser, bit: number): boolean {
+  const bits = stat.uid === user.uid ? stat.mode >> 6 : user.groups.includes(stat.gid) ? stat.mode >> 3 : stat.mode;
+  return (bits & bit) !== 0;
+}
+
+/** Every directory on the way to `dir` lets `user` through. */
+function searchableBy(dir: string, user: TargetUser): boolean {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const stat = fs.statSync(d, { throwIfNoEntry: false });
+    if (stat && !permits(stat, user, 0o1)) return false;
+    if (d === path.dirname(d)) return true;
+  }
 }
 
 export function signalExitCode(signal: NodeJS.Signals): number {

@@ -23,7 +23,7 @@ export function conventionalLinks(ctx: SourceContext): SourceLink[] {
     envFileLink('CLAUDE_CODE_OAUTH_TOKEN_FILE', ctx, 'oauth-token'),
     envLink('ANTHROPIC_API_KEY', ctx, 'api-key'),
     envFileLink('ANTHROPIC_API_KEY_FILE', ctx, 'api-key'),
-    optionalFileLink(DOCKER_SECRET_PATH),
+    optionalFileLink(DOCKER_SECRET_PATH, ctx.user),
     inPlaceLink(ctx),
   ];
 }

@@ -23,7 +23,7 @@ export function envFileLink(name: string, ctx: SourceContext, kind?: FetchedSecr
       const path = ctx.env[name];
       if (path === undefined || path === '') throw new SourceNotConfigured(`${name} is not set`);
       if (!path.startsWith('/')) throw new ConfigError(`${name}: ${path} is not an absolute path`);
-      const fetched = await fileLink(path, `${name}=${path}`).fetch();
+      const fetched = await fileLink(path, `${name}=${path}`, [], ctx.user).fetch();
       return { ...fetched, kind };
     },
   };

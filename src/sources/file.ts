@@ -1,6 +1,8 @@
 /** A mounted secret file: Docker and Compose secrets, Kubernetes Secret volumes, `_FILE` variables. */
 import * as fs from 'node:fs';
 import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
+import { userControls, withRightsOf } from '../rights.js';
+import type { TargetUser } from '../user.js';
 import type { SyncStore } from '../sync/stores.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 
@@ -10,6 +12,11 @@ export const MAX_SECRET_BYTES = 1024 * 1024;
 export interface ReadOptions {
   /** Not following a symlink at the last component: for files in the target's home. */
   noFollow?: boolean;
+  /**
+   * Read with this user's rights where the user could change what the path resolves to (a
+   * file source in a directory the user can write, the credentials file in its home).
+   */
+  as?: TargetUser;
 }
 
 /**
@@ -17,6 +24,24 @@ export interface ReadOptions {
  * file, and never reads more than MAX_SECRET_BYTES. Errors name the path, never content.
  */
 export function readSecretFile(path: string, source: string, options: ReadOptions = {}): Buffer {
+  const user = options.as;
+  if (user && userControls(path, user)) {
+    try {
+      return withRightsOf(user, () => readSecretFileHere(path, source, options));
+    } catch (error) {
+      if (error instanceof ConfigError && /is not readable by uid/.test(error.message)) {
+        throw new ConfigError(
+          `${source}: ${path} is not readable by ${user.name ?? `uid ${user.uid}`}: it is where that user can change it, so it is read with that user's rights (make it readable by the user, or move it to a directory the user cannot write)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+  return readSecretFileHere(path, source, options);
+}
+
+function readSecretFileHere(path: string, source: string, options: ReadOptions): Buffer {
   let fd: number;
   const flags = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (options.noFollow ? fs.constants.O_NOFOLLOW : 0);
   try {
@@ -75,20 +100,20 @@ function storeFor(path: string): () => Promise<SyncStore> {
 }
 
 /** A file named by a reference: configured, so a missing file is an error. */
-export function fileLink(path: string, source: string, carriedBy: string[] = []): SourceLink {
+export function fileLink(path: string, source: string, carriedBy: string[] = [], as?: TargetUser): SourceLink {
   return {
     describe: source,
-    fetch: async (): Promise<FetchedSecret> => ({ payload: readSecretFile(path, source), source, carriedBy, store: storeFor(path) }),
+    fetch: async (): Promise<FetchedSecret> => ({ payload: readSecretFile(path, source, { as }), source, carriedBy, store: storeFor(path) }),
   };
 }
 
 /** A conventional default path: absent means not configured, anything else is read. */
-export function optionalFileLink(path: string): SourceLink {
+export function optionalFileLink(path: string, as?: TargetUser): SourceLink {
   return {
     describe: path,
     fetch: async () => {
       if (!fs.existsSync(path)) throw new SourceNotConfigured(`${path} does not exist`);
-      return { payload: readSecretFile(path, path), source: path, carriedBy: [], store: storeFor(path) };
+      return { payload: readSecretFile(path, path, { as }), source: path, carriedBy: [], store: storeFor(path) };
     },
   };
 }
@@ -104,16 +129,16 @@ export function inPlaceLink(ctx: SourceContext): SourceLink {
       } catch {
         throw new SourceNotConfigured(`${path} does not exist`);
       }
-      return { payload: readSecretFile(path, path, { noFollow: true }), source: path, carriedBy: [], inPlace: true };
+      return { payload: readSecretFile(path, path, { noFollow: true, as: ctx.user }), source: path, carriedBy: [], inPlace: true };
     },
   };
 }
 
 export const fileReferences: ReferenceProvider = {
   matches: (ref) => ref.startsWith('/') || ref.startsWith('file:'),
-  link(ref) {
+  link(ref, ctx) {
     const path = ref.startsWith('file:') ? ref.slice('file:'.length) : ref;
     if (!path.startsWith('/')) throw new ConfigError(`CLAUDE_ENTRY_SOURCE: ${ref}: a file reference needs an absolute path`);
-    return fileLink(path, `file:${path}`);
+    return fileLink(path, `file:${path}`, [], ctx.user);
   },
 };

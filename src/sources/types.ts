@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { SyncStore } from '../sync/stores.js';
+import type { TargetUser } from '../user.js';
 
 /** What every source link is given: inputs are passed in, never read from globals. */
 export interface SourceContext {
@@ -9,6 +10,11 @@ export interface SourceContext {
   timeoutMs: number;
   /** Where Claude Code reads credentials for the target user (for the "already in place" link). */
   credentialsPath: string;
+  /**
+   * The target user, when known: a file on a path that user can change is read with the
+   * user's rights, so a link swapped in cannot make root read a file of its own choosing.
+   */
+  user?: TargetUser;
 }
 
 /** A secret as fetched, before it is parsed. */
