@@ -129,7 +129,18 @@ export async function embedAsync({ name, code }) {
  * file (26 copies, about 13 ms of start-up, measured on Node 24). Our namespace imports of
  * built-ins only ever read properties, so the module object itself serves. Then minify.
  */
-export const FIRST_STATEMENT = 'process.on("SIGUSR1",function(){});';
+// A SIGUSR1 that landed while Node itself was starting (before any code of ours could run)
+// has opened the inspector, or will: Node's signal thread acts on it later, at any moment.
+// So park the inspector's port on a listening socket of our own (bound synchronously, never
+// accepted, closed with the process): any later start fails with EADDRINUSE. Then close an
+// inspector already open. An open inspector lets any local process evaluate code in this root
+// process, whose environment already holds the secrets. Skipped when --inspect was asked for.
+export const FIRST_STATEMENT =
+  'process.on("SIGUSR1",function(){});' +
+  '(function(){if(/--inspect/.test(process.execArgv.join(" ")+" "+(process.env.NODE_OPTIONS||"")))return;' +
+  'try{var w=process.binding("tcp_wrap"),h=new w.TCP(w.constants.SERVER),a={};' +
+  'if(h.bind("127.0.0.1",0)===0&&h.listen(0)===0&&h.getsockname(a)===0){h.unref();process.debugPort=a.port}else h.close()}catch(e){}' +
+  'try{var i=require("node:inspector");if(i.url()!==undefined){i.close();globalThis.__claudeEntryClosedInspector=true}}catch(e){}})();';
 
 async function finishMainBundle(code) {
   const unwrapped = code.replace(/__toESM\(require\("(node:[a-z_/]+)"\)\)/g, 'require("$1")');

@@ -199,11 +199,16 @@ export function installStartupSignalHandlers(onStop: (signal: NodeJS.Signals) =>
 /**
  * Node reacts to SIGUSR1 before any handler of ours exists (while it starts and compiles the
  * bundle) by opening its inspector on 127.0.0.1:9229: as root, for any process in the
- * container, and for good. Close it unless it was asked for. Measured on Node 18, 20, 24: a
- * signal taken that early opens it twice, the second time on the next turn of the event loop,
- * hence the second look.
+ * container. The bundle's first statement (build/build.mjs) makes the signal harmless and
+ * closes such an inspector on the first turns of the event loop; this says so in the log, and
+ * looks once more before the command starts.
  */
-export function closeUninvitedInspector(log?: Logger, again = true): void {
+export function closeUninvitedInspector(log?: Logger): void {
+  const flags = globalThis as { __claudeEntryClosedInspector?: boolean };
+  if (flags.__claudeEntryClosedInspector) {
+    delete flags.__claudeEntryClosedInspector;
+    log?.warn('closed the Node inspector that a SIGUSR1 opened while Node was starting');
+  }
   if ([...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('--inspect'))) return;
   let inspector: typeof import('node:inspector');
   try {
@@ -215,7 +220,6 @@ export function closeUninvitedInspector(log?: Logger, again = true): void {
   if (inspector.url() === undefined) return;
   inspector.close();
   log?.warn('closed the Node inspector that a SIGUSR1 opened while claude-entry was starting');
-  if (again) setImmediate(() => closeUninvitedInspector(log, false));
 }
 
 let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
