@@ -29,6 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { BASELINE_REF, buildBaseline } from './baseline.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_BUNDLE = path.join(ROOT, 'dist', 'claude-entry');
@@ -242,7 +243,37 @@ export function defaultRows(ctx) {
       home: fileHome,
       expectLog: /from CLAUDE_CREDENTIALS_FILE/,
     },
+    ...defenceRows(ctx),
   ];
+}
+
+/**
+ * What the defences against a hostile home cost (issue 8): root writing for another user, the
+ * common container start, by this bundle and by the one before the hardening, side by side.
+ * The user is `nobody`; its config dir (CLAUDE_CONFIG_DIR) is its own and emptied before
+ * each run, as on a first start.
+ */
+function defenceRows(ctx) {
+  if (process.getuid?.() !== 0) return [];
+  const nobody = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'));
+  if (!nobody) return [];
+  const [uid, gid] = nobody.split(':').slice(2, 4).map(Number);
+  const baseline = buildBaseline();
+  const bundles = [['this bundle', ctx.bundle], ...(baseline ? [[`before the hardening (${BASELINE_REF})`, baseline]] : [])];
+  return bundles.map(([label, bundle], i) => {
+    const dir = ctx.freshHome(`as-user-${i}`);
+    // The user must reach its own directory: the bench's temp dirs are root's 0700.
+    for (let d = path.dirname(dir); d !== path.dirname(ctx.tmp); d = path.dirname(d)) fs.chmodSync(d, 0o755);
+    fs.chownSync(dir, uid, gid);
+    return {
+      key: `as-user-${i}`,
+      name: `root -> nobody, env token, ${label}`,
+      argv: [ctx.node, bundle, '--', '/bin/true'],
+      env: { HOME: dir, CLAUDE_CONFIG_DIR: dir, CLAUDE_ENTRY_USER: 'nobody', CLAUDE_CODE_OAUTH_TOKEN: ctx.fakeToken },
+      home: dir,
+      expectLog: /using OAuth token from CLAUDE_CODE_OAUTH_TOKEN/,
+    };
+  });
 }
 
 async function loadCloudRows(ctx) {
@@ -621,6 +652,15 @@ export async function runBench(options = {}) {
         `${f2(tokenStats.min / base.min)}x by min, ${f2(tokenStats.cpu / base.cpu)}x by cpu (target 1.10x: ${verdict}); ` +
         `+${f1(tokenStats.mean - base.mean)} ms`,
     );
+    const hardened = timing.get('as-user-0');
+    const before = timing.get('as-user-1');
+    if (hardened && before) {
+      console.log(
+        `defences against a hostile home (root -> nobody, this bundle vs ${BASELINE_REF}): ` +
+          `${hardened.median >= before.median ? '+' : ''}${f1(hardened.median - before.median)} ms by median, ` +
+          `${hardened.cpu >= before.cpu ? '+' : ''}${f1(hardened.cpu - before.cpu)} ms of cpu (${f2(hardened.cpu / before.cpu)}x)`,
+      );
+    }
 
     const result = { node: nodeVersion, bundleBytes: size, timing: Object.fromEntries(timing), rss: Object.fromEntries(rss) };
     if (!options.noAnalysis) {
