@@ -7,12 +7,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunOptions } from '../helpers.js';
-import { asUser, isRoot, listeningPorts, startProcess, waitFor, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
+import { answersHttp, asUser, isRoot, listeningPorts, startProcess, waitFor, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
 
 const AGENT = { uid: 1000, gid: 1000 };
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken, FAKE.apiKey, FAKE.oauthToken];
@@ -95,21 +94,6 @@ function startRacer(a: string, b: string) {
   return new Promise<typeof racer>((resolve, reject) => {
     racer.stdout.once('data', () => resolve(racer));
     racer.once('exit', (code) => reject(new Error(`racer exited ${code}`)));
-  });
-}
-
-/** Whether something on 127.0.0.1:port answers an HTTP request (the inspector would). */
-function answersHttp(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: '127.0.0.1', port, path: '/json/list', timeout: 500 }, (response) => {
-      response.resume();
-      resolve(true);
-    });
-    request.on('timeout', () => {
-      request.destroy();
-      resolve(false);
-    });
-    request.on('error', () => resolve(false));
   });
 }
 

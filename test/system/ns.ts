@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import type { RunOptions, RunResult } from '../helpers.js';
 
@@ -166,4 +167,19 @@ export function listeningPorts(pid: number): number[] {
       const local = line.trim().split(/\s+/)[3]!; // State Recv-Q Send-Q Local Peer Process
       return Number(local.slice(local.lastIndexOf(':') + 1));
     });
+}
+
+/** Whether something on 127.0.0.1:port answers an HTTP request (the inspector would). */
+export function answersHttp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: '/json/list', timeout: 500 }, (response) => {
+      response.resume();
+      resolve(true);
+    });
+    request.on('timeout', () => {
+      request.destroy();
+      resolve(false);
+    });
+    request.on('error', () => resolve(false));
+  });
 }
