@@ -277,12 +277,17 @@ function defenceRows(ctx) {
 }
 
 async function loadCloudRows(ctx) {
-  const file = path.join(ROOT, 'bench', 'cloud.mjs');
+  return loadRows(ctx, 'cloud.mjs');
+}
+
+/** A row module in bench/: benchRows(ctx) -> Row[] | { rows, teardown?, summary?(timing), after?(ctx, tools) }. */
+async function loadRows(ctx, name) {
+  const file = path.join(ROOT, 'bench', name);
   if (!fs.existsSync(file)) return { rows: [] };
   const mod = await import(pathToFileURL(file).href);
   if (typeof mod.benchRows !== 'function') throw new Error('bench/cloud.mjs must export benchRows(ctx)');
   const out = await mod.benchRows(ctx);
-  return Array.isArray(out) ? { rows: out } : { rows: out?.rows ?? [], teardown: out?.teardown };
+  return Array.isArray(out) ? { rows: out } : { rows: out?.rows ?? [], teardown: out?.teardown, summary: out?.summary, after: out?.after };
 }
 
 /** Run each row once, as measured, and check it does what its name says. */
@@ -594,7 +599,8 @@ export async function runBench(options = {}) {
     const ctx = await makeContext({ node, bundle, tmp });
     const cloud = options.cloud === false ? { rows: [] } : await loadCloudRows(ctx);
     teardown = cloud.teardown;
-    const rows = [...defaultRows(ctx), ...cloud.rows, ...(options.extraRows ?? [])].map((r, i) => ({ key: r.key ?? `row${i}`, ...r }));
+    const peers = options.peers === false ? { rows: [] } : await loadRows(ctx, 'peers.mjs');
+    const rows = [...defaultRows(ctx), ...peers.rows, ...cloud.rows, ...(options.extraRows ?? [])].map((r, i) => ({ key: r.key ?? `row${i}`, ...r }));
 
     const nodeVersion = (await run([node, '--version'], { env })).stdout.trim();
     const size = fs.statSync(bundle).size;
@@ -652,6 +658,8 @@ export async function runBench(options = {}) {
         `${f2(tokenStats.min / base.min)}x by min, ${f2(tokenStats.cpu / base.cpu)}x by cpu (target 1.10x: ${verdict}); ` +
         `+${f1(tokenStats.mean - base.mean)} ms`,
     );
+    for (const line of peers.summary?.(timing) ?? []) console.log(line);
+    if (peers.after && !quick) await peers.after(ctx, { env, tmp, hyperfine });
     const hardened = timing.get('as-user-0');
     const before = timing.get('as-user-1');
     if (hardened && before) {
@@ -718,6 +726,7 @@ function parseFlags(argv) {
     if (a === '--quick') options.quick = true;
     else if (a === '--keep') options.keep = true;
     else if (a === '--no-analysis') options.noAnalysis = true;
+    else if (a === '--no-peers') options.peers = false;
     else if (a === '--no-cloud') options.cloud = false;
     else if (a === '--node') options.node = argv[++i];
     else if (a === '--bundle') options.bundle = argv[++i];

@@ -26,6 +26,7 @@ import {
   type StagedFile,
   type Writer,
 } from './home.js';
+import { userControls, withRightsOf } from './rights.js';
 import { MAX_SECRET_BYTES } from './sources/file.js';
 import { STATE_FILE, statePath } from './state.js';
 
@@ -56,7 +57,12 @@ export function install(
   try {
     ensureDirectory(path.dirname(paths.claudeJsonPath), writer, path.dirname(paths.claudeJsonPath) === paths.configDir);
     ensureDirectory(paths.configDir, writer);
-    return withFileLock(paths.claudeJsonPath, writer, () => {
+    // Where the user controls every file the transaction touches (the usual home), take the
+    // user's rights once for all of it: each switch costs a setxid broadcast to every thread.
+    const touched = [paths.claudeJsonPath, `${paths.claudeJsonPath}.lock`, paths.credentialsPath, statePath(paths.configDir)];
+    const asUserThroughout = touched.every((p) => userControls(p, w.user));
+    const inRights = <T>(fn: () => T): T => (asUserThroughout ? withRightsOf(w.user, fn) : fn());
+    return inRights(() => withFileLock(paths.claudeJsonPath, writer, () => {
       // Under the lock no other start is writing: a temp of ours found now is a crash's leftover.
       removeStaleTempFiles(paths.configDir, path.basename(paths.credentialsPath), writer);
       removeStaleTempFiles(paths.configDir, STATE_FILE, writer);
@@ -99,7 +105,7 @@ export function install(
       }
       stateFile?.commit();
       return { wroteCredentials: credentialsFile !== undefined, claudeJsonChanged };
-    });
+    }));
   } catch (error) {
     for (const file of staged) file.abort();
     removeCreatedDirectories(writer);
