@@ -140,7 +140,10 @@ export const FIRST_STATEMENT =
   '(function(){if(/--inspect/.test(process.execArgv.join(" ")+" "+(process.env.NODE_OPTIONS||"")))return;' +
   'try{var w=process.binding("tcp_wrap"),h=new w.TCP(w.constants.SERVER),a={};' +
   'if(h.bind("127.0.0.1",0)===0&&h.listen(0)===0&&h.getsockname(a)===0){h.unref();process.debugPort=a.port}else h.close()}catch(e){}' +
-  'try{var i=require("node:inspector");if(i.url()!==undefined){i.close();globalThis.__claudeEntryClosedInspector=true}}catch(e){}})();';
+  // Asked through the binding (free), not node:inspector (about 4 ms to load), which is
+  // loaded only to close one that is open.
+  'try{var u;try{u=process.binding("inspector").url()}catch(e){u=require("node:inspector").url()}' +
+  'if(u!==undefined){require("node:inspector").close();globalThis.__claudeEntryClosedInspector=true}}catch(e){}})();';
 
 async function finishMainBundle(code) {
   const unwrapped = code.replace(/__toESM\(require\("(node:[a-z_/]+)"\)\)/g, 'require("$1")');
