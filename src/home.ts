@@ -353,11 +353,14 @@ export function readPlacedFile(p: string, w: Writer, limit: number): string | un
     } catch (error) {
       const code = errnoCode(error);
       if (code === 'ENOENT' || code === 'ELOOP') return undefined;
+      // open(2) of a socket fails with ENXIO: say what it is, as for a FIFO or a device.
+      if (code === 'ENXIO') throw new WriteError(`${p} is not a regular file (a socket); remove it`);
       throw writeError(error, `cannot read ${p}`, w);
     }
     try {
       const stat = fs.fstatSync(fd);
       if (!stat.isFile()) throw new WriteError(`${p} is not a regular file (${describeType(stat)}); remove it`);
+      if (stat.size > limit) throw new WriteError(`${p} is larger than ${limit} bytes; move it aside`);
       const chunks: Buffer[] = [];
       let total = 0;
       const chunk = Buffer.alloc(64 * 1024);

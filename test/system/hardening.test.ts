@@ -325,13 +325,22 @@ describe.skipIf(!isRoot)('hardening: root over a home the user controls', () => 
         fs.chownSync(path.join(w.home, '.claude'), AGENT.uid, AGENT.gid);
         spawnSync('mkfifo', [path.join(w.home, '.claude', '.credentials.json')]);
       }],
+      ['a 100 GB sparse file at ~/.claude.json', (w: World) => {
+        fs.writeFileSync(path.join(w.home, '.claude.json'), '');
+        fs.truncateSync(path.join(w.home, '.claude.json'), 100 * 1024 ** 3);
+      }],
+      ['a directory at ~/.claude.json', (w: World) => fs.mkdirSync(path.join(w.home, '.claude.json'))],
+      ['a socket at ~/.claude.json', (w: World) => {
+        spawnSync('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path.join(w.home, '.claude.json'))})`]);
+      }],
     ])('%s: the start ends at once with an error, no hang', async (_name, plant) => {
       const w = world();
       plant(w);
       const r = await run(w, ['--', '/bin/true'], { timeoutMs: 20_000 });
       expect(r.signal).toBeNull();
-      expect([73, 0]).toContain(r.code);
-      if (r.code === 73) expect(r.stderr).toMatch(/not a regular file/);
+      expect([73, 0], r.stderr).toContain(r.code);
+      if (r.code === 73) expect(r.stderr).toMatch(/not a regular file|larger than/);
+      expect(r.stderr.split('\n').filter((l) => l.includes('error'))).toHaveLength(r.code === 73 ? 1 : 0);
     });
 
     it('not root, ~/.claude.json a link to /dev/zero: an error, not a read that never ends', async () => {
