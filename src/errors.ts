@@ -7,6 +7,7 @@ export const ExitCode = {
   unavailable: 69, // EX_UNAVAILABLE: network, denied by a provider, timeout
   config: 78, // EX_CONFIG: bad reference, bad payload, unknown user, unreadable secret file
   cantWrite: 73, // EX_CANTCREAT: could not write or chown the files
+  internal: 70, // EX_SOFTWARE: a bug; never after the files were written for the command
   notExecutable: 126,
   notFound: 127,
 } as const;

@@ -3,7 +3,7 @@
  */
 import { childEnvironment } from './child-env.js';
 import { parseCommandLine, type Config } from './cli.js';
-import { ConfigError, EntryError } from './errors.js';
+import { ConfigError, EntryError, ExitCode } from './errors.js';
 import { claudePaths, selfWriter } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
@@ -70,7 +70,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       return error.exitCode;
     }
     log.error(`internal error: ${error instanceof Error ? error.message : String(error)}`);
-    return 70;
+    return ExitCode.internal;
   }
 }
 
@@ -193,9 +193,9 @@ async function prepareSync(config: Config, resolution: Resolution | undefined, l
 // If the event loop ever drains before main settles, that is a bug: never report success for it.
 process.once('beforeExit', () => {
   process.stderr.write('claude-entry: error: internal error: stopped before the command finished\n');
-  process.exit(70);
+  process.exit(ExitCode.internal);
 });
 main(process.argv.slice(2), process.env).then(
   (code) => process.exit(code),
-  () => process.exit(70),
+  () => process.exit(ExitCode.internal),
 );
