@@ -143,6 +143,9 @@ function setDirectoryMode(dir: string, w: Writer): void {
     fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     const stat = fs.fstatSync(fd);
     if (w.user.switching && stat.uid !== w.user.uid) checkOwnedByTarget(dir, stat, w);
+    // Not root and not ours (a shared volume the deployment points CLAUDE_CONFIG_DIR at): leave
+    // its mode to whoever owns it; writing into it is all that is needed.
+    if (!w.user.switching && stat.uid !== process.geteuid!()) return;
     fs.fchmodSync(fd, 0o700);
   } catch (error) {
     if (error instanceof WriteError) throw error;

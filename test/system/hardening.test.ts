@@ -303,6 +303,17 @@ describe.skipIf(!isRoot)('hardening: root over a home the user controls', () => 
       expect(fileMode(owned)).toBe(0o700);
     });
 
+    it('not root, CLAUDE_CONFIG_DIR at a shared 0777 volume (a Kubernetes emptyDir): used as it is, its mode left alone', async () => {
+      const w = world();
+      const shared = path.join(w.dir, 'shared');
+      fs.mkdirSync(shared);
+      fs.chmodSync(shared, 0o777);
+      const r = await run({ ...w, env: { ...w.env, CLAUDE_ENTRY_USER: undefined, HOME: w.home, CLAUDE_CONFIG_DIR: shared } }, ['--', '/bin/true'], { asAgent: true });
+      expect(r.code, r.stderr).toBe(0);
+      expect(fileMode(shared)).toBe(0o777);
+      expect(fs.statSync(path.join(shared, '.credentials.json')).uid).toBe(AGENT.uid);
+    });
+
     it.each([
       ['a relative CLAUDE_CONFIG_DIR', { CLAUDE_CONFIG_DIR: 'claude-config' }, undefined, /CLAUDE_CONFIG_DIR must be an absolute path/],
       ['an empty home field in passwd', {}, '', /home is empty/],
