@@ -2,10 +2,10 @@
  * What claude-entry remembers between its start and a later `check` or `doctor`: where the
  * credential came from and what kind it was. Never a secret.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeStaleTempFiles, writeFileAtomic, type Writer } from './home.js';
 import type { Credential } from './payload.js';
+import { readSecretFile } from './sources/file.js';
 
 export const STATE_FILE = '.claude-entry-state.json';
 
@@ -33,7 +33,8 @@ export function writeState(configDir: string, state: EntryState, w: Writer): voi
 
 export function readState(configDir: string): EntryState | undefined {
   try {
-    const value = JSON.parse(fs.readFileSync(statePath(configDir), 'utf8')) as EntryState;
+    // The target user can put anything here (a FIFO, a link to /dev/zero): no links, no blocking, regular files only, bounded.
+    const value = JSON.parse(readSecretFile(statePath(configDir), STATE_FILE, { noFollow: true }).toString('utf8')) as EntryState;
     return typeof value === 'object' && value !== null && typeof value.source === 'string' ? value : undefined;
   } catch {
     return undefined;

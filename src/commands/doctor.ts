@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { EntryError } from '../errors.js';
 import { checkWritable } from '../home.js';
 import { createLogger } from '../log.js';
-import { describeKind, formatDuration, kindLabel } from '../payload.js';
+import { describeKind, formatDuration, kindLabel, secretsOf } from '../payload.js';
 import { canExec } from '../run.js';
 import { linksFor, toCredential } from '../sources/chain.js';
 import type { SourceContext } from '../sources/types.js';
@@ -22,6 +22,8 @@ declare const __VERSION__: string;
 export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefined, userSpec: string | undefined, now = Date.now()): Promise<{ code: number; output: string }> {
   const out: string[] = [];
   const problems: string[] = [];
+  // Every secret doctor reads is registered here, and the whole output redacted at the end.
+  const redactor = createLogger({ level: 'silent' });
   const say = (line = '') => out.push(line);
   const uid = process.getuid!();
   say(`claude-entry ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'} doctor: Node ${process.version}, pid ${process.pid}, uid ${uid}`);
@@ -66,7 +68,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
     if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
     if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
-    inPlace = describeInPlace(paths.credentialsPath, user, now);
+    inPlace = describeInPlace(paths.credentialsPath, user, now, redactor.addSecret);
   }
 
   // Sources
@@ -102,8 +104,10 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
       try {
         const fetched = await link.fetch();
         winner = link.describe;
+        redactor.addSecret(fetched.payload.toString().trim());
         try {
           const credential = toCredential(fetched, now);
+          for (const secret of secretsOf(credential)) redactor.addSecret(secret);
           let detail = describeKind(credential);
           if (credential.kind === 'credentials-json' && typeof credential.oauth.expiresAt === 'number') {
             const left = credential.oauth.expiresAt - now;
@@ -174,7 +178,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     say(`Problems (${problems.length})`);
     for (const p of problems) say(`  - ${p}`);
   }
-  return { code: problems.length === 0 ? 0 : 1, output: out.join('\n') };
+  return { code: problems.length === 0 ? 0 : 1, output: redactor.redact(out.join('\n')) };
 }
 
 async function isConfigured(link: { fetch: () => Promise<unknown> }): Promise<boolean> {
@@ -195,13 +199,14 @@ function processName(pid: number): string | undefined {
 }
 
 /** The credentials file already in the config dir: its login and its mode and owner. */
-function describeInPlace(file: string, user: TargetUser, now: number): { line: string; problems: string[] } | undefined {
+function describeInPlace(file: string, user: TargetUser, now: number, addSecret: (s: string) => void): { line: string; problems: string[] } | undefined {
   const facts = fileFacts(file, user);
   if (!facts) return undefined;
   const problems = [...facts.problems];
   let login: string;
   try {
     const credential = parsePayload(readSecretFile(file, file, { noFollow: true }), file, now);
+    for (const secret of secretsOf(credential)) addSecret(secret);
     login = describeKind(credential);
     if (credential.kind === 'credentials-json') {
       const { expiresAt, refreshToken } = credential.oauth;

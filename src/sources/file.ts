@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
 import type { SyncStore } from '../sync/stores.js';
+import { selectJsonKey, splitKeySelector } from './json-key.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 
 /** Far above any credential (a credentials JSON is under 1 KiB); stops a wrong mount early. */
@@ -111,9 +112,29 @@ export function inPlaceLink(ctx: SourceContext): SourceLink {
 
 export const fileReferences: ReferenceProvider = {
   matches: (ref) => ref.startsWith('/') || ref.startsWith('file:'),
-  link(ref) {
-    const path = ref.startsWith('file:') ? ref.slice('file:'.length) : ref;
+  link(ref, ctx) {
+    // `file:/path#key`: one key of a JSON object in the file (a Kubernetes secret with several keys).
+    const { ref: withoutKey, key } = splitKeySelector(ref);
+    const path = withoutKey.startsWith('file:') ? withoutKey.slice('file:'.length) : withoutKey;
     if (!path.startsWith('/')) throw new ConfigError(`CLAUDE_ENTRY_SOURCE: ${ref}: a file reference needs an absolute path`);
-    return fileLink(path, `file:${path}`);
+    if (key === undefined) return fileLink(path, `file:${path}`);
+    const source = `file:${path}#${key}`;
+    return {
+      describe: source,
+      fetch: async () => {
+        const payload = readSecretFile(path, source);
+        // The other keys may be secrets too: redacted like the one selected.
+        ctx.log.addSecret(payload.toString().trim());
+        return { payload: selectJsonKey(payload, key, source), source, carriedBy: [], store: keyedStoreFor(path, key, source) };
+      },
+    };
   },
 };
+
+/** A sync store for one key of a JSON file: the other keys are kept. */
+function keyedStoreFor(path: string, key: string, source: string): () => Promise<SyncStore> {
+  return async () => {
+    const { fileStore, jsonKeyStore } = await import('../sync/stores.js');
+    return jsonKeyStore(fileStore(path), key, source);
+  };
+}

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, WriteError, errnoCode } from '../errors.js';
+import { refuseCredentialShaped } from '../secret-shape.js';
 import { selfWriter, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
 import { linkForReference, splitReferences } from './references.js';
@@ -16,6 +17,7 @@ export interface StoreContext {
 }
 
 export async function storeAtReference(ref: string, payload: string, ctx: StoreContext): Promise<void> {
+  refuseCredentialShaped('--to', ref, 'a reference');
   const refs = splitReferences(ref);
   if (refs.length !== 1) throw new ConfigError(`--to: give exactly one reference`);
   const target = refs[0]!;
