@@ -15,7 +15,7 @@ import type * as Vm from 'node:vm';
 import type * as Zlib from 'node:zlib';
 import * as errors from '../errors.js';
 import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
-import { mergeJsonKey, selectJsonKey } from '../sources/json-key.js';
+import { mergeJsonKey, selectJsonKey, stringsIn } from '../sources/json-key.js';
 import type { SourceContext, SourceLink } from '../sources/types.js';
 import type { SyncStore } from '../sync/stores.js';
 import type { CloudProviderName, CloudSdkModule } from './types.js';
@@ -122,6 +122,9 @@ export function cloudLink<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): So
         () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)} (CLAUDE_ENTRY_TIMEOUT); check the network path to the ${target.provider.toUpperCase()} endpoint`),
       );
       ctx.log.debug(`${target.source}: fetched in ${Date.now() - started} ms`);
+      // The whole answer is secret, the keys `#key` did not select included.
+      ctx.log.addSecret(payload.toString().trim());
+      if (target.key !== undefined) for (const value of stringsIn(payload)) ctx.log.addSecret(value);
       return {
         payload: target.key === undefined ? payload : selectJsonKey(payload, target.key, target.source),
         source: target.source,

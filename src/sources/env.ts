@@ -2,7 +2,7 @@
 import { ConfigError, SourceNotConfigured } from '../errors.js';
 import { refuseCredentialShaped } from '../secret-shape.js';
 import { fileLink } from './file.js';
-import { selectJsonKey, splitKeySelector } from './json-key.js';
+import { selectJsonKey, splitKeySelector, stringsIn } from './json-key.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 
 /** A variable that holds the payload itself. Unset or empty means not configured. */
@@ -47,6 +47,7 @@ export const envReferences: ReferenceProvider = {
         // `env:NAME#key`: one key of a JSON object held by the variable (unset: not configured).
         const fetched = await link.fetch();
         ctx.log.addSecret(fetched.payload.toString().trim());
+        for (const value of stringsIn(fetched.payload)) ctx.log.addSecret(value);
         return { ...fetched, payload: selectJsonKey(fetched.payload, key, ref), source: ref };
       },
     };

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
 import type { SyncStore } from '../sync/stores.js';
-import { selectJsonKey, splitKeySelector } from './json-key.js';
+import { selectJsonKey, splitKeySelector, stringsIn } from './json-key.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 
 /** Far above any credential (a credentials JSON is under 1 KiB); stops a wrong mount early. */
@@ -125,6 +125,7 @@ export const fileReferences: ReferenceProvider = {
         const payload = readSecretFile(path, source);
         // The other keys may be secrets too: redacted like the one selected.
         ctx.log.addSecret(payload.toString().trim());
+        for (const value of stringsIn(payload)) ctx.log.addSecret(value);
         return { payload: selectJsonKey(payload, key, source), source, carriedBy: [], store: keyedStoreFor(path, key, source) };
       },
     };

@@ -59,3 +59,22 @@ export function mergeJsonKey(whole: string | undefined, key: string, text: strin
   }
   return JSON.stringify({ ...object, [key]: value });
 }
+
+/**
+ * Every string in a JSON secret (the keys not selected may be secrets too), for the logger's
+ * redaction. Nothing when it is not JSON.
+ */
+export function stringsIn(payload: string | Buffer): string[] {
+  const out: string[] = [];
+  const walk = (value: unknown, depth: number) => {
+    if (depth > 8 || out.length > 1000) return;
+    if (typeof value === 'string') out.push(value);
+    else if (typeof value === 'object' && value !== null) for (const v of Object.values(value)) walk(v, depth + 1);
+  };
+  try {
+    walk(JSON.parse(payload.toString()), 0);
+  } catch {
+    // not JSON: the caller registers the whole payload
+  }
+  return out;
+}
