@@ -187,6 +187,7 @@ describe('parser and HTTP-library messages never pass through', () => {
     ['200, JSON cut short after a token', 200, `{"SecretString":"${FAKE.oauthToken}`],
     ['400, a token instead of an error', 400, FAKE.apiKey],
     ['500, HTML quoting a token', 500, `<html><body>${FAKE.apiKey}</body></html>`],
+    ['400, an AWS error whose message is a token', 400, JSON.stringify({ __type: 'ValidationException', message: FAKE.oauthToken })],
   ])('AWS answers %s: exit 69 or 78, the answer is not quoted', async (_name, status, body) => {
     const endpoint = await garbageEndpoint(status, body);
     try {
@@ -198,7 +199,9 @@ describe('parser and HTTP-library messages never pass through', () => {
       expect([69, 78]).toContain(r.code);
       expect(r.stderr).toMatch(/aws-sm:prod\/claude/);
       const all = r.stdout + r.stderr;
-      expect(all).not.toMatch(/sk-ant-(oat|api)01-TEST|sk-ant-api03-TEST/);
+      // Not even the ten characters JSON.parse quotes ("sk-ant-oat"...): only a masked form.
+      expect(all).not.toMatch(/sk-ant-(?!\[REDACTED\])/);
+      expect(all).not.toMatch(/<html|not valid JSON|Unexpected token/);
       expectNoSecret(all, Object.values(FAKE));
       expect(all).not.toContain('TESTsetuptoken');
       expect(all).not.toContain('TESTapikey');
