@@ -56,7 +56,7 @@ Options (each has an environment twin; the flag wins):
                            arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME, aws-sm:NAME,
                            projects/P/secrets/S[/versions/V], gcp-sm:...,
                            https://VAULT.vault.azure.net/secrets/NAME[/VERSION];
-                           REF#key takes one key of a JSON object secret
+                           REF#key takes one key of a JSON object secret (any kind)
   -u, --user USER          name, uid, name:group or uid:gid          CLAUDE_ENTRY_USER
   -t, --trust DIRS         answer "trust this folder?" for DIRS      CLAUDE_ENTRY_TRUST
       --optional           run even when no credential is found      CLAUDE_ENTRY_OPTIONAL=1
@@ -87,12 +87,15 @@ Examples:
   claude-entry --user agent --trust /workspace -- claude
 
 Commands (a program named like one of these runs as: claude-entry -- check):
-  claude-entry check [--min-valid 1h] [--json] [--online]   health check (check --help)
+  claude-entry check [--min-valid 1h] [--json] [--online [--online-accept-unknown]]
+                                                            health check (check --help)
   claude-entry doctor                                       explain, write nothing
-  claude-entry export [--from FILE] [--format b64|json|env] print the local login
+  claude-entry export [--from FILE] [--format b64|json|env] [--to REF]
+                                                            print (or store) the local login
 
-Exit codes: the command's own; 128+N if it died of signal N; 64 usage;
-78 configuration (bad reference, payload or user); 69 source unavailable;
+Exit codes: the command's own; 128+N if it died of signal N; 64 usage (bad flag or
+flag value); 78 configuration (bad reference, payload, user or variable value, or a
+credential where a path or reference belongs); 69 source unavailable;
 73 cannot write the files; 127 command not found; 126 not executable.`;
 
 /**
