@@ -89,6 +89,19 @@ export class StoreConflictError extends Error {
 const QUOTES_INPUT =
   /is not valid JSON|Unexpected token|Unexpected end of JSON|JSON at position|Unterminated string|Bad control character|Expected property name|Expected ',' or|invalid header value|Invalid character in header|Deserialization error|Unexpected non-whitespace|could not be parsed|parse error/i;
 
+/**
+ * A run of 24+ letters and digits that reads like a random key: a quarter or more upper case,
+ * a quarter or more lower case, and digits. Words, CamelCase names (ClaudeCredentials2024),
+ * hex ids and AWS key ids do not.
+ */
+export function looksRandom(run: string): boolean {
+  if (run.length < 24) return false;
+  const upper = run.replace(/[^A-Z]/g, '').length;
+  const lower = run.replace(/[^a-z]/g, '').length;
+  const digits = run.replace(/[^0-9]/g, '').length;
+  return upper >= run.length / 4 && lower >= run.length / 4 && digits >= 1;
+}
+
 /** Anything shaped like an Anthropic token, base64 JSON, a PEM block or a long random key. */
 export function maskCredentialShapes(text: string): string {
   return text
@@ -105,9 +118,7 @@ export function safeDetail(text: string | undefined, max = 300): string {
   const line = (text ?? '').replace(/\s+/g, ' ').trim();
   if (line === '') return '';
   if (QUOTES_INPUT.test(line)) return 'the answer could not be parsed (not shown: it may quote a secret)';
-  const masked = maskCredentialShapes(line).replace(/[A-Za-z0-9+/=_-]{40,}/g, (run) =>
-    /[a-z]/.test(run) && /[A-Z]/.test(run) && /[0-9]/.test(run) && !run.includes('/') ? '[REDACTED]' : run,
-  );
+  const masked = maskCredentialShapes(line).replace(/[A-Za-z0-9]{24,}/g, (run) => (looksRandom(run) ? '[REDACTED]' : run));
   return masked.length > max ? `${masked.slice(0, max)}...` : masked;
 }
 

@@ -7,7 +7,7 @@
  *
  * No cloud SDK imports this: keep it free of Node modules beyond Buffer.
  */
-import { ConfigError } from './errors.js';
+import { ConfigError, looksRandom } from './errors.js';
 
 /**
  * What the value looks like, or undefined when it looks like an ordinary path or reference.
@@ -22,10 +22,8 @@ export function credentialShape(value: string): string | undefined {
   const compact = trimmed.replace(/\s+/g, '');
   if (/^[A-Za-z0-9+/_=-]{40,}$/.test(compact) && decodesToCredential(compact)) return 'base64 of a credential';
   if (/^eyJ[A-Za-z0-9_-]{16,}/.test(compact)) return 'base64 of JSON (a token?)';
-  // A long run of mixed-case letters and digits: a key or token, never a path segment or a name.
-  for (const run of trimmed.match(/[A-Za-z0-9+=_-]{40,}/g) ?? []) {
-    if (/[a-z]/.test(run) && /[A-Z]/.test(run) && /[0-9]/.test(run)) return 'a long random string (a token or key?)';
-  }
+  // A long run of letters and digits that reads as random: a key or token, never a path segment or a name.
+  if ((trimmed.match(/[A-Za-z0-9]{24,}/g) ?? []).some(looksRandom)) return 'a long random string (a token or key?)';
   return undefined;
 }
 
