@@ -2,6 +2,7 @@
  * `claude-entry check`: a health check for HEALTHCHECK, Kubernetes probes and cron.
  * One line, no secret; exit 0 healthy, 1 not.
  */
+import { implausibleExpiry } from '../expiry.js';
 import { createLogger } from '../log.js';
 import { formatDuration, secretsOf } from '../payload.js';
 import { inspectInPlace, type InPlace } from './inspect.js';
@@ -63,7 +64,11 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
     const { oauth } = credential;
     report.subscriptionType = typeof oauth.subscriptionType === 'string' ? oauth.subscriptionType : undefined;
     report.refreshToken = typeof oauth.refreshToken === 'string' && oauth.refreshToken !== '';
-    if (typeof oauth.expiresAt === 'number') {
+    const implausible = implausibleExpiry(oauth.expiresAt, now);
+    if (typeof oauth.expiresAt === 'number' && implausible) {
+      // Ordering by expiry is meaningless for it, and Claude Code would never refresh it in time.
+      reasons.push(`the login is not plausible (${implausible}); restart from a real login`);
+    } else if (typeof oauth.expiresAt === 'number') {
       report.expiresAt = oauth.expiresAt;
       report.expiresInMs = oauth.expiresAt - now;
       // With a refresh token Claude Code renews the access token itself: its expiry is routine.

@@ -217,6 +217,8 @@ export function startSync(options: SyncOptions): Syncer {
       return;
     }
     if (push) void enqueue(() => pushNow('the local file changed'));
+    // A pair nobody could have been issued: replace it with the source's real one at once.
+    if (pull && local.state === 'implausible') void enqueue(() => pullNow('the local pair is not plausible'));
     schedulePull();
   }
 

@@ -78,6 +78,26 @@ describe('file source', () => {
     expectNoSecret(r.stderr, [tokenOf(A), tokenOf(poison)]);
   });
 
+  it('pull: a poisoned local pair is replaced by the source\'s real one at once', async () => {
+    const A = pair(Date.now() + HOUR);
+    const poison = pair(Date.now() + 10 * YEAR);
+    const w = world(A);
+    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [poison], { CLAUDE_ENTRY_SYNC: 'pull' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(tokenOf(fs.readFileSync(w.local, 'utf8'))).toBe(tokenOf(A));
+    expect(r.stderr).toMatch(/sync pull: replaced .* with the newer login from file:.*\(it replaced an implausible pair: its expiresAt is 365\d days ahead/);
+  });
+
+  it('check calls a poisoned login unhealthy, without printing its expiry', async () => {
+    const w = world(pair(Date.now() + HOUR));
+    fs.mkdirSync(path.dirname(w.local), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(w.local, pair(1e300), { mode: 0o600 });
+    const r = await runBundle(['check'], { env: baseEnv(w.home) });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^unhealthy: the login is not plausible \(its expiresAt is absurdly far ahead/);
+    expect(r.stdout).not.toMatch(/expires in/);
+  });
+
   it('a start: a poisoned pair in place does not win over the source\'s real pair', async () => {
     const real = pair(Date.now() + 8 * HOUR);
     const w = world(real);
