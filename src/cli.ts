@@ -106,6 +106,12 @@ function badValue(name: string, why: string): Error {
   return name.startsWith('-') ? new UsageError(`${name}: ${why} (see claude-entry --help)`) : new ConfigError(`${name}: ${why}`);
 }
 
+/** parseArgs' first line, which quotes the argument it did not expect: never a credential. */
+function parseArgsMessage(error: unknown): string {
+  const line = (error as Error).message.split('\n')[0]!;
+  return line.replace(/'([^']*)'/g, (quoted, inner: string) => (credentialShape(inner) ? "'(not shown: it looks like a credential)'" : quoted));
+}
+
 /** A value quoted in an error, unless it looks like a credential (then never). */
 function shown(value: string): string {
   return credentialShape(value) ? 'the value (not shown: it looks like a credential)' : `"${value.slice(0, 100)}"`;
@@ -206,7 +212,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = p
   try {
     parsed = parseArgs({ args: own, options, allowPositionals: false, strict: true });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (see claude-entry --help)`);
+    throw new UsageError(`${parseArgsMessage(error)} (see claude-entry --help)`);
   }
   const v = parsed.values;
   if (v.help && command.length === 0) return { action: 'help', text: USAGE };
@@ -233,7 +239,7 @@ function parseSubcommand(
   try {
     parsed = parseArgs({ args, options: { ...options, ...subcommandOptions[sub] }, allowPositionals: false, strict: true });
   } catch (error) {
-    throw new UsageError(`${sub}: ${(error as Error).message.split('\n')[0]} (see claude-entry ${sub} --help)`);
+    throw new UsageError(`${sub}: ${parseArgsMessage(error)} (see claude-entry ${sub} --help)`);
   }
   const v = parsed.values as CommonValues & { help?: boolean; 'min-valid'?: string; online?: boolean; 'online-accept-unknown'?: boolean; json?: boolean; from?: string; to?: string; format?: string };
   if (v.help) return { action: 'help', text: subcommandUsage[sub] };

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EntryError } from '../errors.js';
+import { EntryError, messageOf } from '../errors.js';
 import { checkWritable } from '../home.js';
 import { createLogger } from '../log.js';
 import { describeKind, formatDuration, kindLabel, secretsOf } from '../payload.js';
@@ -36,8 +36,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   try {
     target = targetFor(env, userSpec);
   } catch (error) {
-    problems.push(`${(error as Error).message}`);
-    say(`  cannot be resolved: ${(error as Error).message}`);
+    problems.push(`${messageOf(error)}`);
+    say(`  cannot be resolved: ${messageOf(error)}`);
   }
   if (target) {
     const { user, paths } = target;
@@ -54,7 +54,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
       try {
         checkWritable(paths.configDir, { user, log: createLogger({ level: 'silent' }) });
       } catch (error) {
-        problems.push((error as Error).message);
+        problems.push(messageOf(error));
       }
     }
     if (env.CLAUDE_CONFIG_DIR) {
@@ -118,7 +118,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
           for (const w of credential.warnings) say(`      note: ${w}`);
         } catch (error) {
           say(`${label} <- set, but broken: a start would stop here`);
-          problems.push((error as Error).message);
+          problems.push(messageOf(error));
         }
       } catch (error) {
         if (error instanceof Error && 'tryNextLink' in error) {
@@ -127,11 +127,11 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
         }
         winner = link.describe;
         say(`${label} <- set, but broken: a start would stop here`);
-        problems.push((error as Error).message);
+        problems.push(messageOf(error));
       }
     }
   } catch (error) {
-    problems.push((error as Error).message);
+    problems.push(messageOf(error));
   }
   if (!winner) {
     if (env.CLAUDE_ENTRY_OPTIONAL === '1') say('  none set: the command would start without a credential (CLAUDE_ENTRY_OPTIONAL=1)');
@@ -216,7 +216,7 @@ function describeInPlace(file: string, user: TargetUser, now: number, addSecret:
     problems.push(...credential.warnings.filter((w) => !/will refresh it/.test(w)));
   } catch (error) {
     login = 'not usable';
-    problems.push((error as Error).message);
+    problems.push(messageOf(error));
   }
   return { line: `${file} (${facts.mode.toString(8).padStart(4, '0')}, uid ${facts.uid}): ${login}`, problems };
 }

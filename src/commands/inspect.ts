@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EntryError } from '../errors.js';
+import { EntryError, messageOf } from '../errors.js';
 import { claudePaths, type ClaudePaths } from '../home.js';
 import { readSecretFile } from '../sources/file.js';
 import { toCredential } from '../sources/chain.js';
@@ -55,7 +55,7 @@ export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefi
     try {
       result.found.credential = toCredential({ payload: value, source: name, carriedBy: [name], kind });
     } catch (error) {
-      result.found.invalid = (error as Error).message;
+      result.found.invalid = messageOf(error);
     }
     return result;
   }
@@ -68,7 +68,7 @@ export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefi
       if (credential.kind !== 'credentials-json') throw new EntryError(`${file}: holds a ${credential.kind}, not a credentials JSON`, 78);
       result.found.credential = credential;
     } catch (error) {
-      result.found.invalid = (error as Error).message;
+      result.found.invalid = messageOf(error);
     }
     result.file = fileFacts(file, user);
     return result;
