@@ -94,4 +94,19 @@ describe('REF#key on file: and env: references', () => {
     expect(r.stderr).toMatch(/sync push: pushed the refreshed login to file:.*#claude/);
     expectNoSecret(r.stdout + r.stderr, [FAKE.apiKey, tokenOf(A), tokenOf(B)]);
   });
+
+  it('export --to file:PATH#key stores the login under that key, keeping the others', async () => {
+    const { dir, file } = mounted();
+    const login = path.join(dir, 'login.json');
+    fs.writeFileSync(login, JSON.stringify(LOGIN), { mode: 0o600 });
+    const r = await runBundle(['export', '--from', login, '--to', `file:${file}#fresh`], { env: baseEnv(path.join(dir, 'home')) });
+    expect(r.code, r.stderr).toBe(0);
+    const after = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(after.token).toBe(FAKE.oauthToken);
+    expect(after.fresh).toBe(JSON.stringify(LOGIN));
+    const back = await runBundle(['--', 'true'], { env: baseEnv(path.join(dir, 'home2'), { CLAUDE_ENTRY_SOURCE: `file:${file}#fresh` }) });
+    expect(back.code, back.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'home2', '.claude', '.credentials.json'), 'utf8'))).toEqual(LOGIN);
+    expectNoSecret(r.stdout + r.stderr + back.stdout + back.stderr, Object.values(FAKE));
+  });
 });
