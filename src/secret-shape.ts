@@ -49,7 +49,9 @@ export function refuseCredentialShaped(name: string, value: string | undefined, 
 
 /**
  * Variables whose value is a path, a name or a reference, never a secret: checked at every
- * start and by every command before anything else reads them.
+ * start and by every command before anything else reads them. Not ANTHROPIC_BASE_URL: some
+ * gateways take a key in the URL, and it is Claude Code's to use (check --online prints only
+ * its origin).
  */
 export const REFERENCE_VARIABLES = [
   'CLAUDE_ENTRY_SOURCE',
@@ -62,7 +64,6 @@ export const REFERENCE_VARIABLES = [
   'CLAUDE_ENTRY_USER',
   'CLAUDE_ENTRY_TRUST',
   'CLAUDE_CONFIG_DIR',
-  'ANTHROPIC_BASE_URL',
   'AWS_ENDPOINT_URL',
   'AWS_ENDPOINT_URL_SECRETS_MANAGER',
   'AWS_REGION',

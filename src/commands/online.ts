@@ -27,8 +27,9 @@ export async function checkOnline(credential: Credential, env: NodeJS.ProcessEnv
   } catch {
     return { state: 'unreachable', error: 'ANTHROPIC_BASE_URL is not an http(s) URL' };
   }
-  // Printed without any user:password it may carry.
-  const where = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
+  // Printed as its origin only: a gateway's URL may carry a key in its path or user:password.
+  const where = base.origin;
+  const prefix = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
   const secret = credential.kind === 'api-key' ? credential.key : credential.kind === 'oauth-token' ? credential.token : credential.oauth.accessToken;
   if (!HEADER_SAFE.test(secret)) {
     // fetch would throw a header-validation error that quotes the value.
@@ -45,7 +46,7 @@ export async function checkOnline(credential: Credential, env: NodeJS.ProcessEnv
     max_tokens: 1,
     messages: [{ role: 'user', content: 'ping' }],
   });
-  const url = new URL(`${where}/v1/messages`);
+  const url = new URL(`${prefix}/v1/messages`);
   url.username = base.username;
   url.password = base.password;
   let response: Response;

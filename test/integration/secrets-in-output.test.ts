@@ -42,7 +42,6 @@ const INPUTS: { name: string; env?: string; flag?: string }[] = [
   { name: '--user', flag: '--user' },
   { name: 'CLAUDE_CONFIG_DIR', env: 'CLAUDE_CONFIG_DIR' },
   { name: 'CLAUDE_ENTRY_TRUST', env: 'CLAUDE_ENTRY_TRUST' },
-  { name: 'ANTHROPIC_BASE_URL', env: 'ANTHROPIC_BASE_URL' },
 ];
 
 const COMMANDS: { name: string; args: string[] }[] = [
@@ -226,6 +225,22 @@ describe('parser and HTTP-library messages never pass through', () => {
       expectNoSecret(r.stdout + r.stderr, [FAKE.accessToken, token]);
     }
     expect(api.requests.slice(before)).toEqual([]);
+  });
+
+  it('check --online prints ANTHROPIC_BASE_URL as its origin only (a gateway key in its path stays unprinted)', async () => {
+    const home = tempDir();
+    fs.mkdirSync(path.join(home, '.claude'), { mode: 0o700 });
+    fs.writeFileSync(path.join(home, '.claude', '.credentials.json'), JSON.stringify(credentialsJson()), { mode: 0o600 });
+    const gatewayKey = 'gwTESTk3yAbCdEfGhIjKlMnOp0123456789';
+    // A port nothing listens on.
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const r = await runBundle(['check', '--online', '--json'], { env: baseEnv(home, { ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}/${gatewayKey}/anthropic`, CLAUDE_ENTRY_TIMEOUT: '2s' }) });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).online).toEqual({ state: 'unreachable', error: `http://127.0.0.1:${port}: ECONNREFUSED` });
+    expect(r.stdout + r.stderr).not.toContain(gatewayKey);
   });
 
   it('a JSON.parse error on a credential never quotes it (a start, check, doctor)', async () => {
