@@ -31,10 +31,10 @@ export function writeState(configDir: string, state: EntryState, w: Writer): voi
   writeFileAtomic(statePath(configDir), JSON.stringify(state, null, 2) + '\n', w);
 }
 
-export function readState(configDir: string): EntryState | undefined {
+export function readState(configDir: string, linkFreeBelow?: string): EntryState | undefined {
   try {
     // The target user can put anything here (a FIFO, a link to /dev/zero): no links, no blocking, regular files only, bounded.
-    const value = JSON.parse(readSecretFile(statePath(configDir), STATE_FILE, { noFollow: true }).toString('utf8')) as EntryState;
+    const value = JSON.parse(readSecretFile(statePath(configDir), STATE_FILE, { noFollow: true, linkFreeBelow }).toString('utf8')) as EntryState;
     return typeof value === 'object' && value !== null && typeof value.source === 'string' ? value : undefined;
   } catch {
     return undefined;

@@ -12,7 +12,7 @@ import { canExec } from '../run.js';
 import { linksFor, toCredential } from '../sources/chain.js';
 import type { SourceContext } from '../sources/types.js';
 import { readState } from '../state.js';
-import { fileFacts, targetFor } from './inspect.js';
+import { fileFacts, linkFreeRoot, targetFor } from './inspect.js';
 import { readSecretFile } from '../sources/file.js';
 import { parsePayload } from '../payload.js';
 import type { TargetUser } from '../user.js';
@@ -63,12 +63,12 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
         problems.push(`CLAUDE_CONFIG_DIR is ${env.CLAUDE_CONFIG_DIR}, so Claude Code ignores ${ignored}: move it there, or unset CLAUDE_CONFIG_DIR`);
       }
     }
-    const state = readState(paths.configDir);
+    const state = readState(paths.configDir, linkFreeRoot(paths));
     if (state) say(`  last start: ${state.startedAt}, ${kindLabel(state.kind)} from ${state.source}`);
     if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
     if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
     if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
-    inPlace = describeInPlace(paths.credentialsPath, user, now, redactor.addSecret);
+    inPlace = describeInPlace(paths.credentialsPath, user, now, redactor.addSecret, linkFreeRoot(paths));
   }
 
   // Sources
@@ -78,6 +78,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     log: createLogger({ level: 'silent' }),
     timeoutMs: 0,
     credentialsPath: target?.paths.credentialsPath ?? '/nonexistent',
+    linkFreeBelow: target ? linkFreeRoot(target.paths) : undefined,
   };
   say(source ? `Sources (CLAUDE_ENTRY_SOURCE=${source}, tried in order)` : 'Sources (CLAUDE_ENTRY_SOURCE not set: conventional variables, first one set wins)');
   let winner: string | undefined;
@@ -199,13 +200,13 @@ function processName(pid: number): string | undefined {
 }
 
 /** The credentials file already in the config dir: its login and its mode and owner. */
-function describeInPlace(file: string, user: TargetUser, now: number, addSecret: (s: string) => void): { line: string; problems: string[] } | undefined {
-  const facts = fileFacts(file, user);
+function describeInPlace(file: string, user: TargetUser, now: number, addSecret: (s: string) => void, below: string): { line: string; problems: string[] } | undefined {
+  const facts = fileFacts(file, user, below);
   if (!facts) return undefined;
   const problems = [...facts.problems];
   let login: string;
   try {
-    const credential = parsePayload(readSecretFile(file, file, { noFollow: true }), file, now);
+    const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: below }), file, now);
     for (const secret of secretsOf(credential)) addSecret(secret);
     login = describeKind(credential);
     if (credential.kind === 'credentials-json') {

@@ -1,5 +1,6 @@
 /** A mounted secret file: Docker and Compose secrets, Kubernetes Secret volumes, `_FILE` variables. */
 import * as fs from 'node:fs';
+import * as pathModule from 'node:path';
 import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
 import type { SyncStore } from '../sync/stores.js';
 import { selectJsonKey, splitKeySelector, stringsIn } from './json-key.js';
@@ -11,6 +12,11 @@ export const MAX_SECRET_BYTES = 1024 * 1024;
 export interface ReadOptions {
   /** Not following a symlink at the last component: for files in the target's home. */
   noFollow?: boolean;
+  /**
+   * A directory the target user controls everything below (its home): a symbolic link at any
+   * step below it (~/.claude -> /root/.claude) is refused too, checked on the open descriptor.
+   */
+  linkFreeBelow?: string;
 }
 
 /**
@@ -26,6 +32,7 @@ export function readSecretFile(path: string, source: string, options: ReadOption
     throw fileError(error, path, source);
   }
   try {
+    if (options.linkFreeBelow !== undefined) refuseLinksBelow(fd, path, options.linkFreeBelow, source);
     const stat = fs.fstatSync(fd);
     if (stat.isDirectory()) throw new ConfigError(`${source}: ${path} is a directory, not a file`);
     if (!stat.isFile()) throw new ConfigError(`${source}: ${path} is not a regular file (${fileType(stat)})`);
@@ -47,6 +54,33 @@ export function readSecretFile(path: string, source: string, options: ReadOption
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * What the descriptor really opened (/proc/self/fd) must be the path as written below `below`:
+ * O_NOFOLLOW guards only the last step, and Node has no openat to walk the others.
+ */
+function refuseLinksBelow(fd: number, file: string, below: string, source: string): void {
+  const linkFree = linkFreePath(file, below, () => fs.readlinkSync(`/proc/self/fd/${fd}`));
+  if (linkFree === false) throw new ConfigError(`${source}: ${file} is reached through a symbolic link below ${below}, which is not followed here`);
+}
+
+/**
+ * Whether `file` (or a directory) as `resolve` resolves it lies where its path says below
+ * `below`; undefined when that cannot be told (no /proc).
+ */
+export function linkFreePath(file: string, below: string, resolve: () => string = () => fs.realpathSync(file)): boolean | undefined {
+  let real: string;
+  let base: string;
+  try {
+    real = resolve();
+    base = fs.realpathSync(below);
+  } catch {
+    return undefined;
+  }
+  const relative = pathModule.relative(below, file);
+  if (relative.startsWith('..') || pathModule.isAbsolute(relative)) return undefined;
+  return real === pathModule.join(base, relative);
 }
 
 function fileType(stat: fs.Stats): string {
@@ -105,7 +139,7 @@ export function inPlaceLink(ctx: SourceContext): SourceLink {
       } catch {
         throw new SourceNotConfigured(`${path} does not exist`);
       }
-      return { payload: readSecretFile(path, path, { noFollow: true }), source: path, carriedBy: [], inPlace: true };
+      return { payload: readSecretFile(path, path, { noFollow: true, linkFreeBelow: ctx.linkFreeBelow }), source: path, carriedBy: [], inPlace: true };
     },
   };
 }

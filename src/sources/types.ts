@@ -9,6 +9,8 @@ export interface SourceContext {
   timeoutMs: number;
   /** Where Claude Code reads credentials for the target user (for the "already in place" link). */
   credentialsPath: string;
+  /** Set by check and doctor: the directory below which no link is followed (see ReadOptions). */
+  linkFreeBelow?: string;
 }
 
 /** A secret as fetched, before it is parsed. */

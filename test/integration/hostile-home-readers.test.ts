@@ -63,3 +63,29 @@ describe.each([
     }
   });
 });
+
+describe('~/.claude swapped for a link to a directory root keeps', () => {
+  it('check and doctor as root read nothing through it', async () => {
+    const dir = tempDir();
+    fs.chmodSync(dir, 0o755);
+    // Root's own login, in a directory only root can read.
+    const rootDir = path.join(dir, 'root-claude');
+    fs.mkdirSync(rootDir, { mode: 0o700 });
+    fs.writeFileSync(path.join(rootDir, '.credentials.json'), JSON.stringify(credentialsJson({ subscriptionType: 'rootonly' })), { mode: 0o600 });
+    fs.writeFileSync(path.join(rootDir, '.claude-entry-state.json'), JSON.stringify({ source: 'ROOT-ONLY-SOURCE', kind: 'credentials-json', deliveredAs: 'x', startedAt: 'ROOT-ONLY-TIME', version: 't' }), { mode: 0o600 });
+    const home = path.join(dir, 'home');
+    fs.mkdirSync(home, { mode: 0o700 });
+    fs.symlinkSync(rootDir, path.join(home, '.claude'));
+    for (const p of [home, path.join(home, '.claude')]) fs.lchownSync(p, NOBODY, NOBODY);
+
+    const check = await runBundle(['check'], { env: baseEnv(home), timeoutMs: 20_000 });
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(/is reached through a symbolic link below/);
+    const doctor = await runBundle(['doctor'], { env: baseEnv(home), timeoutMs: 20_000 });
+    expect(doctor.stdout).toMatch(/is reached through a symbolic link below/);
+    for (const out of [check.stdout + check.stderr, doctor.stdout + doctor.stderr]) {
+      expect(out).not.toMatch(/rootonly|ROOT-ONLY|expires in/);
+      expectNoSecret(out, Object.values(FAKE));
+    }
+  });
+});
