@@ -47,8 +47,8 @@ export async function checkOnline(credential: Credential, env: NodeJS.ProcessEnv
     messages: [{ role: 'user', content: 'ping' }],
   });
   const url = new URL(`${prefix}/v1/messages`);
-  url.username = base.username;
-  url.password = base.password;
+  // fetch refuses a URL with credentials, with an error that quotes the URL.
+  if (base.username || base.password) return { state: 'unreachable', error: `${where}: ANTHROPIC_BASE_URL carries a user name or password, which check cannot send` };
   let response: Response;
   try {
     // A redirect is reported, never followed: fetch would carry x-api-key to another host.
