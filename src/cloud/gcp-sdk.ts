@@ -157,7 +157,7 @@ class WriteFailure extends Error {
     readonly failure: unknown,
     readonly call: 'add' | 'create',
   ) {
-    super(failure instanceof Error ? failure.message : String(failure));
+    super(safeDetail(failure instanceof Error ? failure.message : String(failure)));
     this.name = 'WriteFailure';
   }
 }
