@@ -21,7 +21,9 @@ export function childEnvironment(
   envRefs: string[],
 ): ChildEnvironment {
   const env: NodeJS.ProcessEnv = { ...base };
-  const remove = new Set<string>([...CARRIERS, ...envRefs, ...(resolved?.fetched.carriedBy ?? [])]);
+  // `env:NAME#key` names the variable NAME.
+  const refNames = envRefs.map((ref) => ref.replace(/#.*$/, ''));
+  const remove = new Set<string>([...CARRIERS, ...refNames, ...(resolved?.fetched.carriedBy ?? [])]);
 
   // Claude Code prefers ANTHROPIC_API_KEY > CLAUDE_CODE_OAUTH_TOKEN > .credentials.json:
   // the credential the chain chose must not be overridden by one it passed over.

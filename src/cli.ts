@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { ConfigError, UsageError } from './errors.js';
 import { parseLogLevel, type LogLevel } from './log.js';
+import { REFERENCE_VARIABLES, credentialShape, refuseCredentialShaped } from './secret-shape.js';
 
 export interface Config {
   user?: string;
@@ -21,7 +22,7 @@ export interface Config {
 
 export type Invocation =
   | { action: 'run'; config: Config; command: string[] }
-  | { action: 'check'; config: Config; minValidMs: number; json: boolean; online: boolean }
+  | { action: 'check'; config: Config; minValidMs: number; json: boolean; online: boolean; onlineAcceptUnknown: boolean }
   | { action: 'doctor'; config: Config }
   | { action: 'export'; config: Config; from?: string; to?: string; format: 'b64' | 'json' | 'env' }
   | { action: 'help'; text: string }
@@ -55,7 +56,7 @@ Options (each has an environment twin; the flag wins):
                            arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME, aws-sm:NAME,
                            projects/P/secrets/S[/versions/V], gcp-sm:...,
                            https://VAULT.vault.azure.net/secrets/NAME[/VERSION];
-                           REF#key takes one key of a JSON object secret
+                           REF#key takes one key of a JSON object secret (any kind)
   -u, --user USER          name, uid, name:group or uid:gid          CLAUDE_ENTRY_USER
   -t, --trust DIRS         answer "trust this folder?" for DIRS      CLAUDE_ENTRY_TRUST
       --optional           run even when no credential is found      CLAUDE_ENTRY_OPTIONAL=1
@@ -86,26 +87,48 @@ Examples:
   claude-entry --user agent --trust /workspace -- claude
 
 Commands (a program named like one of these runs as: claude-entry -- check):
-  claude-entry check [--min-valid 1h] [--json] [--online]   health check
+  claude-entry check [--min-valid 1h] [--json] [--online [--online-accept-unknown]]
+                                                            health check (check --help)
   claude-entry doctor                                       explain, write nothing
-  claude-entry export [--from FILE] [--format b64|json|env] print the local login
+  claude-entry export [--from FILE] [--format b64|json|env] [--to REF]
+                                                            print (or store) the local login
 
-Exit codes: the command's own; 128+N if it died of signal N; 64 usage;
-78 configuration (bad reference, payload or user); 69 source unavailable;
+Exit codes: the command's own; 128+N if it died of signal N; 64 usage (bad flag or
+flag value); 78 configuration (bad reference, payload, user or variable value, or a
+credential where a path or reference belongs); 69 source unavailable;
 73 cannot write the files; 127 command not found; 126 not executable.`;
+
+/**
+ * A bad value is a usage error (64) when it came from a flag, a configuration error (78) when
+ * it came from the environment: the flag's user is at a prompt, the variable's in a deployment.
+ */
+function badValue(name: string, why: string): Error {
+  return name.startsWith('-') ? new UsageError(`${name}: ${why} (see claude-entry --help)`) : new ConfigError(`${name}: ${why}`);
+}
+
+/** parseArgs' first line, which quotes the argument it did not expect: never a credential. */
+function parseArgsMessage(error: unknown): string {
+  const line = (error as Error).message.split('\n')[0]!;
+  return line.replace(/'([^']*)'/g, (quoted, inner: string) => (credentialShape(inner) ? "'(not shown: it looks like a credential)'" : quoted));
+}
+
+/** A value quoted in an error, unless it looks like a credential (then never). */
+function shown(value: string): string {
+  return credentialShape(value) ? 'the value (not shown: it looks like a credential)' : `"${value.slice(0, 100)}"`;
+}
 
 export function parseBoolean(name: string, value: string | undefined): boolean | undefined {
   if (value === undefined || value === '') return undefined;
   const v = value.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  throw new ConfigError(`${name}: "${value}" is not a boolean (use 1 or 0)`);
+  throw badValue(name, `${shown(value)} is not a boolean (use 1 or 0)`);
 }
 
 /** "15", "15s", "500ms", "2m", "1h" -> milliseconds. */
 export function parseDuration(name: string, value: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
-  if (!match) throw new ConfigError(`${name}: "${value}" is not a duration (e.g. 15s, 2m)`);
+  if (!match) throw badValue(name, `${shown(value)} is not a duration (e.g. 15s, 2m)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(match[1]) * unit);
 }
@@ -130,16 +153,23 @@ function splitCommand(argv: string[]): { own: string[]; command: string[] } {
   return { own: argv, command: [] };
 }
 
-const CHECK_USAGE = `Usage: claude-entry check [--min-valid DURATION] [--online] [--json]
+const CHECK_USAGE = `Usage: claude-entry check [--min-valid DURATION] [--online [--online-accept-unknown]] [--json]
 
 Health check for HEALTHCHECK, Kubernetes probes and cron. Reads what is in place for the
 target user (CLAUDE_ENTRY_USER, CLAUDE_CONFIG_DIR honoured) and prints one line, no secret.
 Exit 0 healthy; 1 missing, invalid, expired beyond refresh, valid for less than
 --min-valid (a refreshable login is renewed by Claude Code itself), files with the wrong
-mode or owner, or (--online) rejected or unreachable.
+mode or owner, or (--online) not accepted.
 
   --min-valid DURATION  fail when a non-refreshable credential expires sooner (e.g. 1h)
-  --online              send one minimal request to the Anthropic API (ANTHROPIC_BASE_URL)
+  --online              send one minimal request to the Anthropic API (ANTHROPIC_BASE_URL):
+                        healthy only on a 2xx answer; 401/403 is "rejected"; any other
+                        answer (404, 429, 500, 529, a redirect) or none is "unexpected" or
+                        "unreachable", and unhealthy
+  --online-accept-unknown
+                        with --online (implies it): an answer other than 2xx, 401 or 403
+                        counts as healthy (the credential was not refused), for gateways
+                        that answer the probe with something else
   --json                one JSON object instead of the line
 
 Examples:
@@ -169,7 +199,7 @@ Examples:
   gh secret set CLAUDE_CREDENTIALS_B64 --body "$(claude-entry export)"`;
 
 const subcommandOptions = {
-  check: { 'min-valid': { type: 'string' }, online: { type: 'boolean' }, json: { type: 'boolean' } },
+  check: { 'min-valid': { type: 'string' }, online: { type: 'boolean' }, 'online-accept-unknown': { type: 'boolean' }, json: { type: 'boolean' } },
   doctor: {},
   export: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' } },
 } as const;
@@ -182,7 +212,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = p
   try {
     parsed = parseArgs({ args: own, options, allowPositionals: false, strict: true });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (see claude-entry --help)`);
+    throw new UsageError(`${parseArgsMessage(error)} (see claude-entry --help)`);
   }
   const v = parsed.values;
   if (v.help && command.length === 0) return { action: 'help', text: USAGE };
@@ -209,19 +239,28 @@ function parseSubcommand(
   try {
     parsed = parseArgs({ args, options: { ...options, ...subcommandOptions[sub] }, allowPositionals: false, strict: true });
   } catch (error) {
-    throw new UsageError(`${sub}: ${(error as Error).message.split('\n')[0]} (see claude-entry ${sub} --help)`);
+    throw new UsageError(`${sub}: ${parseArgsMessage(error)} (see claude-entry ${sub} --help)`);
   }
-  const v = parsed.values as CommonValues & { help?: boolean; 'min-valid'?: string; online?: boolean; json?: boolean; from?: string; to?: string; format?: string };
+  const v = parsed.values as CommonValues & { help?: boolean; 'min-valid'?: string; online?: boolean; 'online-accept-unknown'?: boolean; json?: boolean; from?: string; to?: string; format?: string };
   if (v.help) return { action: 'help', text: subcommandUsage[sub] };
   const config = buildConfig({ ...common, ...v }, env, cwd);
   switch (sub) {
     case 'check':
-      return { action: 'check', config, minValidMs: v['min-valid'] ? parseDuration('--min-valid', v['min-valid']) : 0, json: v.json ?? false, online: v.online ?? false };
+      return {
+        action: 'check',
+        config,
+        minValidMs: v['min-valid'] ? parseDuration('--min-valid', v['min-valid']) : 0,
+        json: v.json ?? false,
+        online: (v.online ?? false) || (v['online-accept-unknown'] ?? false),
+        onlineAcceptUnknown: v['online-accept-unknown'] ?? false,
+      };
     case 'doctor':
       return { action: 'doctor', config };
     case 'export': {
       const format = v.format ?? 'b64';
       if (format !== 'b64' && format !== 'json' && format !== 'env') throw new UsageError(`export: --format must be b64, json or env`);
+      refuseCredentialShaped('--to', v.to);
+      refuseCredentialShaped('--from', v.from, 'a file path or "keychain"');
       return { action: 'export', config, from: v.from, to: v.to, format };
     }
   }
@@ -231,20 +270,31 @@ type CommonValues = { user?: string; source?: string; trust?: string; optional?:
 
 /** One place where flags meet their CLAUDE_ENTRY_* twins. */
 export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string): Config {
+  // First, before any value is used, printed or sent anywhere: a secret pasted where a path
+  // or a reference belongs.
+  refuseCredentialShaped('--source', v.source);
+  refuseCredentialShaped('--user', v.user, 'a user name or uid');
+  refuseCredentialShaped('--trust', v.trust, 'a list of directories');
+  for (const name of REFERENCE_VARIABLES) refuseCredentialShaped(name, env[name]);
+
+  // Which name a value came by: the flag wins over its variable.
+  const from = (flag: string, variable: string, flagValue: string | undefined) => (flagValue !== undefined ? flag : variable);
   const logLevelText = v.log ?? env.CLAUDE_ENTRY_LOG;
   const logLevel = parseLogLevel(logLevelText);
-  if (logLevelText && !logLevel) throw new ConfigError(`CLAUDE_ENTRY_LOG: "${logLevelText}" is not one of debug, info, warn, error, silent`);
-  const logFormat = (v['log-format'] ?? env.CLAUDE_ENTRY_LOG_FORMAT ?? 'text').toLowerCase();
-  if (logFormat !== 'text' && logFormat !== 'json') throw new ConfigError(`CLAUDE_ENTRY_LOG_FORMAT: "${logFormat}" is not text or json`);
+  if (logLevelText && !logLevel) throw badValue(from('--log', 'CLAUDE_ENTRY_LOG', v.log), `${shown(logLevelText)} is not one of debug, info, warn, error, silent`);
+  const logFormatText = v['log-format'] ?? env.CLAUDE_ENTRY_LOG_FORMAT ?? 'text';
+  const logFormat = logFormatText.toLowerCase();
+  if (logFormat !== 'text' && logFormat !== 'json') throw badValue(from('--log-format', 'CLAUDE_ENTRY_LOG_FORMAT', v['log-format']), `${shown(logFormatText)} is not text or json`);
   const trust = (v.trust ?? env.CLAUDE_ENTRY_TRUST ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map((dir) => path.resolve(cwd, dir));
   const timeoutText = v.timeout ?? env.CLAUDE_ENTRY_TIMEOUT;
-  const sync = (v.sync ?? env.CLAUDE_ENTRY_SYNC ?? 'off').trim().toLowerCase() || 'off';
+  const syncText = v.sync ?? env.CLAUDE_ENTRY_SYNC ?? 'off';
+  const sync = syncText.trim().toLowerCase() || 'off';
   if (sync !== 'off' && sync !== 'push' && sync !== 'pull' && sync !== 'both') {
-    throw new ConfigError(`CLAUDE_ENTRY_SYNC: "${sync}" is not one of off, push, pull, both`);
+    throw badValue(from('--sync', 'CLAUDE_ENTRY_SYNC', v.sync), `${shown(syncText)} is not one of off, push, pull, both`);
   }
   return {
     sync,
@@ -254,7 +304,7 @@ export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string
     optional: v.optional ?? parseBoolean('CLAUDE_ENTRY_OPTIONAL', env.CLAUDE_ENTRY_OPTIONAL) ?? false,
     skipPermissionsPrompt:
       v['skip-permissions-prompt'] ?? parseBoolean('CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT', env.CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT) ?? false,
-    timeoutMs: timeoutText ? parseDuration('CLAUDE_ENTRY_TIMEOUT', timeoutText) : 15_000,
+    timeoutMs: timeoutText ? parseDuration(from('--timeout', 'CLAUDE_ENTRY_TIMEOUT', v.timeout), timeoutText) : 15_000,
     logLevel: logLevel ?? 'info',
     logJson: logFormat === 'json',
   };

@@ -134,6 +134,10 @@ function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credenti
   if (text === undefined) return false;
   const inPlace = classifyLogin(text, file);
   const incoming = classifyLogin(JSON.stringify(credential.file), 'source');
+  if (incoming.state === 'implausible' && inPlace.state === 'valid') {
+    w.log.warn(`kept ${file}: the source's pair is not plausible (${incoming.reason})`);
+    return true;
+  }
   if (inPlace.state !== 'valid' || incoming.state !== 'valid') return false;
   if (inPlace.accessToken === incoming.accessToken && inPlace.refreshToken === incoming.refreshToken) {
     w.log.debug(`${file} already holds this login`);

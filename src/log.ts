@@ -1,9 +1,11 @@
 import { writeSync } from 'node:fs';
+import { maskCredentialShapes } from './errors.js';
 
 /**
  * Levelled log lines on stderr, prefixed `claude-entry:`, or one JSON object a line.
  * Every line passes through redact(): a secret registered with addSecret() can never be
- * printed, even by a bug that puts one in a message.
+ * printed, even by a bug that puts one in a message, and neither can anything shaped like an
+ * Anthropic token or base64 JSON (a secret nobody registered: a pasted one, a provider's).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
@@ -40,7 +42,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const redact = (text: string): string => {
     let out = text;
     for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[REDACTED]');
-    return out;
+    return maskCredentialShapes(out);
   };
 
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string) => {

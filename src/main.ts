@@ -3,7 +3,7 @@
  */
 import { childEnvironment } from './child-env.js';
 import { parseCommandLine, type Config } from './cli.js';
-import { ConfigError, EntryError, ExitCode } from './errors.js';
+import { ConfigError, EntryError, ExitCode, messageOf } from './errors.js';
 import { claudePaths, selfWriter } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
@@ -69,7 +69,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       log.error(error.message);
       return error.exitCode;
     }
-    log.error(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+    log.error(`internal error: ${messageOf(error)}`);
     return ExitCode.internal;
   }
 }

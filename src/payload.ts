@@ -6,6 +6,7 @@
  * (see CLAUDE-CODE-FACTS.md); errors name the source and the problem, never the content.
  */
 import { ConfigError } from './errors.js';
+import { implausibleExpiry } from './expiry.js';
 
 export const OAUTH_TOKEN_PREFIX = 'sk-ant-oat01-';
 export const API_KEY_PREFIX = 'sk-ant-api03-';
@@ -166,6 +167,11 @@ function parseCredentialsJson(text: string, source: string, now: number): Creden
 
   const warnings: string[] = [];
   const expiresAt = o.expiresAt as number | undefined;
+  const implausible = expiresAt === undefined ? undefined : implausibleExpiry(expiresAt, now);
+  if (implausible) {
+    // Not an error: the access token may still work. But no sync will copy it, and a real pair wins over it.
+    warnings.push(`${source}: the login is not plausible (${implausible}); it will not be synced or preferred over another pair`);
+  }
   if (expiresAt !== undefined && expiresAt <= now) {
     const ago = formatDuration(now - expiresAt);
     if (typeof o.refreshToken === 'string' && o.refreshToken !== '') {

@@ -3,13 +3,11 @@
  * credential came from and what kind it was. Never a secret.
  */
 import * as path from 'node:path';
-import { readPlacedFile, removeStaleTempFiles, selfWriter, writeFileAtomic, type Writer } from './home.js';
-import { createLogger } from './log.js';
+import { removeStaleTempFiles, writeFileAtomic, type Writer } from './home.js';
 import type { Credential } from './payload.js';
+import { readSecretFile } from './sources/file.js';
 
 export const STATE_FILE = '.claude-entry-state.json';
-/** The state file is a few hundred bytes; anything far larger was not written by us. */
-const MAX_STATE_BYTES = 64 * 1024;
 
 export interface EntryState {
   /** Reference or variable the credential came from. */
@@ -37,16 +35,10 @@ export function writeState(configDir: string, state: EntryState, w: Writer): voi
   writeFileAtomic(statePath(configDir), stateText(state), w);
 }
 
-/**
- * The state as last written, undefined when absent or not ours. Read like any file the user
- * could have placed (check and doctor run as root): a FIFO or /dev/zero there neither hangs
- * nor fills memory.
- */
-export function readState(configDir: string, w: Writer = selfWriter(createLogger({ level: 'silent' }))): EntryState | undefined {
+export function readState(configDir: string, linkFreeBelow?: string): EntryState | undefined {
   try {
-    const text = readPlacedFile(statePath(configDir), w, MAX_STATE_BYTES);
-    if (text === undefined) return undefined;
-    const value = JSON.parse(text) as EntryState;
+    // The target user can put anything here (a FIFO, a link to /dev/zero): no links, no blocking, regular files only, bounded.
+    const value = JSON.parse(readSecretFile(statePath(configDir), STATE_FILE, { noFollow: true, linkFreeBelow }).toString('utf8')) as EntryState;
     return typeof value === 'object' && value !== null && typeof value.source === 'string' ? value : undefined;
   } catch {
     return undefined;

@@ -19,7 +19,7 @@ import {
   type UpdateSecretVersionStageCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 import { state as nodeVersionWarning } from '@aws-sdk/core/client';
-import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError, safeDetail } from '../errors.js';
 import type { AwsSecretRef } from '../sources/aws.js';
 import type { CloudFetchOptions, StoredValue } from './types.js';
 
@@ -271,9 +271,9 @@ function httpStatus(error: unknown): number | undefined {
 
 /** The provider's own message, for the codes where it helps (it names the principal, the policy). */
 function providerMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message.replace(/\s+/g, ' ').trim() : '';
+  const message = error instanceof Error && !(error instanceof SyntaxError) ? safeDetail(error.message) : '';
   if (message === '' || message === 'UnknownError') return '';
-  return `: "${message.length > 300 ? message.slice(0, 300) + '...' : message}"`;
+  return `: "${message}"`;
 }
 
 const CREDENTIAL_REFUSED = new Set([

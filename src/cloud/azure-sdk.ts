@@ -14,7 +14,7 @@ import { SecretClient, type KeyVaultSecret } from '@azure/keyvault-secrets';
 import { AzureLogger, setLogLevel, type AzureLogLevel } from '@azure/logger';
 import type { GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { ConfigError, SourceUnavailableError, StoreConflictError, type EntryError } from '../errors.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError, safeDetail, type EntryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AzureSecretRef } from '../sources/azure.js';
 import { KEY_VAULT_ZONES } from '../sources/azure-hosts.js';
@@ -278,7 +278,7 @@ function describeFailure(error: unknown, ref: AzureSecretRef, log: Logger, acces
   const e = (error ?? {}) as { name?: string; message?: string; statusCode?: number; code?: string; details?: unknown };
   const at = ref.ref;
   if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError' || e.name === 'AuthenticationError') {
-    log.debug(`${at}: ${e.name}: ${e.message ?? ''}`);
+    log.debug(`${at}: ${e.name}: ${safeDetail(e.message)}`);
     const failed = configuredButFailed(error);
     return new SourceUnavailableError(
       failed
@@ -312,7 +312,7 @@ function describeFailure(error: unknown, ref: AzureSecretRef, log: Logger, acces
   if (typeof e.code === 'string') {
     return new SourceUnavailableError(`${at}: cannot reach ${ref.vaultUrl} (${e.code}); ${networkHint(e.code)}`, { cause: error });
   }
-  log.debug(`${at}: ${e.name ?? 'error'}: ${e.message ?? String(error)}`);
+  log.debug(`${at}: ${e.name ?? 'error'}: ${safeDetail(e.message ?? String(error))}`);
   return new SourceUnavailableError(`${at}: the Azure SDK failed (${e.name ?? 'error'}: ${firstLine(e.message)})`, { cause: error });
 }
 
@@ -333,8 +333,7 @@ function configuredButFailed(error: unknown): string | undefined {
 }
 
 function firstLine(message: string | undefined): string {
-  const line = (message ?? '').split(/\r?\n/)[0]!.trim();
-  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+  return safeDetail((message ?? '').split(/\r?\n/)[0], 200);
 }
 
 function isEntryError(error: unknown): error is EntryError {

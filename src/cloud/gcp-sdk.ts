@@ -13,7 +13,7 @@
  */
 import { SecretManagerServiceClient, type protos } from '@google-cloud/secret-manager';
 import { grpc, loggingUtils, type CallOptions } from 'google-gax';
-import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
+import { ConfigError, SourceUnavailableError, StoreConflictError, safeDetail } from '../errors.js';
 import type { Logger } from '../log.js';
 import { PROJECT_VARIABLES, parentName, secretName, versionName, versionNumber, type GcpSecretRef } from '../sources/gcp-names.js';
 import type { CloudFetchOptions, StoredValue } from './types.js';
@@ -157,7 +157,7 @@ class WriteFailure extends Error {
     readonly failure: unknown,
     readonly call: 'add' | 'create',
   ) {
-    super(failure instanceof Error ? failure.message : String(failure));
+    super(safeDetail(failure instanceof Error ? failure.message : String(failure)));
     this.name = 'WriteFailure';
   }
 }
@@ -438,7 +438,7 @@ function localFailure(error: unknown, env: NodeJS.ProcessEnv): string {
 function said(error: unknown): string {
   const details = (error as { details?: unknown } | undefined)?.details;
   if (typeof details !== 'string' || details.trim() === '') return '';
-  return `: ${details.replace(/\s+/g, ' ').trim().slice(0, 240)}`;
+  return `: ${safeDetail(details, 240)}`;
 }
 
 class GuardTimeout extends Error {
@@ -467,7 +467,7 @@ async function beforeDeadline<T>(at: number, work: () => Promise<T>): Promise<T>
 function warningsToDebug(log: Logger): () => void {
   const original = process.emitWarning;
   process.emitWarning = ((warning: string | Error) => {
-    log.debug(`GCP SDK warning: ${warning instanceof Error ? `${warning.name}: ${warning.message}` : warning}`);
+    log.debug(`GCP SDK warning: ${safeDetail(warning instanceof Error ? `${warning.name}: ${warning.message}` : String(warning))}`);
   }) as typeof process.emitWarning;
   return () => {
     process.emitWarning = original;

@@ -15,7 +15,7 @@ import type * as Vm from 'node:vm';
 import type * as Zlib from 'node:zlib';
 import * as errors from '../errors.js';
 import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
-import { selectJsonKey } from '../sources/json-key.js';
+import { mergeJsonKey, selectJsonKey, stringsIn } from '../sources/json-key.js';
 import type { SourceContext, SourceLink } from '../sources/types.js';
 import type { SyncStore } from '../sync/stores.js';
 import type { CloudProviderName, CloudSdkModule } from './types.js';
@@ -122,6 +122,9 @@ export function cloudLink<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): So
         () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)} (CLAUDE_ENTRY_TIMEOUT); check the network path to the ${target.provider.toUpperCase()} endpoint`),
       );
       ctx.log.debug(`${target.source}: fetched in ${Date.now() - started} ms`);
+      // The whole answer is secret, the keys `#key` did not select included.
+      ctx.log.addSecret(payload.toString().trim());
+      if (target.key !== undefined) for (const value of stringsIn(payload)) ctx.log.addSecret(value);
       return {
         payload: target.key === undefined ? payload : selectJsonKey(payload, target.key, target.source),
         source: target.source,
@@ -172,29 +175,6 @@ export function cloudStore<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): S
       await beforeDeadline(sdk.writeSecret(target.ref, payload, { ...o, ifVersion }), o.deadline, () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)}`));
     },
   };
-}
-
-/** Put `text` under `key` of the JSON object `whole` (a JSON value stays JSON, as it was read). */
-function mergeJsonKey(whole: string | undefined, key: string, text: string): string {
-  let object: Record<string, unknown> = {};
-  if (whole !== undefined) {
-    try {
-      const parsed: unknown = JSON.parse(whole);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) object = parsed as Record<string, unknown>;
-    } catch {
-      // not JSON: replaced by an object holding the key
-    }
-  }
-  const previous = object[key];
-  let value: unknown = text;
-  if (typeof previous === 'object' && previous !== null) {
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = text;
-    }
-  }
-  return JSON.stringify({ ...object, [key]: value });
 }
 
 /** A safety net: the SDK modules honour the deadline themselves; this one always fires. */

@@ -2,7 +2,9 @@
  * `claude-entry check`: a health check for HEALTHCHECK, Kubernetes probes and cron.
  * One line, no secret; exit 0 healthy, 1 not.
  */
-import { formatDuration } from '../payload.js';
+import { implausibleExpiry } from '../expiry.js';
+import { createLogger } from '../log.js';
+import { formatDuration, secretsOf } from '../payload.js';
 import { inspectInPlace, type InPlace } from './inspect.js';
 import { checkOnline, type OnlineResult } from './online.js';
 
@@ -10,6 +12,8 @@ export interface CheckOptions {
   minValidMs: number;
   json: boolean;
   online: boolean;
+  /** --online-accept-unknown: an answer other than 2xx, 401 or 403 counts as healthy. */
+  onlineAcceptUnknown?: boolean;
   timeoutMs: number;
 }
 
@@ -36,7 +40,10 @@ export async function runCheck(
 ): Promise<{ code: number; output: string }> {
   const facts = inspectInPlace(env, userSpec, now);
   const report = await buildReport(facts, options, env, now);
-  const output = options.json ? JSON.stringify(report) : formatLine(report);
+  // No line of check's quotes a credential; this makes sure of it for those it read.
+  const redactor = createLogger({ level: 'silent' });
+  if (facts.found?.credential) for (const secret of secretsOf(facts.found.credential)) redactor.addSecret(secret);
+  const output = redactor.redact(options.json ? JSON.stringify(report) : formatLine(report));
   return { code: report.status === 'healthy' ? 0 : 1, output };
 }
 
@@ -57,7 +64,11 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
     const { oauth } = credential;
     report.subscriptionType = typeof oauth.subscriptionType === 'string' ? oauth.subscriptionType : undefined;
     report.refreshToken = typeof oauth.refreshToken === 'string' && oauth.refreshToken !== '';
-    if (typeof oauth.expiresAt === 'number') {
+    const implausible = implausibleExpiry(oauth.expiresAt, now);
+    if (typeof oauth.expiresAt === 'number' && implausible) {
+      // Ordering by expiry is meaningless for it, and Claude Code would never refresh it in time.
+      reasons.push(`the login is not plausible (${implausible}); restart from a real login`);
+    } else if (typeof oauth.expiresAt === 'number') {
       report.expiresAt = oauth.expiresAt;
       report.expiresInMs = oauth.expiresAt - now;
       // With a refresh token Claude Code renews the access token itself: its expiry is routine.
@@ -73,8 +84,14 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
   if (options.online) {
     if (credential) {
       report.online = await checkOnline(credential, env, options.timeoutMs);
-      if (report.online.state === 'rejected') reasons.push(`the Anthropic API rejected the credential (HTTP ${report.online.status}${report.online.error ? ` ${report.online.error}` : ''})`);
-      if (report.online.state === 'unreachable') reasons.push(`the Anthropic API could not be reached (${report.online.error})`);
+      const online = report.online;
+      if (online.state === 'rejected') reasons.push(`the Anthropic API rejected the credential (HTTP ${online.status}${online.error ? ` ${online.error}` : ''})`);
+      if (online.state === 'unexpected' && !options.onlineAcceptUnknown) {
+        reasons.push(
+          `the Anthropic API answered HTTP ${online.status}${online.error ? ` ${online.error}` : ''}, which neither accepts nor rejects the credential (--online-accept-unknown counts it as healthy)`,
+        );
+      }
+      if (online.state === 'unreachable') reasons.push(`the Anthropic API could not be reached (${online.error})`);
     } else if (!found.invalid) {
       reasons.push(`--online: the credential is in the command's environment, not visible to check`);
     }

@@ -4,15 +4,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EntryError } from '../errors.js';
+import { EntryError, messageOf } from '../errors.js';
 import { checkWritable } from '../home.js';
 import { createLogger } from '../log.js';
-import { describeKind, formatDuration, kindLabel } from '../payload.js';
+import { describeKind, formatDuration, kindLabel, secretsOf } from '../payload.js';
 import { canExec } from '../run.js';
 import { linksFor, toCredential } from '../sources/chain.js';
 import type { SourceContext } from '../sources/types.js';
 import { readState } from '../state.js';
-import { fileFacts, targetFor } from './inspect.js';
+import { fileFacts, linkFreeRoot, targetFor } from './inspect.js';
 import { readSecretFile } from '../sources/file.js';
 import { parsePayload } from '../payload.js';
 import type { TargetUser } from '../user.js';
@@ -22,6 +22,8 @@ declare const __VERSION__: string;
 export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefined, userSpec: string | undefined, now = Date.now()): Promise<{ code: number; output: string }> {
   const out: string[] = [];
   const problems: string[] = [];
+  // Every secret doctor reads is registered here, and the whole output redacted at the end.
+  const redactor = createLogger({ level: 'silent' });
   const say = (line = '') => out.push(line);
   const uid = process.getuid!();
   say(`claude-entry ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'} doctor: Node ${process.version}, pid ${process.pid}, uid ${uid}`);
@@ -34,8 +36,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   try {
     target = targetFor(env, userSpec);
   } catch (error) {
-    problems.push(`${(error as Error).message}`);
-    say(`  cannot be resolved: ${(error as Error).message}`);
+    problems.push(`${messageOf(error)}`);
+    say(`  cannot be resolved: ${messageOf(error)}`);
   }
   if (target) {
     const { user, paths } = target;
@@ -52,7 +54,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
       try {
         checkWritable(paths.configDir, { user, log: createLogger({ level: 'silent' }) });
       } catch (error) {
-        problems.push((error as Error).message);
+        problems.push(messageOf(error));
       }
     }
     if (env.CLAUDE_CONFIG_DIR) {
@@ -61,12 +63,12 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
         problems.push(`CLAUDE_CONFIG_DIR is ${env.CLAUDE_CONFIG_DIR}, so Claude Code ignores ${ignored}: move it there, or unset CLAUDE_CONFIG_DIR`);
       }
     }
-    const state = readState(paths.configDir);
+    const state = readState(paths.configDir, linkFreeRoot(paths));
     if (state) say(`  last start: ${state.startedAt}, ${kindLabel(state.kind)} from ${state.source}`);
     if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
     if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
     if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
-    inPlace = describeInPlace(paths.credentialsPath, user, now);
+    inPlace = describeInPlace(paths.credentialsPath, user, now, redactor.addSecret, linkFreeRoot(paths));
   }
 
   // Sources
@@ -76,6 +78,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     log: createLogger({ level: 'silent' }),
     timeoutMs: 0,
     credentialsPath: target?.paths.credentialsPath ?? '/nonexistent',
+    linkFreeBelow: target ? linkFreeRoot(target.paths) : undefined,
   };
   say(source ? `Sources (CLAUDE_ENTRY_SOURCE=${source}, tried in order)` : 'Sources (CLAUDE_ENTRY_SOURCE not set: conventional variables, first one set wins)');
   let winner: string | undefined;
@@ -102,8 +105,10 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
       try {
         const fetched = await link.fetch();
         winner = link.describe;
+        redactor.addSecret(fetched.payload.toString().trim());
         try {
           const credential = toCredential(fetched, now);
+          for (const secret of secretsOf(credential)) redactor.addSecret(secret);
           let detail = describeKind(credential);
           if (credential.kind === 'credentials-json' && typeof credential.oauth.expiresAt === 'number') {
             const left = credential.oauth.expiresAt - now;
@@ -114,7 +119,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
           for (const w of credential.warnings) say(`      note: ${w}`);
         } catch (error) {
           say(`${label} <- set, but broken: a start would stop here`);
-          problems.push((error as Error).message);
+          problems.push(messageOf(error));
         }
       } catch (error) {
         if (error instanceof Error && 'tryNextLink' in error) {
@@ -123,11 +128,11 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
         }
         winner = link.describe;
         say(`${label} <- set, but broken: a start would stop here`);
-        problems.push((error as Error).message);
+        problems.push(messageOf(error));
       }
     }
   } catch (error) {
-    problems.push((error as Error).message);
+    problems.push(messageOf(error));
   }
   if (!winner) {
     if (env.CLAUDE_ENTRY_OPTIONAL === '1') say('  none set: the command would start without a credential (CLAUDE_ENTRY_OPTIONAL=1)');
@@ -174,7 +179,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     say(`Problems (${problems.length})`);
     for (const p of problems) say(`  - ${p}`);
   }
-  return { code: problems.length === 0 ? 0 : 1, output: out.join('\n') };
+  return { code: problems.length === 0 ? 0 : 1, output: redactor.redact(out.join('\n')) };
 }
 
 async function isConfigured(link: { fetch: () => Promise<unknown> }): Promise<boolean> {
@@ -195,13 +200,14 @@ function processName(pid: number): string | undefined {
 }
 
 /** The credentials file already in the config dir: its login and its mode and owner. */
-function describeInPlace(file: string, user: TargetUser, now: number): { line: string; problems: string[] } | undefined {
-  const facts = fileFacts(file, user);
+function describeInPlace(file: string, user: TargetUser, now: number, addSecret: (s: string) => void, below: string): { line: string; problems: string[] } | undefined {
+  const facts = fileFacts(file, user, below);
   if (!facts) return undefined;
   const problems = [...facts.problems];
   let login: string;
   try {
-    const credential = parsePayload(readSecretFile(file, file, { noFollow: true }), file, now);
+    const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: below }), file, now);
+    for (const secret of secretsOf(credential)) addSecret(secret);
     login = describeKind(credential);
     if (credential.kind === 'credentials-json') {
       const { expiresAt, refreshToken } = credential.oauth;
@@ -211,7 +217,7 @@ function describeInPlace(file: string, user: TargetUser, now: number): { line: s
     problems.push(...credential.warnings.filter((w) => !/will refresh it/.test(w)));
   } catch (error) {
     login = 'not usable';
-    problems.push((error as Error).message);
+    problems.push(messageOf(error));
   }
   return { line: `${file} (${facts.mode.toString(8).padStart(4, '0')}, uid ${facts.uid}): ${login}`, problems };
 }

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parsePayload, type Credential } from '../payload.js';
+import { parsePayload, secretsOf, type Credential } from '../payload.js';
 import { readSecretFile } from '../sources/file.js';
 
 export type ExportFormat = 'b64' | 'json' | 'env';
@@ -92,6 +92,7 @@ export async function runExport(
 ): Promise<number> {
   const exported = readLocalLogin(options, env);
   log.addSecret(exported.payload);
+  for (const secret of secretsOf(exported.credential)) log.addSecret(secret);
   warnAboutSharing(exported, log);
   if (options.to) {
     const { storeAtReference } = await import('../sources/store.js');

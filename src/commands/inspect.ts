@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EntryError } from '../errors.js';
+import { EntryError, messageOf } from '../errors.js';
 import { claudePaths, type ClaudePaths } from '../home.js';
-import { readSecretFile } from '../sources/file.js';
+import { linkFreePath, readSecretFile } from '../sources/file.js';
 import { toCredential } from '../sources/chain.js';
 import { parsePayload, type Credential } from '../payload.js';
 import { readState, type EntryState } from '../state.js';
@@ -42,9 +42,19 @@ export function targetFor(env: NodeJS.ProcessEnv, userSpec = env.CLAUDE_ENTRY_US
   return { user, paths: claudePaths(user.home, env) };
 }
 
+/**
+ * Below which directory the target user controls every step of the paths check and doctor
+ * read: its home when the config dir is in it, else the config dir (CLAUDE_CONFIG_DIR is the
+ * deployment's choice; what is in it is not).
+ */
+export function linkFreeRoot(paths: ClaudePaths): string {
+  const relative = path.relative(paths.home, paths.configDir);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? path.dirname(paths.configDir) : paths.home;
+}
+
 export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefined, now = Date.now()): InPlace {
   const { user, paths } = targetFor(env, userSpec);
-  const state = readState(paths.configDir);
+  const state = readState(paths.configDir, linkFreeRoot(paths));
   const result: InPlace = { user, paths, state };
   const sourceFromState = (kind: Credential['kind']) => (state?.kind === kind ? state.source : undefined);
 
@@ -55,7 +65,7 @@ export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefi
     try {
       result.found.credential = toCredential({ payload: value, source: name, carriedBy: [name], kind });
     } catch (error) {
-      result.found.invalid = (error as Error).message;
+      result.found.invalid = messageOf(error);
     }
     return result;
   }
@@ -64,13 +74,13 @@ export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefi
   if (fs.existsSync(file) || isLink(file)) {
     result.found = { kind: 'credentials-json', where: file, source: sourceFromState('credentials-json') };
     try {
-      const credential = parsePayload(readSecretFile(file, file, { noFollow: true }), file, now);
+      const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: linkFreeRoot(paths) }), file, now);
       if (credential.kind !== 'credentials-json') throw new EntryError(`${file}: holds a ${credential.kind}, not a credentials JSON`, 78);
       result.found.credential = credential;
     } catch (error) {
-      result.found.invalid = (error as Error).message;
+      result.found.invalid = messageOf(error);
     }
-    result.file = fileFacts(file, user);
+    result.file = fileFacts(file, user, linkFreeRoot(paths));
     return result;
   }
 
@@ -89,7 +99,11 @@ function isLink(p: string): boolean {
   }
 }
 
-export function fileFacts(file: string, user: TargetUser): FileFacts | undefined {
+export function fileFacts(file: string, user: TargetUser, below?: string): FileFacts | undefined {
+  if (below !== undefined && linkFreePath(path.dirname(file), below) === false) {
+    // Its mode and owner would be those of whatever the link points at: not reported.
+    return { path: file, mode: 0, uid: -1, problems: [`${path.dirname(file)} is reached through a symbolic link below ${below}; restart the container (claude-entry fixes it at start)`] };
+  }
   let stat: fs.Stats;
   try {
     stat = fs.lstatSync(file);

@@ -3,7 +3,8 @@
  * Not configured -> next link; configured but broken -> stop with that error.
  */
 import { ConfigError } from '../errors.js';
-import { API_KEY_PREFIX, OAUTH_TOKEN_PREFIX, parsePayload, type Credential } from '../payload.js';
+import { refuseCredentialShaped } from '../secret-shape.js';
+import { API_KEY_PREFIX, OAUTH_TOKEN_PREFIX, parsePayload, secretsOf, type Credential } from '../payload.js';
 import { isAwsReference } from './aws.js';
 import { envFileLink, envLink } from './env.js';
 import { inPlaceLink, optionalFileLink } from './file.js';
@@ -41,6 +42,8 @@ const CLOUD_VARIABLES: [string, (value: string) => string][] = [
 function cloudConventionalLinks(ctx: SourceContext): SourceLink[] {
   return CLOUD_VARIABLES.map(([name, toReference]): SourceLink => {
     const value = ctx.env[name]?.trim();
+    // Before the reference is shown by doctor or sent to a provider as a secret's name.
+    refuseCredentialShaped(name, value, 'a secret reference');
     const ref = value ? toReference(value) : undefined;
     return {
       describe: name,
@@ -55,6 +58,8 @@ function cloudConventionalLinks(ctx: SourceContext): SourceLink[] {
 
 export function linksFor(sourceList: string | undefined, ctx: SourceContext): SourceLink[] {
   if (sourceList === undefined || sourceList.trim() === '') return conventionalLinks(ctx);
+  // The whole list first: a JSON credential holds commas and would be split into pieces.
+  refuseCredentialShaped('CLAUDE_ENTRY_SOURCE', sourceList, 'a list of references');
   return splitReferences(sourceList).map((ref) => linkForReference(ref, ctx));
 }
 
@@ -76,7 +81,12 @@ export async function resolveChain(links: SourceLink[], ctx: SourceContext): Pro
       }
       throw error;
     }
-    return { credential: toCredential(fetched), fetched };
+    // Registered before parsing: whatever a bug or a parser might quote from it is redacted,
+    // for secrets read from files and providers as for those from the environment.
+    ctx.log.addSecret(fetched.payload.toString().trim());
+    const credential = toCredential(fetched);
+    for (const secret of secretsOf(credential)) ctx.log.addSecret(secret);
+    return { credential, fetched };
   }
   return undefined;
 }

@@ -1,9 +1,11 @@
 /** A mounted secret file: Docker and Compose secrets, Kubernetes Secret volumes, `_FILE` variables. */
 import * as fs from 'node:fs';
+import * as pathModule from 'node:path';
 import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
 import { userControls, withRightsOf } from '../rights.js';
 import type { TargetUser } from '../user.js';
 import type { SyncStore } from '../sync/stores.js';
+import { selectJsonKey, splitKeySelector, stringsIn } from './json-key.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 
 /** Far above any credential (a credentials JSON is under 1 KiB); stops a wrong mount early. */
@@ -17,6 +19,11 @@ export interface ReadOptions {
    * file source in a directory the user can write, the credentials file in its home).
    */
   as?: TargetUser;
+  /**
+   * A directory the target user controls everything below (its home): a symbolic link at any
+   * step below it (~/.claude -> /root/.claude) is refused too, checked on the open descriptor.
+   */
+  linkFreeBelow?: string;
 }
 
 /**
@@ -50,6 +57,7 @@ function readSecretFileHere(path: string, source: string, options: ReadOptions):
     throw fileError(error, path, source);
   }
   try {
+    if (options.linkFreeBelow !== undefined) refuseLinksBelow(fd, path, options.linkFreeBelow, source);
     const stat = fs.fstatSync(fd);
     if (stat.isDirectory()) throw new ConfigError(`${source}: ${path} is a directory, not a file`);
     if (!stat.isFile()) throw new ConfigError(`${source}: ${path} is not a regular file (${fileType(stat)})`);
@@ -71,6 +79,33 @@ function readSecretFileHere(path: string, source: string, options: ReadOptions):
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * What the descriptor really opened (/proc/self/fd) must be the path as written below `below`:
+ * O_NOFOLLOW guards only the last step, and Node has no openat to walk the others.
+ */
+function refuseLinksBelow(fd: number, file: string, below: string, source: string): void {
+  const linkFree = linkFreePath(file, below, () => fs.readlinkSync(`/proc/self/fd/${fd}`));
+  if (linkFree === false) throw new ConfigError(`${source}: ${file} is reached through a symbolic link below ${below}, which is not followed here`);
+}
+
+/**
+ * Whether `file` (or a directory) as `resolve` resolves it lies where its path says below
+ * `below`; undefined when that cannot be told (no /proc).
+ */
+export function linkFreePath(file: string, below: string, resolve: () => string = () => fs.realpathSync(file)): boolean | undefined {
+  let real: string;
+  let base: string;
+  try {
+    real = resolve();
+    base = fs.realpathSync(below);
+  } catch {
+    return undefined;
+  }
+  const relative = pathModule.relative(below, file);
+  if (relative.startsWith('..') || pathModule.isAbsolute(relative)) return undefined;
+  return real === pathModule.join(base, relative);
 }
 
 function fileType(stat: fs.Stats): string {
@@ -129,7 +164,7 @@ export function inPlaceLink(ctx: SourceContext): SourceLink {
       } catch {
         throw new SourceNotConfigured(`${path} does not exist`);
       }
-      return { payload: readSecretFile(path, path, { noFollow: true, as: ctx.user }), source: path, carriedBy: [], inPlace: true };
+      return { payload: readSecretFile(path, path, { noFollow: true, as: ctx.user, linkFreeBelow: ctx.linkFreeBelow }), source: path, carriedBy: [], inPlace: true };
     },
   };
 }
@@ -137,8 +172,29 @@ export function inPlaceLink(ctx: SourceContext): SourceLink {
 export const fileReferences: ReferenceProvider = {
   matches: (ref) => ref.startsWith('/') || ref.startsWith('file:'),
   link(ref, ctx) {
-    const path = ref.startsWith('file:') ? ref.slice('file:'.length) : ref;
+    // `file:/path#key`: one key of a JSON object in the file (a Kubernetes secret with several keys).
+    const { ref: withoutKey, key } = splitKeySelector(ref);
+    const path = withoutKey.startsWith('file:') ? withoutKey.slice('file:'.length) : withoutKey;
     if (!path.startsWith('/')) throw new ConfigError(`CLAUDE_ENTRY_SOURCE: ${ref}: a file reference needs an absolute path`);
-    return fileLink(path, `file:${path}`, [], ctx.user);
+    if (key === undefined) return fileLink(path, `file:${path}`, [], ctx.user);
+    const source = `file:${path}#${key}`;
+    return {
+      describe: source,
+      fetch: async () => {
+        const payload = readSecretFile(path, source, { as: ctx.user });
+        // The other keys may be secrets too: redacted like the one selected.
+        ctx.log.addSecret(payload.toString().trim());
+        for (const value of stringsIn(payload)) ctx.log.addSecret(value);
+        return { payload: selectJsonKey(payload, key, source), source, carriedBy: [], store: keyedStoreFor(path, key, source) };
+      },
+    };
   },
 };
+
+/** A sync store for one key of a JSON file: the other keys are kept. */
+function keyedStoreFor(path: string, key: string, source: string): () => Promise<SyncStore> {
+  return async () => {
+    const { fileStore, jsonKeyStore } = await import('../sync/stores.js');
+    return jsonKeyStore(fileStore(path), key, source);
+  };
+}

@@ -27,7 +27,7 @@ export function selectJsonKey(payload: string | Buffer, key: string, source: str
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(`${source}: "#${key}" selects a key, but the secret is not a JSON object`);
   }
-  if (!(key in value)) {
+  if (!Object.hasOwn(value, key)) {
     const keys = Object.keys(value).slice(0, 10).map((k) => JSON.stringify(k)).join(', ');
     throw new ConfigError(`${source}: the secret has no key "${key}" (it has ${keys || 'no keys'})`);
   }
@@ -35,4 +35,46 @@ export function selectJsonKey(payload: string | Buffer, key: string, source: str
   if (typeof selected === 'string') return selected;
   if (typeof selected === 'object' && selected !== null) return JSON.stringify(selected);
   throw new ConfigError(`${source}: the value under "${key}" is not a string or an object`);
+}
+
+/** Put `text` under `key` of the JSON object `whole` (a JSON value stays JSON, as it was read). */
+export function mergeJsonKey(whole: string | undefined, key: string, text: string): string {
+  let object: Record<string, unknown> = {};
+  if (whole !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(whole);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) object = parsed as Record<string, unknown>;
+    } catch {
+      // not JSON: replaced by an object holding the key
+    }
+  }
+  const previous = object[key];
+  let value: unknown = text;
+  if (typeof previous === 'object' && previous !== null) {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+  }
+  return JSON.stringify({ ...object, [key]: value });
+}
+
+/**
+ * Every string in a JSON secret (the keys not selected may be secrets too), for the logger's
+ * redaction. Nothing when it is not JSON.
+ */
+export function stringsIn(payload: string | Buffer): string[] {
+  const out: string[] = [];
+  const walk = (value: unknown, depth: number) => {
+    if (depth > 8 || out.length > 1000) return;
+    if (typeof value === 'string') out.push(value);
+    else if (typeof value === 'object' && value !== null) for (const v of Object.values(value)) walk(v, depth + 1);
+  };
+  try {
+    walk(JSON.parse(payload.toString()), 0);
+  } catch {
+    // not JSON: the caller registers the whole payload
+  }
+  return out;
 }

@@ -3,6 +3,7 @@
  * providers recognise their syntax here cheaply and load their SDK only when fetched.
  */
 import { ConfigError } from '../errors.js';
+import { refuseCredentialShaped } from '../secret-shape.js';
 import { awsReferences } from './aws.js';
 import { azureReferences } from './azure.js';
 import { envReferences } from './env.js';
@@ -13,6 +14,7 @@ import type { ReferenceProvider, SourceContext, SourceLink } from './types.js';
 export const referenceProviders: ReferenceProvider[] = [awsReferences, azureReferences, gcpReferences, fileReferences, envReferences];
 
 export function linkForReference(ref: string, ctx: SourceContext): SourceLink {
+  refuseCredentialShaped('CLAUDE_ENTRY_SOURCE', ref, 'a reference');
   const provider = referenceProviders.find((p) => p.matches(ref));
   if (!provider) {
     throw new ConfigError(

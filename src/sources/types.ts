@@ -15,6 +15,8 @@ export interface SourceContext {
    * user's rights, so a link swapped in cannot make root read a file of its own choosing.
    */
   user?: TargetUser;
+  /** Set by check and doctor: the directory below which no link is followed (see ReadOptions). */
+  linkFreeBelow?: string;
 }
 
 /** A secret as fetched, before it is parsed. */

@@ -7,6 +7,7 @@ import { StoreConflictError, errnoCode } from '../errors.js';
 import { selfWriter, writeFileAtomic } from '../home.js';
 import { createLogger } from '../log.js';
 import { readSecretFile } from '../sources/file.js';
+import { mergeJsonKey, selectJsonKey } from '../sources/json-key.js';
 
 export interface StoredLogin {
   text: string | undefined;
@@ -48,6 +49,30 @@ export function fileStore(file: string): SyncStore {
         const now = fs.statSync(file, { throwIfNoEntry: false });
         if (ifVersion !== undefined && now && versionOf(now) !== ifVersion) throw new StoreConflictError(describe);
       });
+    },
+  };
+}
+
+/**
+ * One key of a JSON object held by `whole` (`file:/path#key`): reads that key's value; writes
+ * it back into the object, keeping the other keys, conditionally on the version read.
+ */
+export function jsonKeyStore(whole: SyncStore, key: string, describe: string): SyncStore {
+  return {
+    describe,
+    async read() {
+      const stored = await whole.read();
+      if (stored.text === undefined) return stored;
+      try {
+        return { text: selectJsonKey(stored.text, key, describe), version: stored.version };
+      } catch {
+        return { text: undefined, version: stored.version };
+      }
+    },
+    async write(text, ifVersion) {
+      const stored = await whole.read();
+      if (ifVersion !== undefined && stored.version !== ifVersion) throw new StoreConflictError(describe);
+      await whole.write(mergeJsonKey(stored.text, key, text), stored.version);
     },
   };
 }

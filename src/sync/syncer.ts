@@ -12,11 +12,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, messageOf } from '../errors.js';
 import { selfWriter, writeFileAtomic } from '../home.js';
 import { formatDuration } from '../payload.js';
 import type { Logger } from '../log.js';
-import { classifyLogin, decide, type Login } from './decide.js';
+import { classifyLogin, decide, safeIsoTime, type Decision, type Login } from './decide.js';
 import { StoreConflict, type SyncStore } from './stores.js';
 
 export type SyncMode = 'push' | 'pull' | 'both';
@@ -71,9 +71,9 @@ export function startSync(options: SyncOptions): Syncer {
   let debounce: NodeJS.Timeout | undefined;
   let pullTimer: NodeJS.Timeout | undefined;
 
-  const report = (direction: SyncResult['direction'], result: SyncResult['result'], detail: string) => {
+  const report = (direction: SyncResult['direction'], result: SyncResult['result'], detail: string, warn = false) => {
     const line = `sync ${direction}: ${detail}`;
-    if (result === 'failed') log.warn(line);
+    if (result === 'failed' || warn) log.warn(line);
     else if (result === 'copied') log.info(line);
     else log.debug(line);
     options.onResult?.({ at: new Date().toISOString(), direction, result, detail });
@@ -81,7 +81,7 @@ export function startSync(options: SyncOptions): Syncer {
 
   /** Run operations one at a time, in order; an error never escapes. */
   const enqueue = (op: () => Promise<void>) => {
-    queue = queue.then(op).catch((error) => log.warn(`sync: ${(error as Error).message}`));
+    queue = queue.then(op).catch((error) => log.warn(`sync: ${messageOf(error)}`));
     return queue;
   };
 
@@ -107,32 +107,49 @@ export function startSync(options: SyncOptions): Syncer {
       } catch (error) {
         // A conflict is decided again by the caller; a configuration error will not heal.
         if (error instanceof StoreConflict || error instanceof ConfigError || attempt >= retries || stopping) throw error;
-        log.debug(`${what} failed (${(error as Error).message}); retrying in ${formatDuration(delay)}`);
+        log.debug(`${what} failed (${messageOf(error)}); retrying in ${formatDuration(delay)}`);
         await sleep(delay);
         delay *= 2;
       }
     }
   }
 
+  /** Every token a sync sees is redacted from the log, like the start's. */
+  function classify(text: string | undefined, where: string): Login {
+    const login = classifyLogin(text, where);
+    if (login.state === 'valid' || login.state === 'implausible') {
+      log.addSecret(login.accessToken);
+      log.addSecret(login.refreshToken);
+    }
+    return login;
+  }
+
+  /** An implausible pair on the other side is replaced by a real one: worth saying. */
+  function replacing(to: Login): string {
+    return to.state === 'implausible' ? ` (it replaced an implausible pair: ${to.reason})` : '';
+  }
+
   async function pushNow(reason: string): Promise<void> {
     const localText = readLocal();
-    const local = classifyLogin(localText, credentialsPath);
+    const local = classify(localText, credentialsPath);
     for (let attempt = 0; attempt < 3; attempt++) {
       let current;
       try {
         current = await withRetries(`reading ${store.describe}`, () => store.read());
       } catch (error) {
-        return report('push', 'failed', `cannot read ${store.describe}: ${(error as Error).message}`);
+        return report('push', 'failed', `cannot read ${store.describe}: ${messageOf(error)}`);
       }
-      const decision = decide(local, classifyLogin(current.text, store.describe));
-      if (decision.action === 'skip') return report('push', 'skipped', `not pushing to ${store.describe} (${reason}): ${decision.reason}`);
+      const remote = classify(current.text, store.describe);
+      const decision: Decision = decide(local, remote);
+      if (decision.action === 'skip') return report('push', 'skipped', `not pushing to ${store.describe} (${reason}): ${decision.reason}`, decision.warn);
       try {
         await withRetries(`writing ${store.describe}`, () => store.write((local as Extract<Login, { state: 'valid' }>).text, current.version));
-        return report('push', 'copied', `pushed the refreshed login to ${store.describe}${expiryNote(local)}`);
       } catch (error) {
         if (error instanceof StoreConflict) continue; // someone else pushed: decide again
-        return report('push', 'failed', `cannot write ${store.describe}: ${(error as Error).message}`);
+        return report('push', 'failed', `cannot write ${store.describe}: ${messageOf(error)}`);
       }
+      // Outside the try: only the write decides whether the push failed.
+      return report('push', 'copied', `pushed the refreshed login to ${store.describe}${expiryNote(local)}${replacing(remote)}`);
     }
     report('push', 'failed', `${store.describe} kept changing; giving up this push`);
   }
@@ -142,21 +159,19 @@ export function startSync(options: SyncOptions): Syncer {
     try {
       current = await withRetries(`reading ${store.describe}`, () => store.read());
     } catch (error) {
-      report('pull', 'failed', `cannot read ${store.describe}: ${(error as Error).message}`);
+      report('pull', 'failed', `cannot read ${store.describe}: ${messageOf(error)}`);
       return;
     }
-    const source = classifyLogin(current.text, store.describe);
-    const local = classifyLogin(readLocal(), credentialsPath);
+    const source = classify(current.text, store.describe);
+    const local = classify(readLocal(), credentialsPath);
     const decision = decide(source, local);
     if (decision.action === 'skip') {
-      report('pull', 'skipped', `nothing newer in ${store.describe} (${reason}): ${decision.reason}`);
+      report('pull', 'skipped', `nothing newer in ${store.describe} (${reason}): ${decision.reason}`, decision.warn);
       return;
     }
     const text = (source as Extract<Login, { state: 'valid' }>).text;
     try {
       writeLocal(text);
-      lastLocalText = readLocal();
-      report('pull', 'copied', `replaced ${credentialsPath} with the newer login from ${store.describe}${expiryNote(source)}`);
     } catch (error) {
       if (error instanceof CliRefreshing) {
         // Its result lands in the file and is judged then; look again shortly in case it fails.
@@ -164,8 +179,11 @@ export function startSync(options: SyncOptions): Syncer {
         if (!stopped) setTimeout(() => void enqueue(() => pullNow(reason)), CLI_LOCK_RETRY_MS).unref();
         return;
       }
-      report('pull', 'failed', `cannot write ${credentialsPath}: ${(error as Error).message}`);
+      report('pull', 'failed', `cannot write ${credentialsPath}: ${messageOf(error)}`);
+      return;
     }
+    lastLocalText = readLocal();
+    report('pull', 'copied', `replaced ${credentialsPath} with the newer login from ${store.describe}${expiryNote(source)}${replacing(local)}`);
   }
 
   /**
@@ -192,13 +210,15 @@ export function startSync(options: SyncOptions): Syncer {
     const text = readLocal();
     if (text === lastLocalText || text === undefined) return;
     lastLocalText = text;
-    const local = classifyLogin(text, credentialsPath);
+    const local = classify(text, credentialsPath);
     if (local.state === 'blank') {
       log.warn(`${credentialsPath} was blanked by a failed refresh`);
       if (pull) void enqueue(() => pullNow('the local file was blanked'));
       return;
     }
     if (push) void enqueue(() => pushNow('the local file changed'));
+    // A pair nobody could have been issued: replace it with the source's real one at once.
+    if (pull && local.state === 'implausible') void enqueue(() => pullNow('the local pair is not plausible'));
     schedulePull();
   }
 
@@ -232,7 +252,7 @@ export function startSync(options: SyncOptions): Syncer {
     });
     watcher.unref();
   } catch (error) {
-    log.warn(`sync: cannot watch ${path.dirname(credentialsPath)} (${(error as Error).message}); pushing only when the command exits`);
+    log.warn(`sync: cannot watch ${path.dirname(credentialsPath)} (${messageOf(error)}); pushing only when the command exits`);
   }
   schedulePull();
   log.info(`sync: ${mode} between ${credentialsPath} and ${store.describe}`);
@@ -260,7 +280,7 @@ const FINAL_CALL_TIMEOUT_MS = 4000;
 class CliRefreshing extends Error {}
 
 function expiryNote(login: Login): string {
-  return login.state === 'valid' && login.expiresAt !== undefined ? ` (access token valid until ${new Date(login.expiresAt).toISOString()})` : '';
+  return login.state === 'valid' && login.expiresAt !== undefined ? ` (access token valid until ${safeIsoTime(login.expiresAt)})` : '';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyLogin, decide, type Login } from '../../src/sync/decide.js';
+import { classifyLogin, decide, plausibleExpiry, safeIsoTime, type Login } from '../../src/sync/decide.js';
 import { FAKE, b64 } from '../helpers.js';
 
 const NOW = 1_800_000_000_000;
@@ -43,5 +43,39 @@ describe('decide(from, to)', () => {
     const d = decide(from, to);
     expect(d.action).toBe(action);
     if (reason) expect(d.action === 'skip' && d.reason).toMatch(reason);
+  });
+});
+
+describe('plausibleExpiry', () => {
+  const DAY = 24 * 3600_000;
+  it.each([
+    [NOW + 8 * 3600_000, true],
+    [NOW - 30 * DAY, true], // expired a month ago: the refresh token may still work
+    [NOW + 365 * DAY, true], // claude auth login asks for a year
+    [NOW + 367 * DAY - 1, true],
+    [NOW + 367 * DAY + 1, false],
+    [NOW + 3650 * DAY, false],
+    [1e300, false],
+    [Infinity, false],
+    [NaN, false],
+    [Math.floor(NOW / 1000), false], // seconds
+    [0, false],
+    [-1, false],
+    ['1800000000000', false],
+  ])('%s -> %s', (expiresAt, plausible) => {
+    expect(plausibleExpiry(expiresAt, NOW)).toBe(plausible);
+  });
+
+  it('an implausible pair is never copied, and a valid one replaces it', () => {
+    const poison = c(login(`${FAKE.accessToken}P`, `${FAKE.refreshToken}P`, 1e300));
+    expect(poison.state).toBe('implausible');
+    expect(decide(poison, c(A))).toMatchObject({ action: 'skip', warn: true, reason: expect.stringMatching(/not plausible: its expiresAt is absurdly far ahead/) });
+    expect(decide(poison, c(undefined))).toMatchObject({ action: 'skip' });
+    expect(decide(c(A), poison)).toEqual({ action: 'copy' });
+  });
+
+  it('safeIsoTime never throws', () => {
+    expect(safeIsoTime(1e300)).toMatch(/not a valid time/);
+    expect(safeIsoTime(NOW)).toBe(new Date(NOW).toISOString());
   });
 });
