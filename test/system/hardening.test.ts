@@ -566,3 +566,37 @@ describe.skipIf(!isRoot)('hardening: root over a home the user controls', () => 
 
   });
 });
+
+describe.skipIf(!isRoot || !fs.existsSync(path.join(__dirname, '../../node_modules/.bin/claude')))('hardening: the real Claude Code CLI behind the hardened start', () => {
+  it('root drops to agent, writes with agent\'s rights, and the real claude -p answers with the installed login', async () => {
+    const { startFakeAnthropic } = await import('../fakes/anthropic');
+    const fake = await startFakeAnthropic({ replyText: 'hardened hello' });
+    onTestFinished(() => fake.close());
+    const w = world();
+    const bin = path.resolve(__dirname, '../../node_modules/.bin');
+    const r = await run(
+      {
+        ...w,
+        env: {
+          ...w.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          ANTHROPIC_BASE_URL: fake.url,
+          DISABLE_AUTOUPDATER: '1',
+          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+          DISABLE_TELEMETRY: '1',
+          DISABLE_ERROR_REPORTING: '1',
+        },
+      },
+      ['--', 'claude', '-p', 'say hi'],
+      { cwd: w.home, timeoutMs: 120_000 },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('hardened hello');
+    const request = fake.requests.find((q) => q.path.startsWith('/v1/messages'));
+    expect(request?.headers.authorization).toBe(`Bearer ${FAKE.accessToken}`);
+    for (const file of ['.claude', '.claude/.credentials.json', '.claude.json']) {
+      expect(fs.statSync(path.join(w.home, file)).uid, file).toBe(AGENT.uid);
+    }
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+});
