@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
 import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
-import { FAKE, b64, credentialsJson, expectNoSecret } from '../helpers';
+import { FAKE, ROOT, b64, credentialsJson, expectNoSecret, runProcess } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from '../system/cli-assertions';
 import { mustSkipWithout, startEngine, type Engine } from './engine';
-import { baseImage, buildExample, docker, imageSize, nodeImage } from './images';
+import { baseImage, buildContext, buildDockerfile, buildExample, docker, imageSize, nodeImage } from './images';
 
 const started = await startEngine();
 const reason = typeof started === 'string' ? started : undefined;
@@ -37,13 +37,15 @@ function hostDir(): string {
 
 describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
   let e: Engine;
+  let base: string;
   const figures: string[] = [];
 
   beforeAll(async () => {
     if (typeof started === 'string') throw new Error(`Docker tier: no engine: ${started}`);
     e = started;
     const t0 = Date.now();
-    await nodeImage(e, await baseImage(e));
+    base = await baseImage(e);
+    await nodeImage(e, base);
     figures.push(`base images ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }, 900_000);
 
@@ -80,7 +82,7 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
       const built = await buildExample(e, { tag: AGENT });
       figures.push(`Dockerfile.example: carrier stage ${(carrier / 1000).toFixed(1)} s, agent image ${((Date.now() - t1) / 1000).toFixed(1)} s (cached layers reused)`);
       void built;
-      figures.push(`agent image: ${(await imageSize(e, AGENT)) / 1e6} MB`);
+      figures.push(`agent image: ${((await imageSize(e, AGENT)) / 1e6).toFixed(1)} MB`);
 
       const inside = await run(['--entrypoint', 'sh', AGENT, '-c', 'id agent; for c in tini claude claude-entry; do command -v $c; done; claude-entry --version; claude --version']);
       expect(inside.code, inside.stderr).toBe(0);
@@ -100,7 +102,7 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
     expect(r.stdout).toMatch(/^esbuild$/m);
     expect(r.stdout).toMatch(/^client-secrets-manager$/m);
     for (const heavy of ['vitest', 'kubernetes-models', 'dclint', 'claude-code', 'typescript']) expect(r.stdout).not.toMatch(new RegExp(`^${heavy}$`, 'm'));
-    figures.push(`build stage: node_modules ${/^(\d+)\s+node_modules$/m.exec(r.stdout)?.[1]} MB, image ${(await imageSize(e, 'claude-entry-test/build:latest')) / 1e6} MB`);
+    figures.push(`build stage: node_modules ${/^(\d+)\s+node_modules$/m.exec(r.stdout)?.[1]} MB, image ${((await imageSize(e, 'claude-entry-test/build:latest')) / 1e6).toFixed(1)} MB`);
   }, 600_000);
 
   describe('every credential path in the README, through docker run and the real CLI', () => {
@@ -319,5 +321,137 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
       expect(result.stderr).toMatch(/^claude-entry: sync push: pushed the refreshed login to aws-sm:claude-login/m);
       expectNoSecret(entryLines(result.stderr), [FAKE.accessToken, FAKE.refreshToken, rotated.accessToken, rotated.refreshToken, FAKE_AWS_CREDENTIALS.secretAccessKey]);
     }, 180_000);
+  });
+
+  describe('the standalone executable (Node\'s single executable application), in an image without Node', () => {
+    const NO_NODE = 'claude-entry-test/no-node:latest';
+    const CLAUDE_NATIVE = path.join(ROOT, 'node_modules', '@anthropic-ai', 'claude-code-linux-x64', 'claude');
+    const SEA = (arch: string) => path.join(ROOT, 'dist', `claude-entry-linux-${arch}`);
+
+    beforeAll(async () => {
+      const t0 = Date.now();
+      const built = await runProcess([process.execPath, path.join(ROOT, 'build', 'sea.mjs'), 'x64', 'arm64'], { timeoutMs: 600_000 });
+      if (built.code !== 0) throw new Error(`build/sea.mjs exited ${built.code}: ${built.stderr}`);
+      figures.push(`standalone executables built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${built.stdout.trim().split('\n').join('; ')}`);
+      // Claude Code as its native installer leaves it: one binary, no Node anywhere.
+      await buildContext(e, NO_NODE, {
+        Dockerfile: [
+          `FROM ${base}`,
+          'COPY claude /usr/local/bin/claude',
+          'COPY claude-entry /usr/local/bin/claude-entry',
+          'RUN useradd --create-home --uid 1000 --user-group --shell /bin/bash agent && mkdir /workspace && chown agent:agent /workspace',
+          'WORKDIR /workspace',
+          'ENV CLAUDE_ENTRY_USER=agent CLAUDE_ENTRY_TRUST=/workspace DISABLE_AUTOUPDATER=1',
+          'ENTRYPOINT ["tini", "--", "claude-entry", "--"]',
+          'CMD ["claude", "-p", "Summarise this repository in three lines."]',
+          'HEALTHCHECK --interval=5m --timeout=10s --start-period=30s --retries=3 CMD ["claude-entry", "check"]',
+          '',
+        ].join('\n'),
+        claude: { copyFrom: CLAUDE_NATIVE },
+        'claude-entry': { copyFrom: SEA('x64') },
+      });
+    }, 900_000);
+
+    it('no node in the image; a B64 login to a real `claude -p` answer, as agent, under tini; healthy', async () => {
+      const none = await run(['--entrypoint', 'sh', NO_NODE, '-c', 'command -v node || echo no-node; ls /usr/local/bin']);
+      expect(none.stdout).toMatch(/^no-node$/m);
+      const { fake, reply } = await fakeApi();
+      const env = { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())), ANTHROPIC_BASE_URL: fake.url, ...QUIET };
+      const r = await run([NO_NODE], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(reply);
+      expectOAuth(fake.messages()[0]!, FAKE.accessToken);
+      expectNoSecret(entryLines(r.stderr), SECRETS);
+      const who = await run([NO_NODE, 'sh', '-c', 'id -un; cat /proc/1/cmdline | tr "\\0" " "; echo; stat -c "%U %a" ~/.claude/.credentials.json; claude-entry check'], env);
+      expect(who.code, who.stderr).toBe(0);
+      expect(who.stdout).toMatch(/^agent$/m);
+      expect(who.stdout).toMatch(/^tini -- claude-entry -- sh/m);
+      expect(who.stdout).toMatch(/^agent 600$/m);
+      expect(who.stdout).toMatch(/^healthy/m);
+    }, 180_000);
+
+    it('the standalone executable as PID 1: docker stop gives 143', async () => {
+      const env = { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) };
+      const id = (await docker(e, ['run', '-d', '--network', 'host', '-e', 'CLAUDE_CREDENTIALS_B64', '--entrypoint', 'claude-entry', NO_NODE, '--', 'sleep', 'infinity'], { env })).stdout.trim();
+      onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
+      for (let i = 0; i < 300 && !/^\s*\d+\s+sleep infinity\s*$/m.test((await docker(e, ['top', id, '-o', 'pid,args'], { check: false })).stdout); i++) await sleep(100);
+      const t0 = Date.now();
+      await docker(e, ['stop', '-t', '60', id], { timeoutMs: 90_000 });
+      figures.push(`docker stop, standalone executable as PID 1: after ${Date.now() - t0} ms`);
+      expect(Number((await docker(e, ['wait', id])).stdout.trim())).toBe(143);
+    }, 120_000);
+
+    it('size and start-up against the script on the same Node', async () => {
+      const node22 = path.join(ROOT, 'tools', 'nodes', 'node_modules', 'node22', 'bin', 'node');
+      // NODE_EXTRA_CA_CERTS makes every Node start load a CA bundle: measure without it.
+      const { NODE_EXTRA_CA_CERTS: _ca, ...env } = process.env;
+      const median = async (argv: string[]) => {
+        const times: number[] = [];
+        for (let i = 0; i < 15; i++) {
+          const t0 = process.hrtime.bigint();
+          const r = await runProcess(argv, { env });
+          times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          expect(r.stdout).toMatch(/^claude-entry \d+\.\d+\.\d+/);
+        }
+        return times.sort((a, b) => a - b)[7]!;
+      };
+      const script = await median([node22, path.join(ROOT, 'dist', 'claude-entry'), '--version']);
+      const standalone = await median([SEA('x64'), '--version']);
+      const size = (f: string) => (fs.statSync(f).size / 1e6).toFixed(1);
+      figures.push(
+        `standalone x64 ${size(SEA('x64'))} MB, arm64 ${size(SEA('arm64'))} MB, script ${size(path.join(ROOT, 'dist', 'claude-entry'))} MB; ` +
+          `--version median of 15: standalone ${standalone.toFixed(1)} ms, script on Node 22 ${script.toFixed(1)} ms (ratio ${(standalone / script).toFixed(2)})`,
+      );
+    }, 120_000);
+
+    // qemu-user with Debian's arm64 cross libraries (.ci/run installs both).
+    const QEMU = '/usr/bin/qemu-aarch64-static';
+    const SYSROOT = '/usr/aarch64-linux-gnu';
+    it('the arm64 build runs under qemu-user: --version, and a login written', async () => {
+      if (!fs.existsSync(QEMU) || !fs.existsSync(path.join(SYSROOT, 'lib'))) {
+        if (mustSkipWithout(`no ${QEMU} or ${SYSROOT} (Debian packages qemu-user-static, libc6-arm64-cross, libstdc++6-arm64-cross)`)) return;
+        throw new Error(`arm64 under qemu-user: no ${QEMU} or ${SYSROOT}`);
+      }
+      const version = await runProcess([QEMU, '-L', SYSROOT, SEA('arm64'), '--version'], { timeoutMs: 60_000 });
+      expect(version.stdout, version.stderr).toMatch(/^claude-entry \d+\.\d+\.\d+/);
+      const home = hostDir();
+      const r = await runProcess([QEMU, '-L', SYSROOT, SEA('arm64'), '--', '/bin/true'], {
+        env: { PATH: process.env.PATH, HOME: home, CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) },
+        timeoutMs: 60_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(fs.readFileSync(path.join(home, '.claude', '.credentials.json'), 'utf8'))).toEqual(credentialsJson({ expiresAt: expect.any(Number) }));
+    }, 120_000);
+  });
+
+  describe('the release image', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    // The README says ghcr.io/OWNER/...: an image name must be lower case, so OWNER stands for a local one.
+    const RELEASE = 'ghcr.io/owner/claude-entry:0';
+
+    it('FROM scratch, the script and the standalone executable, OCI labels; the README\'s first snippet builds on it', async () => {
+      await buildDockerfile(e, path.join(ROOT, 'Dockerfile.release'), { platform: 'linux/amd64', tag: RELEASE, buildArgs: { VERSION: pkg.version, REVISION: 'test' } });
+      const labels = JSON.parse((await docker(e, ['image', 'inspect', '-f', '{{json .Config.Labels}}', RELEASE])).stdout) as Record<string, string>;
+      expect(labels).toMatchObject({ 'org.opencontainers.image.title': 'claude-entry', 'org.opencontainers.image.version': pkg.version, 'org.opencontainers.image.licenses': 'MIT' });
+      const id = (await docker(e, ['create', RELEASE, '/claude-entry'])).stdout.trim();
+      onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
+      const out = hostDir();
+      await docker(e, ['cp', `${id}:/claude-entry`, path.join(out, 'claude-entry')]);
+      await docker(e, ['cp', `${id}:/claude-entry-standalone`, path.join(out, 'claude-entry-standalone')]);
+      expect(fs.readFileSync(path.join(out, 'claude-entry'))).toEqual(fs.readFileSync(path.join(ROOT, 'dist', 'claude-entry')));
+      expect(fs.statSync(path.join(out, 'claude-entry-standalone')).size).toBe(fs.statSync(path.join(ROOT, 'dist', 'claude-entry-linux-x64')).size);
+      const layers = JSON.parse((await docker(e, ['image', 'inspect', '-f', '{{json .RootFS.Layers}}', RELEASE])).stdout) as string[];
+      expect(layers).toHaveLength(2); // FROM scratch: the two files, nothing else
+      figures.push(`release image (linux/amd64): ${((await imageSize(e, RELEASE)) / 1e6).toFixed(1)} MB`);
+
+      // The README's first Dockerfile snippet, as written, on a Node image.
+      const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      const snippet = /```dockerfile\n([\s\S]*?)```/.exec(readme)![1]!;
+      expect(snippet).toContain('COPY --from=ghcr.io/OWNER/claude-entry:0 /claude-entry /usr/local/bin/claude-entry');
+      await buildContext(e, 'claude-entry-test/readme:latest', { Dockerfile: `FROM claude-entry-test/node:22-bookworm-slim\n${snippet.replaceAll('ghcr.io/OWNER/', 'ghcr.io/owner/')}` });
+      const r = await run(['claude-entry-test/readme:latest', 'sh', '-c', 'stat -c %a ~/.claude/.credentials.json'], { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('600');
+    }, 600_000);
   });
 });

@@ -106,11 +106,24 @@ export async function nodeImage(e: Engine, base: string): Promise<string> {
  * BuildKit pull that frontend image from Docker Hub, which cannot be reached; the engine's
  * built-in frontend reads the rest of the file the same way.
  */
-export async function buildExample(e: Engine, options: { target?: string; tag?: string; output?: string; buildArgs?: Record<string, string> } = {}): Promise<RunResult> {
+export async function buildExample(e: Engine, options: BuildOptions = {}): Promise<RunResult> {
+  return buildDockerfile(e, DOCKERFILE_EXAMPLE, options);
+}
+
+export interface BuildOptions {
+  target?: string;
+  tag?: string;
+  output?: string;
+  buildArgs?: Record<string, string>;
+  platform?: string;
+}
+
+/** A Dockerfile of the project, built from the project's root as its context (see buildExample). */
+export async function buildDockerfile(e: Engine, file: string, options: BuildOptions = {}): Promise<RunResult> {
   const dir = fs.mkdtempSync(path.join('/tmp', 'ce-df-'));
   try {
     const dockerfile = path.join(dir, 'Dockerfile');
-    fs.writeFileSync(dockerfile, fs.readFileSync(DOCKERFILE_EXAMPLE, 'utf8').replace(/^# syntax=.*\n/m, ''));
+    fs.writeFileSync(dockerfile, fs.readFileSync(file, 'utf8').replace(/^# syntax=.*\n/m, ''));
     const ca = process.env.NODE_EXTRA_CA_CERTS;
     const args = [
       'build',
@@ -123,6 +136,7 @@ export async function buildExample(e: Engine, options: { target?: string; tag?: 
       ...Object.entries(options.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       ...(ca && fs.existsSync(ca) ? ['--secret', `id=ca,src=${ca}`] : []),
       ...(options.target ? ['--target', options.target] : []),
+      ...(options.platform ? ['--platform', options.platform] : []),
       ...(options.tag ? ['-t', options.tag] : []),
       ...(options.output ? ['--output', `type=local,dest=${options.output}`] : []),
       '--progress=plain',
