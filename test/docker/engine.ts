@@ -1,6 +1,6 @@
 /**
- * A real Docker engine for the Docker tier: a working DOCKER_HOST if there is one, else a
- * dockerd of our own under a temp directory (root only), stopped when the tier ends.
+ * A real Docker engine for the Docker tier: a working DOCKER_HOST or default socket if there is
+ * one, else a dockerd of our own under a temp directory (root only), stopped when the tier ends.
  *
  * Its image store (--data-root) lives in a cache directory that outlasts the run, so the
  * second run finds the base images and the build cache there. Only one dockerd may use a
@@ -76,6 +76,12 @@ export async function startEngine(): Promise<Engine | string> {
     const env = { ...process.env, DOCKER_BUILDKIT: '1' };
     if (answers(cli, env)) return { env, cli, cacheDir: cache, close: async () => {} };
     return `DOCKER_HOST=${process.env.DOCKER_HOST} does not answer`;
+  }
+  // An engine already running at the client's default socket (a CI runner's, a developer's).
+  const existing = buildingClient();
+  if (existing && fs.existsSync('/var/run/docker.sock')) {
+    const env = { ...process.env, DOCKER_BUILDKIT: '1' };
+    if (answers(existing, env)) return { env, cli: existing, cacheDir: cache, close: async () => {} };
   }
   const dockerd = which('dockerd');
   if (!dockerd) return 'no dockerd on PATH (Debian package docker.io; .ci/run installs it)';
