@@ -136,7 +136,7 @@ export async function startEngine(): Promise<Engine | string> {
       if (!exited) daemon.kill('SIGKILL');
     }
     if (ownLock) fs.rmSync(lock, { force: true });
-    fs.rmSync(run, { recursive: true, force: true });
+    removeRunDir(run);
   };
 
   for (let i = 0; i < 600 && !exited; i++) {
@@ -146,6 +146,22 @@ export async function startEngine(): Promise<Engine | string> {
   const tail = fs.readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ');
   await close();
   return `${exited ?? 'dockerd did not answer within 60 s'}: ${tail}`;
+}
+
+/** dockerd leaves mounts in its exec root (the host network namespace): unmount, then remove. */
+function removeRunDir(run: string): void {
+  const mounts = fs
+    .readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((target) => target.startsWith(`${run}/`))
+    .reverse();
+  for (const target of mounts) spawnSync('umount', ['-l', target], { stdio: 'ignore' });
+  try {
+    fs.rmSync(run, { recursive: true, force: true });
+  } catch (error) {
+    console.warn(`Docker tier: could not remove ${run}: ${(error as Error).message}`);
+  }
 }
 
 /**
