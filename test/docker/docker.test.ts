@@ -14,6 +14,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
 import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
+import { startFakeAzure } from '../fakes/azure';
+import { startFakeSecretManager } from '../fakes/gcp';
+import { makeTestCa } from '../fakes/tls';
 import { FAKE, ROOT, b64, credentialsJson, expectNoSecret, runProcess } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from '../system/cli-assertions';
 import { mustSkipWithout, startEngine, type Engine } from './engine';
@@ -139,6 +142,59 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
       else expectApiKey(message!, c.token);
       expect(entryLines(r.stderr)).toMatch(/^claude-entry: /m);
       expectNoSecret(entryLines(r.stderr), SECRETS);
+    }, 180_000);
+  });
+
+  describe('the cloud secret managers in the README, from a container (the fakes on 127.0.0.1)', () => {
+    async function expectAnswered(args: string[], env: Record<string, string>, token: string) {
+      const { fake, reply } = await fakeApi();
+      const r = await run([...args, AGENT], { ...env, ANTHROPIC_BASE_URL: fake.url, ...QUIET });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(reply);
+      expectOAuth(fake.messages()[0]!, token);
+      return r;
+    }
+
+    it('CLAUDE_CREDENTIALS_AWS_SECRET: a credentials JSON from AWS Secrets Manager', async () => {
+      const store = await startFakeSecretsManager({ region: 'eu-west-1' });
+      onTestFinished(() => store.close());
+      store.putSecret('prod/claude', JSON.stringify(credentialsJson()));
+      const r = await expectAnswered([], {
+        CLAUDE_CREDENTIALS_AWS_SECRET: 'prod/claude',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL: store.url,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      }, FAKE.accessToken);
+      expect(store.requests.map((q) => [q.operation, q.status])).toEqual([['GetSecretValue', 200]]);
+      expectNoSecret(entryLines(r.stderr), [...SECRETS, FAKE_AWS_CREDENTIALS.secretAccessKey]);
+    }, 180_000);
+
+    it('CLAUDE_ENTRY_SOURCE=gcp-sm:...: a setup-token token from GCP Secret Manager', async () => {
+      const store = await startFakeSecretManager();
+      onTestFinished(() => store.close());
+      store.addVersion('projects/p/secrets/claude-token', `${FAKE.oauthToken}\n`);
+      await expectAnswered([], { CLAUDE_ENTRY_SOURCE: 'gcp-sm:projects/p/secrets/claude-token', CLAUDE_ENTRY_GCP_ENDPOINT: store.endpoint }, FAKE.oauthToken);
+      expect(store.calls.map((c) => c.method)).toEqual(['AccessSecretVersion']);
+    }, 180_000);
+
+    it('CLAUDE_ENTRY_SOURCE=https://...vault...#claude: Azure Key Vault over TLS with a private CA, managed identity', async () => {
+      const ca = makeTestCa();
+      onTestFinished(() => ca.cleanup());
+      const vault = await startFakeAzure({ ca });
+      onTestFinished(() => vault.close());
+      vault.setSecret('claude', JSON.stringify({ claude: credentialsJson() }));
+      const dir = hostDir();
+      const caCopy = path.join(dir, 'ca.pem');
+      fs.copyFileSync(ca.caFile, caCopy);
+      fs.chmodSync(caCopy, 0o644);
+      await expectAnswered(['-v', `${caCopy}:/etc/claude-entry-test-ca.pem:ro`], {
+        CLAUDE_ENTRY_SOURCE: `${vault.secretUrl('claude')}#claude`,
+        NODE_EXTRA_CA_CERTS: '/etc/claude-entry-test-ca.pem',
+        ...vault.identityEnv,
+      }, FAKE.accessToken);
+      expect(vault.requests.map((q) => [q.authorized, q.status])).toEqual([[false, 401], [true, 200]]);
     }, 180_000);
   });
 
