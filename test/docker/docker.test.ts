@@ -19,11 +19,10 @@ import { startFakeSecretManager } from '../fakes/gcp';
 import { makeTestCa } from '../fakes/tls';
 import { FAKE, ROOT, b64, credentialsJson, expectNoSecret, runProcess } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from '../system/cli-assertions';
-import { mustSkipWithout, startEngine, type Engine } from './engine';
+import { engineProblem, mustSkipWithout, startEngine, type Engine } from './engine';
 import { baseImage, buildContext, buildDockerfile, buildExample, docker, imageSize, nodeImage } from './images';
 
-const started = await startEngine();
-const reason = typeof started === 'string' ? started : undefined;
+const reason = engineProblem();
 const AGENT = 'claude-entry-test/agent:latest';
 const HOME = '/home/agent';
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken, FAKE.oauthToken, FAKE.apiKey];
@@ -43,7 +42,11 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
   let base: string;
   const figures: string[] = [];
 
+  let started: Engine | string | undefined;
+
   beforeAll(async () => {
+    if (reason) throw new Error(`Docker tier: no engine: ${reason}`);
+    started = await startEngine();
     if (typeof started === 'string') throw new Error(`Docker tier: no engine: ${started}`);
     e = started;
     const t0 = Date.now();
@@ -54,7 +57,7 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
 
   afterAll(async () => {
     if (figures.length) console.log(`Docker tier figures:\n  ${figures.join('\n  ')}`);
-    if (typeof started !== 'string') await started.close();
+    if (started && typeof started !== 'string') await started.close();
   }, 60_000);
 
   /** `docker run --rm --network host` with these env names passed by name (values stay out of argv). */

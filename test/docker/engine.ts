@@ -67,6 +67,27 @@ function answers(cli: string, env: NodeJS.ProcessEnv): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Why no engine can be had here, without starting one (test files are also collected by
+ * `vitest list`, which runs no hooks: nothing may be left running by collecting); undefined
+ * when one answers or a dockerd can be started.
+ */
+export function engineProblem(): string | undefined {
+  if (process.env.DOCKER_HOST) {
+    const cli = buildingClient();
+    if (!cli) return 'DOCKER_HOST is set but there is no docker client on PATH';
+    return answers(cli, process.env) ? undefined : `DOCKER_HOST=${process.env.DOCKER_HOST} does not answer`;
+  }
+  if (fs.existsSync('/var/run/docker.sock')) {
+    const cli = buildingClient();
+    if (cli && answers(cli, process.env)) return undefined;
+  }
+  if (!which('dockerd')) return 'no dockerd on PATH (Debian package docker.io; .ci/run installs it)';
+  if (process.getuid?.() !== 0) return 'starting dockerd needs root';
+  if (!buildingClient()) return 'no docker client on PATH';
+  return undefined;
+}
+
 /** Start or find an engine; a string says why there is none. */
 export async function startEngine(): Promise<Engine | string> {
   const cache = cacheRoot();
@@ -91,16 +112,17 @@ export async function startEngine(): Promise<Engine | string> {
 
   // The socket path must stay short (108 bytes): a temp dir under /tmp.
   const run = fs.mkdtempSync(path.join('/tmp', 'ce-dockerd-'));
+  // The cached data root, unless a dockerd (the pid in the lock) is using it.
   let dataRoot = path.join(cache, 'docker-data');
   const lock = path.join(cache, 'docker-data.lock');
   let ownLock = false;
   try {
-    fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    fs.writeFileSync(lock, '0', { flag: 'wx' });
     ownLock = true;
   } catch {
     const holder = Number(fs.readFileSync(lock, 'utf8'));
     if (!holder || !fs.existsSync(`/proc/${holder}`)) {
-      fs.writeFileSync(lock, String(process.pid));
+      fs.writeFileSync(lock, '0');
       ownLock = true;
     } else {
       dataRoot = path.join(run, 'data');
@@ -109,9 +131,14 @@ export async function startEngine(): Promise<Engine | string> {
   const socket = path.join(run, 'docker.sock');
   const log = path.join(run, 'dockerd.log');
   const out = fs.openSync(log, 'a');
+  // --pdeathsig: dockerd stops with us even if the test run is killed before its afterAll.
   const daemon: ChildProcess = spawn(
-    dockerd,
+    'setpriv',
     [
+      '--pdeathsig',
+      'SIGTERM',
+      '--',
+      dockerd,
       `--data-root=${dataRoot}`,
       `--exec-root=${path.join(run, 'exec')}`,
       `--pidfile=${path.join(run, 'docker.pid')}`,
@@ -125,6 +152,7 @@ export async function startEngine(): Promise<Engine | string> {
     { stdio: ['ignore', out, out] },
   );
   fs.closeSync(out);
+  if (ownLock && daemon.pid) fs.writeFileSync(lock, String(daemon.pid));
   let exited: string | undefined;
   daemon.on('exit', (code, signal) => (exited = `dockerd exited (${signal ?? code})`));
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_BUILDKIT: '1' };
