@@ -60,6 +60,7 @@ export function buildSea(arches) {
   if (!existsSync(bundle)) throw new Error(`${bundle} missing: npm run build first`);
   const prep = blob();
   const postject = path.join(nodes, 'node_modules', '.bin', 'postject');
+  if (!existsSync(postject)) throw new Error(`${postject} missing: run (cd tools/nodes && npm ci)`);
   const built = [];
   for (const arch of arches) {
     const out = path.join(root, 'dist', `claude-entry-linux-${arch}`);
