@@ -503,6 +503,15 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
       expect(layers).toHaveLength(2); // FROM scratch: the two files, nothing else
       figures.push(`release image (linux/amd64): ${((await imageSize(e, RELEASE)) / 1e6).toFixed(1)} MB`);
 
+      // linux/arm64 (COPY only: no emulation needed to build it): the arm64 executable.
+      const ARM = 'claude-entry-test/release:arm64';
+      await buildDockerfile(e, path.join(ROOT, 'Dockerfile.release'), { platform: 'linux/arm64', tag: ARM, buildArgs: { VERSION: pkg.version, REVISION: 'test' } });
+      expect((await docker(e, ['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', ARM])).stdout.trim()).toBe('linux/arm64');
+      const armId = (await docker(e, ['create', '--platform', 'linux/arm64', ARM, '/claude-entry'])).stdout.trim();
+      onTestFinished(async () => void (await docker(e, ['rm', '-f', armId], { check: false })));
+      await docker(e, ['cp', `${armId}:/claude-entry-standalone`, path.join(out, 'standalone-arm64')]);
+      expect(fs.readFileSync(path.join(out, 'standalone-arm64')).equals(fs.readFileSync(path.join(ROOT, 'dist', 'claude-entry-linux-arm64')))).toBe(true);
+
       // The README's first Dockerfile snippet, as written, on a Node image.
       const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
       const snippet = /```dockerfile\n([\s\S]*?)```/.exec(readme)![1]!;
