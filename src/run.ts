@@ -128,6 +128,26 @@ export function statSaysTerminalForeground(stat: string): boolean {
 }
 
 /**
+ * True as PID 1 leading the session of its own terminal: `docker run -t` (or a Kubernetes
+ * `tty: true`) with claude-entry as the entrypoint. There a SIGINT or SIGQUIT may be a Ctrl-C,
+ * which the kernel delivered to the child too, or may come from the platform (`docker kill -s
+ * INT`, STOPSIGNAL SIGINT, the docker client's signal proxy under -t without -i), which reaches
+ * PID 1 alone. Nothing we can read tells them apart (Node does not show siginfo), and the
+ * costs differ: a forwarded Ctrl-C reaches the child twice, a lost stop signal waits out the
+ * grace period and ends in SIGKILL. So forward. (PID 1 of a namespace made by `unshare` from
+ * a shell reads session 0, as its session was made outside: the terminal is the user's there.)
+ */
+export function leadsContainerTerminal(): boolean {
+  if (process.pid !== 1) return false;
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) === 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether the terminal turns Ctrl-C and Ctrl-\\ into signals (termios ISIG). Claude Code's
  * interactive UI turns ISIG off and reads the keys itself: then a SIGINT that reaches us was
  * sent on purpose (`docker kill -s INT`, STOPSIGNAL SIGINT) and must be forwarded. Node cannot
@@ -153,7 +173,7 @@ export function supervise(file: string, argv: string[], env: NodeJS.ProcessEnv, 
   const child = childProcess().spawn(file, argv.slice(1), { argv0: argv[0], env, stdio: 'inherit' });
 
   const forward = (signal: NodeJS.Signals) => {
-    if (TERMINAL_SIGNALS.has(signal) && inTerminalForeground() && (signal === 'SIGWINCH' || terminalMakesSignals())) {
+    if (TERMINAL_SIGNALS.has(signal) && inTerminalForeground() && (signal === 'SIGWINCH' || (!leadsContainerTerminal() && terminalMakesSignals()))) {
       log.debug(`${signal} came from the terminal, which delivered it to the child too`);
       return;
     }

@@ -69,14 +69,23 @@ export function readDockerfile(file = DOCKERFILE): ImageModel {
   const directives = Object.fromEntries(dockerfile.getDirectives().map((d) => [d.getName(), d.getValue()]));
 
   const stages: Stage[] = [];
+  // ARGs before the first FROM, at their defaults: what a plain `docker build` puts in FROM.
+  const globalArgs: Record<string, string> = {};
+  const withArgs = (image: string) => image.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, a?: string, b?: string) => globalArgs[(a ?? b)!] ?? whole);
   for (const instruction of dockerfile.getInstructions()) {
     const keyword = instruction.getKeyword();
     if (keyword === 'FROM') {
       const from = dockerfile.getFROMs().find((f) => f.getRange().start.line === instruction.getRange().start.line)!;
-      stages.push({ name: from.getBuildStage() ?? undefined, from: from.getImage() ?? '', instructions: [] });
+      stages.push({ name: from.getBuildStage() ?? undefined, from: withArgs(from.getImage() ?? ''), instructions: [] });
       continue;
     }
-    if (stages.length === 0) continue; // ARGs before the first FROM
+    if (stages.length === 0) {
+      if (keyword === 'ARG') {
+        const [name, value = ''] = (instruction.getArgumentsContent() ?? '').trim().split(/=(.*)/s);
+        globalArgs[name!] = value;
+      }
+      continue;
+    }
     stages.at(-1)!.instructions.push(instruction);
   }
   if (stages.length === 0) throw new Error(`${file}: no FROM`);
