@@ -314,6 +314,16 @@ describe.skipIf(!isRoot)('hardening: root over a home the user controls', () => 
       expect(fs.statSync(path.join(shared, '.credentials.json')).uid).toBe(AGENT.uid);
     });
 
+    it('not root, a home on a read-only mount (--read-only without a tmpfs): 73 that says the file system is read-only', async () => {
+      const w = world();
+      const r = await run({ ...w, env: { ...w.env, CLAUDE_ENTRY_USER: undefined, HOME: w.home } }, ['--', '/bin/true'], {
+        asAgent: true,
+        mounts: [{ bind: w.home, at: w.home, readOnly: true }],
+      });
+      expect(r.code, r.stderr).toBe(73);
+      expect(r.stderr).toMatch(/read-only file system/);
+    });
+
     it.each([
       ['a relative CLAUDE_CONFIG_DIR', { CLAUDE_CONFIG_DIR: 'claude-config' }, undefined, /CLAUDE_CONFIG_DIR must be an absolute path/],
       ['an empty home field in passwd', {}, '', /home is empty/],
