@@ -13,6 +13,8 @@ export interface Config {
   trust: string[];
   optional: boolean;
   skipPermissionsPrompt: boolean;
+  /** IS_SANDBOX=1 for a command that runs as root, so Claude Code accepts bypass permissions. */
+  allowRootBypass: boolean;
   timeoutMs: number;
   logLevel: LogLevel;
   logJson: boolean;
@@ -22,7 +24,7 @@ export interface Config {
 export type Invocation =
   | { action: 'run'; config: Config; command: string[] }
   | { action: 'check'; config: Config; minValidMs: number; json: boolean; online: boolean }
-  | { action: 'doctor'; config: Config }
+  | { action: 'doctor'; config: Config; command: string[] }
   | { action: 'export'; config: Config; from?: string; to?: string; format: 'b64' | 'json' | 'env' }
   | { action: 'help'; text: string }
   | { action: 'version' };
@@ -35,6 +37,7 @@ const options = {
   trust: { type: 'string', short: 't' },
   optional: { type: 'boolean' },
   'skip-permissions-prompt': { type: 'boolean' },
+  'allow-root-bypass': { type: 'boolean' },
   timeout: { type: 'string' },
   sync: { type: 'string' },
   log: { type: 'string', short: 'l' },
@@ -62,6 +65,9 @@ Options (each has an environment twin; the flag wins):
       --skip-permissions-prompt
                            accept the --dangerously-skip-permissions
                            warning in advance                        CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT=1
+      --allow-root-bypass  let a command running as root use bypass
+                           permissions (sets IS_SANDBOX=1; only in a
+                           sandbox: see the README)                  CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1
       --timeout DURATION   deadline for network sources (15s)        CLAUDE_ENTRY_TIMEOUT
       --sync MODE          off, push, pull or both: keep the source  CLAUDE_ENTRY_SYNC
                            and the refreshed login in step
@@ -147,15 +153,17 @@ Examples:
   livenessProbe: { exec: { command: ["claude-entry", "check"] } }
   claude-entry check --min-valid 24h --json`;
 
-const DOCTOR_USAGE = `Usage: claude-entry doctor
+const DOCTOR_USAGE = `Usage: claude-entry doctor [-- COMMAND [ARG...]]
 
 Explains, without writing anything or contacting any service, what a start would do:
 each source and whether it is set, which one wins and why, where files would go and for
-which user, exec or supervise, orphan reaping, and every problem found with its fix.
+which user, exec or supervise, orphan reaping, which credential Claude Code will really use
+(given the settings files and, after --, the command: --bare, bypass permissions as root),
+and every problem found with its fix.
 Exit 0 when no problem was found, 1 otherwise.
 
 Example:
-  docker run --rm --entrypoint claude-entry my-agent doctor`;
+  docker run --rm --entrypoint claude-entry my-agent doctor -- claude -p "hi"`;
 
 const EXPORT_USAGE = `Usage: claude-entry export [--from FILE|keychain] [--format b64|json|env]
 
@@ -205,6 +213,10 @@ function parseSubcommand(
   env: NodeJS.ProcessEnv,
   cwd: string,
 ): Invocation {
+  // doctor -- COMMAND: the command a start would run, for what depends on it (--bare, root bypass)
+  const dashes = sub === 'doctor' ? args.indexOf('--') : -1;
+  const command = dashes >= 0 ? args.slice(dashes + 1) : [];
+  if (dashes >= 0) args = args.slice(0, dashes);
   let parsed;
   try {
     parsed = parseArgs({ args, options: { ...options, ...subcommandOptions[sub] }, allowPositionals: false, strict: true });
@@ -218,7 +230,7 @@ function parseSubcommand(
     case 'check':
       return { action: 'check', config, minValidMs: v['min-valid'] ? parseDuration('--min-valid', v['min-valid']) : 0, json: v.json ?? false, online: v.online ?? false };
     case 'doctor':
-      return { action: 'doctor', config };
+      return { action: 'doctor', config, command };
     case 'export': {
       const format = v.format ?? 'b64';
       if (format !== 'b64' && format !== 'json' && format !== 'env') throw new UsageError(`export: --format must be b64, json or env`);
@@ -227,7 +239,7 @@ function parseSubcommand(
   }
 }
 
-type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; timeout?: string; sync?: string; log?: string; 'log-format'?: string };
+type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; 'allow-root-bypass'?: boolean; timeout?: string; sync?: string; log?: string; 'log-format'?: string };
 
 /** One place where flags meet their CLAUDE_ENTRY_* twins. */
 export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string): Config {
@@ -254,6 +266,7 @@ export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string
     optional: v.optional ?? parseBoolean('CLAUDE_ENTRY_OPTIONAL', env.CLAUDE_ENTRY_OPTIONAL) ?? false,
     skipPermissionsPrompt:
       v['skip-permissions-prompt'] ?? parseBoolean('CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT', env.CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT) ?? false,
+    allowRootBypass: v['allow-root-bypass'] ?? parseBoolean('CLAUDE_ENTRY_ALLOW_ROOT_BYPASS', env.CLAUDE_ENTRY_ALLOW_ROOT_BYPASS) ?? false,
     timeoutMs: timeoutText ? parseDuration('CLAUDE_ENTRY_TIMEOUT', timeoutText) : 15_000,
     logLevel: logLevel ?? 'info',
     logJson: logFormat === 'json',

@@ -2,6 +2,7 @@
  * `claude-entry check`: a health check for HEALTHCHECK, Kubernetes probes and cron.
  * One line, no secret; exit 0 healthy, 1 not.
  */
+import { inspectSurface } from '../claude-surface.js';
 import { formatDuration } from '../payload.js';
 import { inspectInPlace, type InPlace } from './inspect.js';
 import { checkOnline, type OnlineResult } from './online.js';
@@ -26,6 +27,9 @@ export interface CheckReport {
   files?: { path: string; mode: string; uid: number; ok: boolean };
   online?: OnlineResult;
   lastSync?: { at: string; direction: string; result: string; detail: string };
+  /** What Claude Code will authenticate with (a name, never a value); null: nothing. */
+  claudeWillUse?: string | null;
+  shadowings?: string[];
 }
 
 export async function runCheck(
@@ -36,7 +40,11 @@ export async function runCheck(
 ): Promise<{ code: number; output: string }> {
   const facts = inspectInPlace(env, userSpec, now);
   const report = await buildReport(facts, options, env, now);
-  const output = options.json ? JSON.stringify(report) : formatLine(report);
+  // What Claude Code will really use, as lines after the status line (never a value).
+  const surface = inspectSurface({ env, paths: facts.paths, cwd: process.cwd(), user: facts.user, kind: facts.found?.kind, command: [], allowRootBypass: false });
+  report.claudeWillUse = surface.picture.winner?.label ?? null;
+  report.shadowings = surface.picture.shadowings;
+  const output = options.json ? JSON.stringify(report) : [formatLine(report), ...surface.lines].join('\n');
   return { code: report.status === 'healthy' ? 0 : 1, output };
 }
 
