@@ -1,6 +1,6 @@
 /**
  * The real client: the built bundle starts the real Claude Code CLI (the native binary from
- * the @anthropic-ai/claude-code dev dependency, 2.1.330) against a fake Anthropic API on
+ * the @anthropic-ai/claude-code dev dependency, and the newest release in tools/claude-latest) against a fake Anthropic API on
  * 127.0.0.1, and we check what the CLI actually sent.
  *
  *  - `claude -p` for each kind of credential source: exit 0, the fake's reply on stdout,
@@ -22,6 +22,7 @@ import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from '..
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, runProcess, tempDir } from '../helpers';
 import { alive, processTree, waitGone } from './procs';
 import { entryLines, expectOAuth, expectApiKey } from './cli-assertions';
+import { CLAUDE_CLIS } from './claude-versions';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const CLAUDE = path.join(BIN_DIR, 'claude');
@@ -45,8 +46,8 @@ async function fakeApi(): Promise<{ fake: FakeAnthropic; reply: string }> {
 }
 
 /** A fresh HOME and the environment the CLI needs: the claude binary on PATH, the fake, quiet. */
-function cliEnv(home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return baseEnv(home, { PATH: `${BIN_DIR}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
+function cliEnvFor(binDir: string, home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return baseEnv(home, { PATH: `${binDir}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
 }
 
 
@@ -59,7 +60,11 @@ function mountedCredentials(): string {
   return file;
 }
 
-describe.skipIf(!haveClaude)('claude -p through claude-entry, real CLI, fake API', () => {
+// Every suite runs against the pinned CLI and the newest published one (claude-versions.ts).
+for (const cli of CLAUDE_CLIS) {
+const CLAUDE = cli.claude;
+const cliEnv = (home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}) => cliEnvFor(cli.binDir, home, fake, extra);
+describe.skipIf(!haveClaude)(`claude -p through claude-entry, real CLI ${cli.version}, fake API`, () => {
   const oauthFileSecrets = [FAKE.accessToken, FAKE.refreshToken];
 
   const cases: {
@@ -162,6 +167,8 @@ describe.skipIf(!haveClaude)('claude -p through claude-entry, real CLI, fake API
     expect(fake.messages()).toHaveLength(0);
   });
 });
+
+}
 
 // ---------------------------------------------------------------------------------------
 // Interactive, under tmux
@@ -303,7 +310,9 @@ function childrenOf(pid: number): { pid: number; comm: string }[] {
 /** Where Node has process.execve, claude-entry becomes the CLI instead of supervising it. */
 const nodeExecs = typeof (process as unknown as { execve?: unknown }).execve === 'function';
 
-describe.skipIf(!haveClaude || !haveTmux)('interactive claude through claude-entry, under tmux', () => {
+for (const cli of CLAUDE_CLIS) {
+const cliEnv = (home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}) => cliEnvFor(cli.binDir, home, fake, extra);
+describe.skipIf(!haveClaude || !haveTmux)(`interactive claude through claude-entry, under tmux, real CLI ${cli.version}`, () => {
   const cases: {
     name: string;
     env: () => NodeJS.ProcessEnv;
@@ -444,3 +453,4 @@ describe.skipIf(!haveClaude || !haveTmux)('interactive claude through claude-ent
     expect(fake.messages()).toHaveLength(0);
   });
 });
+}
