@@ -65,6 +65,8 @@ export interface AuthPicture {
   shadowings: string[];
   /** The installed login is not what Claude Code will use. */
   installedShadowed: boolean;
+  /** The shadowings that are wrong whatever was installed: two providers, two credentials in one request. */
+  conflicts: string[];
 }
 
 const SCOPE_ORDER: SettingsLayer['scope'][] = ['user', 'project', 'local', 'managed'];
@@ -138,12 +140,13 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   const bare = isBare(inputs.command);
   const helper = apiKeyHelperOf(inputs.settings);
   const shadowings: string[] = [...overrides];
+  const conflicts: string[] = [];
 
   // Everything present, highest precedence first.
   const present: AuthCandidate[] = [];
   const providers = PROVIDERS.filter(([name]) => isTruthy(env[name]));
   if (providers.length > 1) {
-    shadowings.push(`${providers.map(([name]) => name).join(' and ')} are all set: Claude Code uses one provider; set only one`);
+    conflicts.push(`${providers.map(([name]) => name).join(' and ')} are all set: Claude Code uses one provider; set only one`);
   }
   for (const [name, what] of providers.slice(0, 1)) present.push({ id: 'provider', label: `${what} (${name})`, sentAs: `requests go to ${what}, not to the Anthropic API` });
   if (set(env.ANTHROPIC_AUTH_TOKEN)) present.push({ id: 'auth-token', label: 'ANTHROPIC_AUTH_TOKEN', sentAs: 'Authorization: Bearer' });
@@ -170,9 +173,9 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
     if (winner!.id === 'provider') {
       shadowings.push(`${loser.label} is not used: ${winner!.label} is set`);
     } else if (winner!.id === 'auth-token' && (loser.id === 'api-key' || loser.id === 'api-key-helper')) {
-      shadowings.push(`${loser.label} is sent too (x-api-key) beside ANTHROPIC_AUTH_TOKEN (Authorization): two credentials in one request; keep one`);
+      conflicts.push(`${loser.label} is sent too (x-api-key) beside ANTHROPIC_AUTH_TOKEN (Authorization): two credentials in one request; keep one`);
     } else if (winner!.id === 'api-key' && loser.id === 'api-key-helper') {
-      shadowings.push(`${loser.label} is sent too (Authorization) beside ANTHROPIC_API_KEY (x-api-key): two credentials in one request; keep one`);
+      conflicts.push(`${loser.label} is sent too (Authorization) beside ANTHROPIC_API_KEY (x-api-key): two credentials in one request; keep one`);
     } else {
       shadowings.push(`${loser.label} is not used: ${winner!.label} outranks it`);
     }
@@ -181,7 +184,8 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   const installedId = { 'credentials-file': 'credentials-file', 'oauth-token': 'oauth-token', 'api-key': 'api-key' } as const;
   const installedShadowed = inputs.installed !== undefined && winner?.id !== installedId[inputs.installed];
   if (inputs.installed && !winner) shadowings.push(`no credential at all reaches Claude Code, although claude-entry installed ${describeInstalled(inputs.installed)}`);
-  return { winner, shadowings, installedShadowed };
+  shadowings.push(...conflicts);
+  return { winner, shadowings, installedShadowed, conflicts };
 }
 
 export function describeInstalled(installed: NonNullable<InstalledLogin>): string {

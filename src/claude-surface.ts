@@ -29,7 +29,7 @@ export interface Surface {
   picture: AuthPicture;
   /** Lines for doctor and check: the winner, then one per shadowing. */
   lines: string[];
-  /** Each a problem with its fix. */
+  /** Each a problem with its fix (check prints the lines only when there is one). */
   problems: string[];
   /** A start's warnings: only when what claude-entry installed is not what will be used. */
   startWarnings: string[];
@@ -51,7 +51,9 @@ export function inspectSurface(inputs: SurfaceInputs): Surface {
     command: inputs.command,
   });
   const bypass = rootBypass(bypassRequest(inputs.command, settings), inputs.user.uid, inputs.env, inputs.allowRootBypass);
-  const problems = [...picture.shadowings];
+  // A credential below the installed one is only information; what displaces the installed one,
+  // or two credentials in one request, is a problem.
+  const problems = picture.installedShadowed ? [...picture.shadowings] : [...picture.conflicts];
   if (bypass.refused) problems.push(bypass.refused);
   const lines = describeAuth(picture);
   if (bypass.setSandbox) lines.push('the command runs as root with CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: IS_SANDBOX=1 is set for it, so Claude Code accepts bypass permissions');

@@ -40,11 +40,12 @@ export async function runCheck(
 ): Promise<{ code: number; output: string }> {
   const facts = inspectInPlace(env, userSpec, now);
   const report = await buildReport(facts, options, env, now);
-  // What Claude Code will really use, as lines after the status line (never a value).
-  const surface = inspectSurface({ env, paths: facts.paths, cwd: process.cwd(), user: facts.user, kind: facts.found?.kind, command: [], allowRootBypass: false });
+  // What Claude Code will really use (never a value): in JSON always; in text, lines after the
+  // status line only when something displaces the login or conflicts, so a good line stays one.
+  const surface = inspectSurface({ env: withDeliveredVariable(env, facts), paths: facts.paths, cwd: process.cwd(), user: facts.user, kind: facts.found?.kind, command: [], allowRootBypass: false });
   report.claudeWillUse = surface.picture.winner?.label ?? null;
   report.shadowings = surface.picture.shadowings;
-  const output = options.json ? JSON.stringify(report) : [formatLine(report), ...surface.lines].join('\n');
+  const output = options.json ? JSON.stringify(report) : [formatLine(report), ...(surface.problems.length > 0 ? surface.lines : [])].join('\n');
   return { code: report.status === 'healthy' ? 0 : 1, output };
 }
 
@@ -108,3 +109,12 @@ function formatLine(r: CheckReport): string {
   return parts.length ? `${head} | ${parts.join('; ')}` : head;
 }
 
+/**
+ * A start hands an OAuth token or API key to the command's environment, which check (run with
+ * `docker exec`) does not see: count it as there, as the start's state says (a placeholder,
+ * never printed).
+ */
+function withDeliveredVariable(env: NodeJS.ProcessEnv, facts: InPlace): NodeJS.ProcessEnv {
+  const name = facts.found?.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : facts.found?.kind === 'api-key' ? 'ANTHROPIC_API_KEY' : undefined;
+  return name && !env[name] ? { ...env, [name]: 'delivered by the start' } : env;
+}
