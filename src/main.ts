@@ -3,6 +3,7 @@
  */
 import { childEnvironment } from './child-env.js';
 import { inspectSurface } from './claude-surface.js';
+import { applyEnvSecrets, envSecretRequests, fillEnvSecrets } from './env-secrets.js';
 import { parseCommandLine, type Config } from './cli.js';
 import { ConfigError, EntryError } from './errors.js';
 import { claudePaths, selfWriter } from './home.js';
@@ -109,12 +110,19 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
 
   const syncStore = await prepareSync(config, resolution, log);
+  const envRequests = envSecretRequests(env);
+  const filled = await fillEnvSecrets(envRequests, ctx);
+  for (const variable of filled) {
+    log.addSecret(variable.value);
+    log.info(`filled ${variable.name} from ${variable.source}`);
+  }
 
   // Whatever can fail before the command runs fails here, before anything is written: the
   // drop to the user (too many groups, no CAP_SETGID) and the command as the user will see it.
   checkCanBecome(user);
   const envRefs = splitReferences(config.source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));
   const child = childEnvironment(env, resolution, user, envRefs);
+  applyEnvSecrets(child.env, envRequests, filled);
   resolveCommand(command[0]!, child.env.PATH, user);
   const surface = inspectSurface({ env: child.env, paths, cwd: process.cwd(), user, kind: resolution?.credential.kind, command, allowRootBypass: config.allowRootBypass });
   for (const warning of surface.startWarnings) log.warn(warning);

@@ -11,6 +11,7 @@ import { describeKind, formatDuration, kindLabel } from '../payload.js';
 import { canExec } from '../run.js';
 import { linksFor, toCredential, type Resolution } from '../sources/chain.js';
 import { claudeSurfaceSection } from './surface-section.js';
+import { describeEnvSecrets } from '../env-secrets.js';
 import type { SourceContext } from '../sources/types.js';
 import { readState } from '../state.js';
 import { fileFacts, targetFor } from './inspect.js';
@@ -147,6 +148,10 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
     if (env[name] && winner && winner !== name) say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
   }
 
+  const filled = describeEnvSecrets(env);
+  if (filled.lines.length > 0) say();
+  for (const line of filled.lines) say(line);
+  problems.push(...filled.problems);
   if (target) {
     const auth = claudeSurfaceSection(env, resolved, target, source, command, allowRootBypass);
     say();
