@@ -5,6 +5,7 @@
  *  - a user settings env block that sets ANTHROPIC_API_KEY outranks the OAuth login;
  *  - apiKeyHelper in settings outranks CLAUDE_CODE_OAUTH_TOKEN;
  *  - --bare ignores the OAuth login;
+ *  - ANTHROPIC_AUTH_TOKEN filled from a secret store by CLAUDE_ENTRY_ENV_ is what the CLI sends;
  *  - a command run as root asking for bypass permissions is refused by the CLI unless
  *    CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1 (IS_SANDBOX=1);
  * each with a control where nothing shadows, so the warning is seen to depend on the cause.
@@ -14,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
+import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from './cli-assertions';
 import { CLAUDE_CLIS } from './claude-versions';
@@ -107,6 +109,32 @@ for (const cli of CLAUDE_CLIS) {
       expect(fake.messages()).toHaveLength(0);
       expect(ours).toMatch(/--bare in the command: Claude Code ignores the credentials file/);
       expect(doctor.stdout).toMatch(/Claude Code will use: nothing/);
+    });
+
+    it('ANTHROPIC_AUTH_TOKEN filled from a (fake) AWS Secrets Manager by CLAUDE_ENTRY_ENV_: the CLI sends it', async () => {
+      const store = await startFakeSecretsManager({ region: 'eu-west-1' });
+      onTestFinished(() => store.close());
+      store.putSecret('gateway/claude', JSON.stringify({ token: GATEWAY_TOKEN }));
+      const { fake, reply, result, doctor, context, ours } = await start({
+        CLAUDE_ENTRY_OPTIONAL: '1', // no login: the gateway's token is the credential
+        CLAUDE_ENTRY_ENV_ANTHROPIC_AUTH_TOKEN: 'aws-sm:gateway/claude#token',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL: store.url,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      });
+      expect(result.code, context).toBe(0);
+      expect(result.stdout).toContain(reply);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) {
+        expect(req.headers.authorization).toBe(`Bearer ${GATEWAY_TOKEN}`);
+        expect(req.headers['x-api-key']).toBeUndefined();
+      }
+      expect(ours).toMatch(/filled ANTHROPIC_AUTH_TOKEN from aws-sm:gateway\/claude#token/);
+      expectNoSecret(result.stdout, [GATEWAY_TOKEN]);
+      expect(doctor.stdout).toMatch(/ANTHROPIC_AUTH_TOKEN +<- aws-sm:gateway\/claude#token/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
     });
 
     it('as root, --dangerously-skip-permissions is refused by the CLI; the start says so with the fix; the opt-in makes it run', async () => {
