@@ -77,6 +77,23 @@ describe('CLAUDE_ENTRY_ENV_*', () => {
     expectNoSecret(r.stdout, SECRETS);
   });
 
+  it('AWS: five secrets fetched at once, one SDK load and one instance-role credential resolution for all', async () => {
+    const store = await startFakeSecretsManager({ region: 'eu-west-1' });
+    onTestFinished(() => store.close());
+    const names = ['A', 'B', 'C', 'D', 'E'];
+    for (const n of names) store.putSecret(`ci/${n}`, `${GH}-${n}`);
+    const r = await run(['--', ...show(...names.map((n) => `TOKEN_${n}`))], {
+      AWS_REGION: 'eu-west-1',
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: store.url,
+      AWS_ENDPOINT_URL: store.url,
+      ...Object.fromEntries(names.map((n) => [`CLAUDE_ENTRY_ENV_TOKEN_${n}`, `aws-sm:ci/${n}`])),
+    });
+    expect(r.code, r.stderr).toBe(0);
+    for (const n of names) expect(r.stdout).toContain(`TOKEN_${n}=${digest(`${GH}-${n}`)}`);
+    expect(store.requests.filter((q) => q.operation === 'GetSecretValue')).toHaveLength(5);
+    expect(store.metadataRequests.filter((m) => m.startsWith('GET /latest/meta-data/iam/security-credentials/'))).toHaveLength(2); // the role's name, then its credentials
+  });
+
   it.each([
     ['a missing file', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: '/nonexistent/gh' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN: .*\/nonexistent\/gh does not exist/],
     ['an env: reference to an unset variable', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: 'env:NOT_SET_HERE' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN: env:NOT_SET_HERE: NOT_SET_HERE is not set/],
