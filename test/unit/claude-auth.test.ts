@@ -53,6 +53,15 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(env).toEqual({ A: 'local', C: 'managed' });
   });
 
+  it('conflicts are problems whatever was installed; a credential below the installed one is not', () => {
+    expect(picture({ env: { ANTHROPIC_AUTH_TOKEN: 'gw', ANTHROPIC_API_KEY: 'k' } }).conflicts).toHaveLength(1);
+    expect(picture({ env: { CLAUDE_CODE_USE_BEDROCK: '1', CLAUDE_CODE_USE_FOUNDRY: 'on' } }).conflicts).toHaveLength(1);
+    const below = picture({ env: { CLAUDE_CODE_OAUTH_TOKEN: 't' }, credentialsFile: true, installed: 'oauth-token' });
+    expect(below.installedShadowed).toBe(false);
+    expect(below.conflicts).toEqual([]);
+    expect(below.shadowings).toEqual(['the credentials file is not used: CLAUDE_CODE_OAUTH_TOKEN outranks it']);
+  });
+
   it('never puts a value in a line', () => {
     const p = picture({ env: { ANTHROPIC_AUTH_TOKEN: 'SECRET-A', ANTHROPIC_API_KEY: 'SECRET-B' }, settings: [user({ env: { CLAUDE_CODE_OAUTH_TOKEN: 'SECRET-C' }, apiKeyHelper: 'echo SECRET-D' })], installed: 'oauth-token', credentialsFile: true });
     expect(JSON.stringify(p)).not.toMatch(/SECRET/);
