@@ -82,6 +82,9 @@ Without --source, the first of these that is set wins:
   CLAUDE_CODE_OAUTH_TOKEN(_FILE), ANTHROPIC_API_KEY(_FILE),
   /run/secrets/claude-credentials, a .credentials.json already in place.
 
+Other secrets: CLAUDE_ENTRY_ENV_NAME=REF gives the command NAME from REF (any reference
+above), e.g. CLAUDE_ENTRY_ENV_GH_TOKEN=aws-sm:ci/tokens#github.
+
 Examples:
   ENTRYPOINT ["claude-entry", "--"]
   CMD ["claude", "-p", "review this repository"]
@@ -93,7 +96,7 @@ Examples:
 
 Commands (a program named like one of these runs as: claude-entry -- check):
   claude-entry check [--min-valid 1h] [--json] [--online]   health check
-  claude-entry doctor                                       explain, write nothing
+  claude-entry doctor [-- COMMAND]                          explain, write nothing
   claude-entry export [--from FILE] [--format b64|json|env] print the local login
 
 Exit codes: the command's own; 128+N if it died of signal N; 64 usage;
