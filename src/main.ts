@@ -98,6 +98,10 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   // 2. the credential
   const ctx: SourceContext = { env, log, timeoutMs: config.timeoutMs, credentialsPath: paths.credentialsPath, user };
   const links = linksFor(config.source, ctx);
+  // CLAUDE_ENTRY_ENV_* are fetched alongside the chain, under the same deadline.
+  const envRequests = envSecretRequests(env);
+  const filling = fillEnvSecrets(envRequests, ctx);
+  filling.catch(() => undefined); // awaited below, unless the chain fails first
   const resolution = await resolveChain(links, ctx);
   if (resolution) {
     for (const secret of secretsOf(resolution.credential)) log.addSecret(secret);
@@ -110,8 +114,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
 
   const syncStore = await prepareSync(config, resolution, log);
-  const envRequests = envSecretRequests(env);
-  const filled = await fillEnvSecrets(envRequests, ctx);
+  const filled = await filling;
   for (const variable of filled) {
     log.addSecret(variable.value);
     log.info(`filled ${variable.name} from ${variable.source}`);
