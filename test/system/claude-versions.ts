@@ -26,5 +26,8 @@ function cliAt(label: string, modules: string): ClaudeCli | undefined {
 const pinned = cliAt('pinned', path.join(ROOT, 'node_modules'));
 const latest = cliAt('latest', path.join(ROOT, 'tools', 'claude-latest', 'node_modules'));
 
+/** Where the newest CLI should be: tools/claude-latest/install.sh puts it there. */
+export const LATEST_INSTALLED = latest !== undefined;
+
 /** Both, when installed and different; the newest only once when they are the same release. */
 export const CLAUDE_CLIS: ClaudeCli[] = [pinned, latest?.version === pinned?.version ? undefined : latest].filter((c): c is ClaudeCli => c !== undefined);

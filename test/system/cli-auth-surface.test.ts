@@ -18,7 +18,7 @@ import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from './cli-assertions';
-import { CLAUDE_CLIS } from './claude-versions';
+import { CLAUDE_CLIS, LATEST_INSTALLED } from './claude-versions';
 
 const QUIET = { DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' };
 const GATEWAY_TOKEN = 'sk-ant-oat01-TESTgateway000000000000000000000000000000000000000000000000000000000000-TESTAA';
@@ -37,6 +37,10 @@ function userSettings(home: string, settings: object): void {
   fs.mkdirSync(path.join(home, '.claude'), { recursive: true });
   fs.writeFileSync(path.join(home, '.claude', 'settings.json'), JSON.stringify(settings));
 }
+
+it('the newest published CLI is installed for the drift tests (tools/claude-latest/install.sh)', () => {
+  expect(LATEST_INSTALLED).toBe(true);
+});
 
 for (const cli of CLAUDE_CLIS) {
   describe(`what Claude Code will use, real CLI ${cli.version} (${cli.label})`, () => {
