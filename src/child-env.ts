@@ -42,6 +42,13 @@ export function childEnvironment(
       break;
   }
 
+  // ANTHROPIC_AUTH_TOKEN outranks every login (observed, 2.1.330 and 2.1.332). Without
+  // ANTHROPIC_BASE_URL it could only go to Anthropic's own API, in place of the login the chain
+  // delivered: a stray, removed like the two above. With ANTHROPIC_BASE_URL it is an LLM
+  // gateway's token, which the deployment chose and the gateway needs: kept, and the start warns
+  // that the delivered login is not used. A login only found in place was not delivered: kept.
+  if (resolved && !resolved.fetched.inPlace && !base.ANTHROPIC_BASE_URL) remove.add('ANTHROPIC_AUTH_TOKEN');
+
   const removed = [...remove].filter((name) => name in env).sort();
   for (const name of remove) delete env[name];
   if (resolved?.credential.kind === 'oauth-token') env.CLAUDE_CODE_OAUTH_TOKEN = resolved.credential.token;

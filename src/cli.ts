@@ -14,6 +14,8 @@ export interface Config {
   trust: string[];
   optional: boolean;
   skipPermissionsPrompt: boolean;
+  /** IS_SANDBOX=1 for a command that runs as root, so Claude Code accepts bypass permissions. */
+  allowRootBypass: boolean;
   timeoutMs: number;
   logLevel: LogLevel;
   logJson: boolean;
@@ -23,7 +25,7 @@ export interface Config {
 export type Invocation =
   | { action: 'run'; config: Config; command: string[] }
   | { action: 'check'; config: Config; minValidMs: number; json: boolean; online: boolean; onlineAcceptUnknown: boolean }
-  | { action: 'doctor'; config: Config }
+  | { action: 'doctor'; config: Config; command: string[] }
   | { action: 'export'; config: Config; from?: string; to?: string; format: 'b64' | 'json' | 'env' }
   | { action: 'help'; text: string }
   | { action: 'version' };
@@ -36,6 +38,7 @@ const options = {
   trust: { type: 'string', short: 't' },
   optional: { type: 'boolean' },
   'skip-permissions-prompt': { type: 'boolean' },
+  'allow-root-bypass': { type: 'boolean' },
   timeout: { type: 'string' },
   sync: { type: 'string' },
   log: { type: 'string', short: 'l' },
@@ -63,6 +66,9 @@ Options (each has an environment twin; the flag wins):
       --skip-permissions-prompt
                            accept the --dangerously-skip-permissions
                            warning in advance                        CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT=1
+      --allow-root-bypass  let a command running as root use bypass
+                           permissions (sets IS_SANDBOX=1; only in a
+                           sandbox: see the README)                  CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1
       --timeout DURATION   deadline for network sources (15s)        CLAUDE_ENTRY_TIMEOUT
       --sync MODE          off, push, pull or both: keep the source  CLAUDE_ENTRY_SYNC
                            and the refreshed login in step
@@ -77,6 +83,9 @@ Without --source, the first of these that is set wins:
   CLAUDE_CODE_OAUTH_TOKEN(_FILE), ANTHROPIC_API_KEY(_FILE),
   /run/secrets/claude-credentials, a .credentials.json already in place.
 
+Other secrets: CLAUDE_ENTRY_ENV_NAME=REF gives the command NAME from REF (any reference
+above), e.g. CLAUDE_ENTRY_ENV_GH_TOKEN=aws-sm:ci/tokens#github.
+
 Examples:
   ENTRYPOINT ["claude-entry", "--"]
   CMD ["claude", "-p", "review this repository"]
@@ -89,7 +98,7 @@ Examples:
 Commands (a program named like one of these runs as: claude-entry -- check):
   claude-entry check [--min-valid 1h] [--json] [--online [--online-accept-unknown]]
                                                             health check (check --help)
-  claude-entry doctor                                       explain, write nothing
+  claude-entry doctor [-- COMMAND]                          explain, write nothing
   claude-entry export [--from FILE] [--format b64|json|env] [--to REF]
                                                             print (or store) the local login
 
@@ -177,15 +186,17 @@ Examples:
   livenessProbe: { exec: { command: ["claude-entry", "check"] } }
   claude-entry check --min-valid 24h --json`;
 
-const DOCTOR_USAGE = `Usage: claude-entry doctor
+const DOCTOR_USAGE = `Usage: claude-entry doctor [-- COMMAND [ARG...]]
 
 Explains, without writing anything or contacting any service, what a start would do:
 each source and whether it is set, which one wins and why, where files would go and for
-which user, exec or supervise, orphan reaping, and every problem found with its fix.
+which user, exec or supervise, orphan reaping, which credential Claude Code will really use
+(given the settings files and, after --, the command: --bare, bypass permissions as root),
+and every problem found with its fix.
 Exit 0 when no problem was found, 1 otherwise.
 
 Example:
-  docker run --rm --entrypoint claude-entry my-agent doctor`;
+  docker run --rm --entrypoint claude-entry my-agent doctor -- claude -p "hi"`;
 
 const EXPORT_USAGE = `Usage: claude-entry export [--from FILE|keychain] [--format b64|json|env]
 
@@ -235,6 +246,10 @@ function parseSubcommand(
   env: NodeJS.ProcessEnv,
   cwd: string,
 ): Invocation {
+  // doctor -- COMMAND: the command a start would run, for what depends on it (--bare, root bypass)
+  const dashes = sub === 'doctor' ? args.indexOf('--') : -1;
+  const command = dashes >= 0 ? args.slice(dashes + 1) : [];
+  if (dashes >= 0) args = args.slice(0, dashes);
   let parsed;
   try {
     parsed = parseArgs({ args, options: { ...options, ...subcommandOptions[sub] }, allowPositionals: false, strict: true });
@@ -255,7 +270,7 @@ function parseSubcommand(
         onlineAcceptUnknown: v['online-accept-unknown'] ?? false,
       };
     case 'doctor':
-      return { action: 'doctor', config };
+      return { action: 'doctor', config, command };
     case 'export': {
       const format = v.format ?? 'b64';
       if (format !== 'b64' && format !== 'json' && format !== 'env') throw new UsageError(`export: --format must be b64, json or env`);
@@ -266,7 +281,7 @@ function parseSubcommand(
   }
 }
 
-type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; timeout?: string; sync?: string; log?: string; 'log-format'?: string };
+type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; 'allow-root-bypass'?: boolean; timeout?: string; sync?: string; log?: string; 'log-format'?: string };
 
 /** One place where flags meet their CLAUDE_ENTRY_* twins. */
 export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string): Config {
@@ -304,6 +319,7 @@ export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string
     optional: v.optional ?? parseBoolean('CLAUDE_ENTRY_OPTIONAL', env.CLAUDE_ENTRY_OPTIONAL) ?? false,
     skipPermissionsPrompt:
       v['skip-permissions-prompt'] ?? parseBoolean('CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT', env.CLAUDE_ENTRY_SKIP_PERMISSIONS_PROMPT) ?? false,
+    allowRootBypass: v['allow-root-bypass'] ?? parseBoolean('CLAUDE_ENTRY_ALLOW_ROOT_BYPASS', env.CLAUDE_ENTRY_ALLOW_ROOT_BYPASS) ?? false,
     timeoutMs: timeoutText ? parseDuration(from('--timeout', 'CLAUDE_ENTRY_TIMEOUT', v.timeout), timeoutText) : 15_000,
     logLevel: logLevel ?? 'info',
     logJson: logFormat === 'json',

@@ -2,6 +2,8 @@
  * claude-entry: the steps of a container start, top to bottom. The only process.exit.
  */
 import { childEnvironment } from './child-env.js';
+import { inspectSurface } from './claude-surface.js';
+import { applyEnvSecrets, envSecretRequests, fillEnvSecrets } from './env-secrets.js';
 import { parseCommandLine, type Config } from './cli.js';
 import { ConfigError, EntryError, ExitCode, messageOf } from './errors.js';
 import { claudePaths, selfWriter } from './home.js';
@@ -21,7 +23,7 @@ import { dropPrivileges, readUserDatabase, resolveTargetUser } from './user.js';
 declare const __VERSION__: string;
 
 /** Values that may hold a secret before we know which one wins: never printed. */
-const SECRET_VARIABLES = ['CLAUDE_CREDENTIALS_B64', 'CLAUDE_CREDENTIALS_JSON', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_API_KEY'];
+const SECRET_VARIABLES = ['CLAUDE_CREDENTIALS_B64', 'CLAUDE_CREDENTIALS_JSON', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let log = createLogger({
@@ -55,7 +57,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       }
       case 'doctor': {
         const { runDoctor } = await import('./commands/doctor.js');
-        const { code, output } = await runDoctor(env, invocation.config.source, invocation.config.user);
+        const { code, output } = await runDoctor(env, invocation.config.source, invocation.config.user, Date.now(), invocation.command, invocation.config.allowRootBypass);
         process.stdout.write(log.redact(output) + '\n');
         return code;
       }
@@ -96,6 +98,10 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   // 2. the credential
   const ctx: SourceContext = { env, log, timeoutMs: config.timeoutMs, credentialsPath: paths.credentialsPath, user };
   const links = linksFor(config.source, ctx);
+  // CLAUDE_ENTRY_ENV_* are fetched alongside the chain, under the same deadline.
+  const envRequests = envSecretRequests(env);
+  const filling = fillEnvSecrets(envRequests, ctx);
+  filling.catch(() => undefined); // awaited below, unless the chain fails first
   const resolution = await resolveChain(links, ctx);
   if (resolution) {
     for (const secret of secretsOf(resolution.credential)) log.addSecret(secret);
@@ -108,13 +114,22 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
 
   const syncStore = await prepareSync(config, resolution, log);
+  const filled = await filling;
+  for (const variable of filled) {
+    log.addSecret(variable.value);
+    log.info(`filled ${variable.name} from ${variable.source}`);
+  }
 
   // Whatever can fail before the command runs fails here, before anything is written: the
   // drop to the user (too many groups, no CAP_SETGID) and the command as the user will see it.
   checkCanBecome(user);
   const envRefs = splitReferences(config.source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));
   const child = childEnvironment(env, resolution, user, envRefs);
+  applyEnvSecrets(child.env, envRequests, filled);
   resolveCommand(command[0]!, child.env.PATH, user);
+  const surface = inspectSurface({ env: child.env, paths, cwd: process.cwd(), user, kind: resolution?.credential.kind, command, allowRootBypass: config.allowRootBypass });
+  for (const warning of surface.startWarnings) log.warn(warning);
+  if (surface.setSandbox) child.env.IS_SANDBOX = '1';
 
   // 3. the files, written and owned before the privileges go
   const state = resolution && {

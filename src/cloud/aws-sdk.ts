@@ -196,24 +196,13 @@ function openSession(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOption
   nodeVersionWarning.warningEmitted = true;
 
   const endpoint = endpointFrom(env);
-  const client = new SecretsManagerClient({
-    region: ref.region,
-    ...(endpoint ? { endpoint } : {}),
-    ...(env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: MAX_ATTEMPTS }),
-  });
+  const shared = acquireClient(ref.region, endpoint, env);
+  const client = shared.client;
   const attempts: Attempt[] = [];
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      try {
-        return await next(args);
-      } catch (error) {
-        attempts.push({ code: errorCode(error), status: httpStatus(error) });
-        log.debug(`${source}: attempt ${attempts.length} failed: ${errorCode(error)}${httpStatus(error) ? ` (HTTP ${httpStatus(error)})` : ''}`);
-        throw error;
-      }
-    },
-    { step: 'deserialize', priority: 'high', name: 'claudeEntryAttempts' },
-  );
+  const record = (error: unknown) => {
+    attempts.push({ code: errorCode(error), status: httpStatus(error) });
+    log.debug(`${source}: attempt ${attempts.length} failed: ${errorCode(error)}${httpStatus(error) ? ` (HTTP ${httpStatus(error)})` : ''}`);
+  };
 
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -226,7 +215,10 @@ function openSession(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOption
   timeout.catch(() => undefined); // raced by each call; unobserved when no call is pending
 
   return {
-    send: ((command: GetSecretValueCommand) => Promise.race([client.send(command, { abortSignal: abort.signal }), timeout])) as Session['send'],
+    send: ((command: GetSecretValueCommand) => {
+      shared.attempts.set(command.input, record);
+      return Promise.race([client.send(command, { abortSignal: abort.signal }), timeout]);
+    }) as Session['send'],
     explain(error, op) {
       if (error instanceof ConfigError || error instanceof SourceUnavailableError || error instanceof StoreConflictError) return error;
       if (abort.signal.aborted) return deadlineError(source, attempts);
@@ -234,9 +226,63 @@ function openSession(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOption
     },
     close() {
       clearTimeout(timer);
-      client.destroy();
+      shared.release();
     },
   };
+}
+
+interface SharedClient {
+  client: SecretsManagerClient;
+  /** Each command's input -> the session that records its failed attempts. */
+  attempts: WeakMap<object, (error: unknown) => void>;
+  release(): void;
+}
+
+/**
+ * Fetches under way at the same time to the same region and endpoint share one client, so one
+ * credential resolution (an instance role, web identity, SSO) serves them all: a start with
+ * five references to one store makes one client. The last session to close destroys it.
+ */
+const clients = new Map<string, { shared: SharedClient; users: number }>();
+
+function acquireClient(region: string | undefined, endpoint: string | undefined, env: NodeJS.ProcessEnv): SharedClient {
+  const key = JSON.stringify([region ?? null, endpoint ?? null, env.AWS_MAX_ATTEMPTS ?? null]);
+  let entry = clients.get(key);
+  if (!entry) {
+    const client = new SecretsManagerClient({
+      region,
+      ...(endpoint ? { endpoint } : {}),
+      ...(env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: MAX_ATTEMPTS }),
+    });
+    const attempts = new WeakMap<object, (error: unknown) => void>();
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          attempts.get(args.input as object)?.(error);
+          throw error;
+        }
+      },
+      { step: 'deserialize', priority: 'high', name: 'claudeEntryAttempts' },
+    );
+    const created: { shared: SharedClient; users: number } = {
+      users: 0,
+      shared: {
+        client,
+        attempts,
+        release() {
+          if (--created.users > 0) return;
+          clients.delete(key);
+          client.destroy();
+        },
+      },
+    };
+    entry = created;
+    clients.set(key, entry);
+  }
+  entry.users++;
+  return entry.shared;
 }
 
 /** The reference as the user would recognise it. */

@@ -2,6 +2,7 @@
  * `claude-entry check`: a health check for HEALTHCHECK, Kubernetes probes and cron.
  * One line, no secret; exit 0 healthy, 1 not.
  */
+import { inspectSurface } from '../claude-surface.js';
 import { implausibleExpiry } from '../expiry.js';
 import { createLogger } from '../log.js';
 import { formatDuration, secretsOf } from '../payload.js';
@@ -30,6 +31,9 @@ export interface CheckReport {
   files?: { path: string; mode: string; uid: number; ok: boolean };
   online?: OnlineResult;
   lastSync?: { at: string; direction: string; result: string; detail: string };
+  /** What Claude Code will authenticate with (a name, never a value); null: nothing. */
+  claudeWillUse?: string | null;
+  shadowings?: string[];
 }
 
 export async function runCheck(
@@ -43,7 +47,12 @@ export async function runCheck(
   // No line of check's quotes a credential; this makes sure of it for those it read.
   const redactor = createLogger({ level: 'silent' });
   if (facts.found?.credential) for (const secret of secretsOf(facts.found.credential)) redactor.addSecret(secret);
-  const output = redactor.redact(options.json ? JSON.stringify(report) : formatLine(report));
+  // What Claude Code will really use (never a value): in JSON always; in text, lines after the
+  // status line only when something displaces the login or conflicts, so a good line stays one.
+  const surface = inspectSurface({ env: withDeliveredVariable(env, facts), paths: facts.paths, cwd: process.cwd(), user: facts.user, kind: facts.found?.kind, command: [], allowRootBypass: false });
+  report.claudeWillUse = surface.picture.winner?.label ?? null;
+  report.shadowings = surface.picture.shadowings;
+  const output = redactor.redact(options.json ? JSON.stringify(report) : [formatLine(report), ...(surface.problems.length > 0 ? surface.lines : [])].join('\n'));
   return { code: report.status === 'healthy' ? 0 : 1, output };
 }
 
@@ -117,3 +126,12 @@ function formatLine(r: CheckReport): string {
   return parts.length ? `${head} | ${parts.join('; ')}` : head;
 }
 
+/**
+ * A start hands an OAuth token or API key to the command's environment, which check (run with
+ * `docker exec`) does not see: count it as there, as the start's state says (a placeholder,
+ * never printed).
+ */
+function withDeliveredVariable(env: NodeJS.ProcessEnv, facts: InPlace): NodeJS.ProcessEnv {
+  const name = facts.found?.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : facts.found?.kind === 'api-key' ? 'ANTHROPIC_API_KEY' : undefined;
+  return name && !env[name] ? { ...env, [name]: 'delivered by the start' } : env;
+}

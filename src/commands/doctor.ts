@@ -9,7 +9,9 @@ import { checkWritable } from '../home.js';
 import { createLogger } from '../log.js';
 import { describeKind, formatDuration, kindLabel, secretsOf } from '../payload.js';
 import { canExec } from '../run.js';
-import { linksFor, toCredential } from '../sources/chain.js';
+import { linksFor, toCredential, type Resolution } from '../sources/chain.js';
+import { claudeSurfaceSection } from './surface-section.js';
+import { describeEnvSecrets } from '../env-secrets.js';
 import type { SourceContext } from '../sources/types.js';
 import { readState } from '../state.js';
 import { fileFacts, linkFreeRoot, targetFor } from './inspect.js';
@@ -19,7 +21,7 @@ import type { TargetUser } from '../user.js';
 
 declare const __VERSION__: string;
 
-export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefined, userSpec: string | undefined, now = Date.now()): Promise<{ code: number; output: string }> {
+export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefined, userSpec: string | undefined, now = Date.now(), command: string[] = [], allowRootBypass = false): Promise<{ code: number; output: string }> {
   const out: string[] = [];
   const problems: string[] = [];
   // Every secret doctor reads is registered here, and the whole output redacted at the end.
@@ -82,6 +84,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   };
   say(source ? `Sources (CLAUDE_ENTRY_SOURCE=${source}, tried in order)` : 'Sources (CLAUDE_ENTRY_SOURCE not set: conventional variables, first one set wins)');
   let winner: string | undefined;
+  let resolved: Resolution | undefined;
   try {
     const links = linksFor(source, ctx);
     let n = 0;
@@ -109,6 +112,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
         try {
           const credential = toCredential(fetched, now);
           for (const secret of secretsOf(credential)) redactor.addSecret(secret);
+          resolved = { credential, fetched };
           let detail = describeKind(credential);
           if (credential.kind === 'credentials-json' && typeof credential.oauth.expiresAt === 'number') {
             const left = credential.oauth.expiresAt - now;
@@ -147,6 +151,17 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   }
   for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
     if (env[name] && winner && winner !== name) say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
+  }
+
+  const filled = describeEnvSecrets(env);
+  if (filled.lines.length > 0) say();
+  for (const line of filled.lines) say(line);
+  problems.push(...filled.problems);
+  if (target) {
+    const auth = claudeSurfaceSection(env, resolved, target, source, command, allowRootBypass);
+    say();
+    for (const line of auth.lines) say(line);
+    problems.push(...auth.problems);
   }
 
   // Running

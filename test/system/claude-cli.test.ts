@@ -1,6 +1,6 @@
 /**
  * The real client: the built bundle starts the real Claude Code CLI (the native binary from
- * the @anthropic-ai/claude-code dev dependency, 2.1.330) against a fake Anthropic API on
+ * the @anthropic-ai/claude-code dev dependency, and the newest release in tools/claude-latest) against a fake Anthropic API on
  * 127.0.0.1, and we check what the CLI actually sent.
  *
  *  - `claude -p` for each kind of credential source: exit 0, the fake's reply on stdout,
@@ -22,6 +22,8 @@ import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from '..
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, runProcess, tempDir } from '../helpers';
 import { alive, processTree, waitGone } from './procs';
 import { entryLines, expectOAuth, expectApiKey } from './cli-assertions';
+import { CLAUDE_CLIS } from './claude-versions';
+import { CTRL_C_HINT, PROMPT, Tmux, blocker, sleep } from './tmux';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const CLAUDE = path.join(BIN_DIR, 'claude');
@@ -45,8 +47,8 @@ async function fakeApi(): Promise<{ fake: FakeAnthropic; reply: string }> {
 }
 
 /** A fresh HOME and the environment the CLI needs: the claude binary on PATH, the fake, quiet. */
-function cliEnv(home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return baseEnv(home, { PATH: `${BIN_DIR}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
+function cliEnvFor(binDir: string, home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return baseEnv(home, { PATH: `${binDir}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
 }
 
 
@@ -59,7 +61,11 @@ function mountedCredentials(): string {
   return file;
 }
 
-describe.skipIf(!haveClaude)('claude -p through claude-entry, real CLI, fake API', () => {
+// Every suite runs against the pinned CLI and the newest published one (claude-versions.ts).
+for (const cli of CLAUDE_CLIS) {
+const CLAUDE = cli.claude;
+const cliEnv = (home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}) => cliEnvFor(cli.binDir, home, fake, extra);
+describe.skipIf(!haveClaude)(`claude -p through claude-entry, real CLI ${cli.version}, fake API`, () => {
   const oauthFileSecrets = [FAKE.accessToken, FAKE.refreshToken];
 
   const cases: {
@@ -163,132 +169,12 @@ describe.skipIf(!haveClaude)('claude -p through claude-entry, real CLI, fake API
   });
 });
 
+}
+
 // ---------------------------------------------------------------------------------------
 // Interactive, under tmux
 
-/** One tmux server (own socket) with one session, killed when the test ends. */
-class Tmux {
-  readonly socket: string;
-  private readonly output: string;
-  readonly name = `ce-${process.pid}-${randomUUID().slice(0, 8)}`;
-  private readonly conf: string;
 
-  constructor(dir: string) {
-    this.socket = path.join(dir, 'tmux.sock');
-    this.conf = path.join(dir, 'tmux.conf');
-    this.output = path.join(dir, 'output.log');
-    // remain-on-exit: the pane (and its last screen) stays after the command ends.
-    fs.writeFileSync(this.conf, 'set -g remain-on-exit on\nset -g default-terminal xterm-256color\n');
-  }
-
-  private tmux(args: string[], env?: NodeJS.ProcessEnv): string {
-    const r = spawnSync('tmux', ['-S', this.socket, '-f', this.conf, ...args], { encoding: 'utf8', env: env ?? process.env });
-    if (r.status !== 0) throw new Error(`tmux ${args[0]} failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
-  }
-
-  /**
-   * The server is started by this call with exactly `env`, so the pane inherits it and
-   * nothing else; the command is exec'd directly (several arguments: no shell).
-   */
-  start(argv: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): void {
-    // Registered after the test's temp dirs, so it runs before they are removed: the CLI
-    // must be gone before its HOME is (vitest runs these hooks last-in, first-out).
-    onTestFinished(async () => {
-      let tree: number[] = [];
-      try {
-        tree = processTree(this.pid());
-      } catch {
-        // no session
-      }
-      spawnSync('tmux', ['-S', this.socket, 'kill-server'], { stdio: 'ignore' });
-      for (const pid of await waitGone(tree, 3_000)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      await waitGone(tree, 2_000);
-    });
-    // pipe-pane in the same command queue, before the command has had time to print: the
-    // raw output is kept, even what the CLI's full-screen UI later clears from the pane.
-    this.tmux(
-      ['new-session', '-d', '-s', this.name, '-x', '120', '-y', '40', '-c', options.cwd, ...argv, ';',
-        'pipe-pane', '-t', this.name, `cat >> '${this.output}'`],
-      options.env,
-    );
-  }
-
-  /** Everything the command wrote to the terminal so far, line ends normalised. */
-  rawOutput(): string {
-    return fs.existsSync(this.output) ? fs.readFileSync(this.output, 'utf8').replace(/\r/g, '') : '';
-  }
-
-  screen(): string {
-    return this.tmux(['capture-pane', '-p', '-t', this.name]);
-  }
-
-  display(format: string): string {
-    return this.tmux(['display-message', '-p', '-t', this.name, format]).trim();
-  }
-
-  pid(): number {
-    return Number(this.display('#{pane_pid}'));
-  }
-
-  dead(): boolean {
-    return this.display('#{pane_dead}') === '1';
-  }
-
-  keys(...keys: string[]): void {
-    this.tmux(['send-keys', '-t', this.name, ...keys]);
-  }
-
-  type(text: string): void {
-    this.tmux(['send-keys', '-t', this.name, '-l', text]);
-  }
-
-  /** Poll the screen until `done`; stop early (and fail) on `fail` or when the pane dies. */
-  async waitFor(
-    what: string,
-    done: (screen: string) => boolean,
-    options: { timeoutMs?: number; fail?: (screen: string) => string | undefined } = {},
-  ): Promise<string> {
-    const deadline = Date.now() + (options.timeoutMs ?? 40_000);
-    for (;;) {
-      const screen = this.screen();
-      if (done(screen)) return screen;
-      const failure = options.fail?.(screen) ?? (this.dead() ? 'the command ended' : undefined);
-      if (failure || Date.now() > deadline) {
-        throw new Error(`waiting for ${what}: ${failure ?? 'timed out'}; the screen:\n${screen}`);
-      }
-      await sleep(200);
-    }
-  }
-
-  async waitForExit(timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.dead()) {
-      if (Date.now() > deadline) throw new Error(`the session did not end; the screen:\n${this.screen()}`);
-      await sleep(200);
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const PROMPT = /^❯/m; // the main prompt; dialog choices are indented ("  ❯ No, exit")
-const CTRL_C_HINT = /Press Ctrl-C again to exit/;
-/** Screens that mean the session will not reach the prompt by itself. */
-const BLOCKERS: [RegExp, string][] = [
-  [/Do you trust|trust this folder|Accessing workspace/i, 'the trust dialog'],
-  [/Detected a custom API key/i, 'the custom API key question'],
-  [/Choose the text style|Let's get started|Select login method|Dark mode/i, 'onboarding'],
-  [/Unable to connect to Anthropic services/i, 'the connectivity check (onboarding not done)'],
-  [/Not logged in|Invalid API key|Please run \/login/i, 'an authentication error'],
-];
-const blocker = (screen: string) => BLOCKERS.find(([re]) => re.test(screen))?.[1];
 
 
 function childrenOf(pid: number): { pid: number; comm: string }[] {
@@ -303,7 +189,9 @@ function childrenOf(pid: number): { pid: number; comm: string }[] {
 /** Where Node has process.execve, claude-entry becomes the CLI instead of supervising it. */
 const nodeExecs = typeof (process as unknown as { execve?: unknown }).execve === 'function';
 
-describe.skipIf(!haveClaude || !haveTmux)('interactive claude through claude-entry, under tmux', () => {
+for (const cli of CLAUDE_CLIS) {
+const cliEnv = (home: string, fake: FakeAnthropic, extra: NodeJS.ProcessEnv = {}) => cliEnvFor(cli.binDir, home, fake, extra);
+describe.skipIf(!haveClaude || !haveTmux)(`interactive claude through claude-entry, under tmux, real CLI ${cli.version}`, () => {
   const cases: {
     name: string;
     env: () => NodeJS.ProcessEnv;
@@ -444,3 +332,4 @@ describe.skipIf(!haveClaude || !haveTmux)('interactive claude through claude-ent
     expect(fake.messages()).toHaveLength(0);
   });
 });
+}

@@ -1,0 +1,204 @@
+/**
+ * The credential Claude Code will really use, from the command's environment, the settings
+ * files, the installed login and the command's argv; and every credential that shadows, or
+ * is shadowed by, another. Pure: the settings are read elsewhere (claude-settings.ts).
+ *
+ * Observed with the real CLI, 2.1.330 and 2.1.332, against a fake API (test/system/
+ * cli-auth-surface.test.ts and the README's "What Claude Code will use"):
+ *  - a cloud provider variable sends nothing to the Anthropic API at all;
+ *  - ANTHROPIC_AUTH_TOKEN is the Authorization header, whatever else is set (OAuth token,
+ *    credentials file, apiKeyHelper, API key);
+ *  - ANTHROPIC_API_KEY is the x-api-key header; with it no OAuth login is sent;
+ *  - apiKeyHelper (the highest settings file that names one) fills Authorization when
+ *    ANTHROPIC_AUTH_TOKEN does not, and x-api-key when ANTHROPIC_API_KEY does not: it
+ *    outranks CLAUDE_CODE_OAUTH_TOKEN and the credentials file;
+ *  - CLAUDE_CODE_OAUTH_TOKEN outranks the credentials file;
+ *  - workload identity federation (ANTHROPIC_IDENTITY_TOKEN_FILE + ANTHROPIC_FEDERATION_RULE_ID)
+ *    outranks the credentials file (the CLI exchanges the identity token first);
+ *  - settings `env` blocks override the process environment (local > project > user), and a
+ *    value of "" there unsets the variable; project and local settings apply in `-p` without
+ *    a trust entry;
+ *  - `--bare` ignores CLAUDE_CODE_OAUTH_TOKEN, the credentials file and apiKeyHelper, but
+ *    still applies the settings `env` blocks.
+ * The managed settings file is the highest layer (documented; not exercised, it lives in /etc).
+ */
+
+/** One settings file, as read: only what bears on the credential. */
+export interface SettingsLayer {
+  scope: 'user' | 'project' | 'local' | 'managed';
+  path: string;
+  env?: Record<string, unknown>;
+  apiKeyHelper?: unknown;
+  /** permissions.defaultMode (for root-bypass.ts). */
+  defaultMode?: unknown;
+}
+
+/** What claude-entry put in place for the command (or found there). */
+export type InstalledLogin = 'credentials-file' | 'oauth-token' | 'api-key' | undefined;
+
+export interface AuthInputs {
+  /** The environment the command is started with. */
+  env: NodeJS.ProcessEnv;
+  /** Settings files that exist, in any order. */
+  settings: SettingsLayer[];
+  /** A usable credentials file is in place for the command. */
+  credentialsFile: boolean;
+  /** What claude-entry delivered, to say whether it is the one used. */
+  installed: InstalledLogin;
+  /** The command, argv[0] included. */
+  command: string[];
+}
+
+export interface AuthCandidate {
+  /** Stable id, for tests and for matching the installed login. */
+  id: 'provider' | 'auth-token' | 'api-key' | 'api-key-helper' | 'oauth-token' | 'federation' | 'credentials-file';
+  /** What it is, for a reader: names and paths, never a value. */
+  label: string;
+  /** How it reaches the API. */
+  sentAs: string;
+}
+
+export interface AuthPicture {
+  /** What Claude Code will authenticate with; undefined: it will say "Not logged in". */
+  winner?: AuthCandidate;
+  /** One line per shadowing, each saying what to change. */
+  shadowings: string[];
+  /** The installed login is not what Claude Code will use. */
+  installedShadowed: boolean;
+  /** The shadowings that are wrong whatever was installed: two providers, two credentials in one request. */
+  conflicts: string[];
+}
+
+const SCOPE_ORDER: SettingsLayer['scope'][] = ['user', 'project', 'local', 'managed'];
+
+const PROVIDERS: [string, string][] = [
+  ['CLAUDE_CODE_USE_BEDROCK', 'Amazon Bedrock'],
+  ['CLAUDE_CODE_USE_VERTEX', 'Google Vertex AI'],
+  ['CLAUDE_CODE_USE_FOUNDRY', 'Microsoft Foundry'],
+];
+
+/** Every variable that decides or carries the credential: a settings env block touching one is said. */
+export const AUTH_VARIABLES = [
+  ...PROVIDERS.map(([name]) => name),
+  'ANTHROPIC_AUTH_TOKEN',
+  'ANTHROPIC_API_KEY',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR',
+  'ANTHROPIC_IDENTITY_TOKEN_FILE',
+  'ANTHROPIC_FEDERATION_RULE_ID',
+  'ANTHROPIC_PROFILE',
+];
+
+/** Claude Code's own reading of a flag variable ("1", "true", "yes", "on"). */
+export function isTruthy(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
+}
+
+const set = (value: string | undefined) => value !== undefined && value !== '';
+
+function sortedLayers(settings: SettingsLayer[]): SettingsLayer[] {
+  return [...settings].sort((a, b) => SCOPE_ORDER.indexOf(a.scope) - SCOPE_ORDER.indexOf(b.scope));
+}
+
+/**
+ * The environment as Claude Code sees it once its settings are loaded, and which settings
+ * file last set or unset each credential variable.
+ */
+export function effectiveEnvironment(env: NodeJS.ProcessEnv, settings: SettingsLayer[]): { env: NodeJS.ProcessEnv; overrides: string[] } {
+  const result: NodeJS.ProcessEnv = { ...env };
+  const touchedBy = new Map<string, { path: string; unset: boolean }>();
+  for (const layer of sortedLayers(settings)) {
+    if (!layer.env || typeof layer.env !== 'object') continue;
+    for (const [name, value] of Object.entries(layer.env)) {
+      if (typeof value !== 'string') continue;
+      if (value === '') delete result[name];
+      else result[name] = value;
+      if (AUTH_VARIABLES.includes(name)) touchedBy.set(name, { path: layer.path, unset: value === '' });
+    }
+  }
+  const overrides = [...touchedBy].map(([name, { path, unset }]) =>
+    unset
+      ? `the env block of ${path} unsets ${name}${set(env[name]) ? ', which the command was given' : ''}`
+      : `the env block of ${path} sets ${name}${set(env[name]) ? ', replacing the command\'s own' : ''}`,
+  );
+  return { env: result, overrides };
+}
+
+/** The highest settings file that names an apiKeyHelper. */
+function apiKeyHelperOf(settings: SettingsLayer[]): SettingsLayer | undefined {
+  return sortedLayers(settings)
+    .reverse()
+    .find((layer) => typeof layer.apiKeyHelper === 'string' && layer.apiKeyHelper.trim() !== '');
+}
+
+export function isBare(command: string[]): boolean {
+  return command.slice(1).includes('--bare');
+}
+
+export function claudeAuth(inputs: AuthInputs): AuthPicture {
+  const { env, overrides } = effectiveEnvironment(inputs.env, inputs.settings);
+  const bare = isBare(inputs.command);
+  const helper = apiKeyHelperOf(inputs.settings);
+  const shadowings: string[] = [...overrides];
+  const conflicts: string[] = [];
+
+  // Everything present, highest precedence first.
+  const present: AuthCandidate[] = [];
+  const providers = PROVIDERS.filter(([name]) => isTruthy(env[name]));
+  if (providers.length > 1) {
+    conflicts.push(`${providers.map(([name]) => name).join(' and ')} are all set: Claude Code uses one provider; set only one`);
+  }
+  for (const [name, what] of providers.slice(0, 1)) present.push({ id: 'provider', label: `${what} (${name})`, sentAs: `requests go to ${what}, not to the Anthropic API` });
+  if (set(env.ANTHROPIC_AUTH_TOKEN)) present.push({ id: 'auth-token', label: 'ANTHROPIC_AUTH_TOKEN', sentAs: 'Authorization: Bearer' });
+  if (set(env.ANTHROPIC_API_KEY)) present.push({ id: 'api-key', label: 'ANTHROPIC_API_KEY', sentAs: 'x-api-key' });
+  if (helper && !bare) present.push({ id: 'api-key-helper', label: `apiKeyHelper in ${helper.path}`, sentAs: 'Authorization: Bearer and x-api-key' });
+  const oauthVariable = ['CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR'].find((name) => set(env[name]));
+  if (oauthVariable && !bare) present.push({ id: 'oauth-token', label: oauthVariable, sentAs: 'Authorization: Bearer (OAuth)' });
+  if (set(env.ANTHROPIC_IDENTITY_TOKEN_FILE) && set(env.ANTHROPIC_FEDERATION_RULE_ID)) {
+    present.push({ id: 'federation', label: 'workload identity federation (ANTHROPIC_IDENTITY_TOKEN_FILE)', sentAs: 'an exchanged OAuth token' });
+  }
+  if (inputs.credentialsFile && !bare) present.push({ id: 'credentials-file', label: 'the credentials file', sentAs: 'Authorization: Bearer (OAuth)' });
+
+  if (bare) {
+    const ignored = [
+      helper && `apiKeyHelper in ${helper.path}`,
+      oauthVariable,
+      inputs.credentialsFile && 'the credentials file',
+    ].filter(Boolean);
+    if (ignored.length > 0) shadowings.push(`--bare in the command: Claude Code ignores ${ignored.join(', ')}; give it ANTHROPIC_API_KEY, or drop --bare`);
+  }
+
+  const winner = present[0];
+  for (const loser of present.slice(1)) {
+    if (winner!.id === 'provider') {
+      shadowings.push(`${loser.label} is not used: ${winner!.label} is set`);
+    } else if (winner!.id === 'auth-token' && (loser.id === 'api-key' || loser.id === 'api-key-helper')) {
+      conflicts.push(`${loser.label} is sent too (x-api-key) beside ANTHROPIC_AUTH_TOKEN (Authorization): two credentials in one request; keep one`);
+    } else if (winner!.id === 'api-key' && loser.id === 'api-key-helper') {
+      conflicts.push(`${loser.label} is sent too (Authorization) beside ANTHROPIC_API_KEY (x-api-key): two credentials in one request; keep one`);
+    } else {
+      shadowings.push(`${loser.label} is not used: ${winner!.label} outranks it`);
+    }
+  }
+
+  const installedId = { 'credentials-file': 'credentials-file', 'oauth-token': 'oauth-token', 'api-key': 'api-key' } as const;
+  const installedShadowed = inputs.installed !== undefined && winner?.id !== installedId[inputs.installed];
+  if (inputs.installed && !winner) shadowings.push(`no credential at all reaches Claude Code, although claude-entry installed ${describeInstalled(inputs.installed)}`);
+  shadowings.push(...conflicts);
+  return { winner, shadowings, installedShadowed, conflicts };
+}
+
+export function describeInstalled(installed: NonNullable<InstalledLogin>): string {
+  return installed === 'credentials-file' ? 'a credentials file' : installed === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY';
+}
+
+/** The lines doctor and check print: one for the winner, one per shadowing. */
+export function describeAuth(picture: AuthPicture): string[] {
+  const lines = [
+    picture.winner
+      ? `Claude Code will use: ${picture.winner.label} (${picture.winner.sentAs})`
+      : 'Claude Code will use: nothing (it would say "Not logged in")',
+  ];
+  for (const s of picture.shadowings) lines.push(`shadowing: ${s}`);
+  return lines;
+}

@@ -1,0 +1,68 @@
+/**
+ * What the command's Claude Code will make of the deployment, for a start (warnings, and the
+ * IS_SANDBOX opt-in) and for doctor and check (lines and problems): the credential it will
+ * really use (claude-auth.ts) and bypass permissions as root (root-bypass.ts). Names and
+ * paths only, never a value.
+ */
+import * as fs from 'node:fs';
+import { claudeAuth, describeAuth, describeInstalled, type AuthPicture, type InstalledLogin } from './claude-auth.js';
+import { readClaudeSettings } from './claude-settings.js';
+import type { ClaudePaths } from './home.js';
+import type { Credential } from './payload.js';
+import { bypassRequest, rootBypass } from './root-bypass.js';
+import type { TargetUser } from './user.js';
+
+export interface SurfaceInputs {
+  /** The environment the command will be started with. */
+  env: NodeJS.ProcessEnv;
+  paths: ClaudePaths;
+  /** The command's working directory (project and local settings live under it). */
+  cwd: string;
+  user: TargetUser;
+  /** The kind of credential claude-entry delivers (or found in place). */
+  kind: Credential['kind'] | undefined;
+  command: string[];
+  allowRootBypass: boolean;
+}
+
+export interface Surface {
+  picture: AuthPicture;
+  /** Lines for doctor and check: the winner, then one per shadowing. */
+  lines: string[];
+  /** Each a problem with its fix (check prints the lines only when there is one). */
+  problems: string[];
+  /** A start's warnings: only when what claude-entry installed is not what will be used. */
+  startWarnings: string[];
+  setSandbox: boolean;
+}
+
+export function installedOf(kind: Credential['kind'] | undefined): InstalledLogin {
+  return kind === 'credentials-json' ? 'credentials-file' : kind;
+}
+
+export function inspectSurface(inputs: SurfaceInputs): Surface {
+  const settings = readClaudeSettings(inputs.paths.configDir, inputs.cwd, inputs.user);
+  const installed = installedOf(inputs.kind);
+  const picture = claudeAuth({
+    env: inputs.env,
+    settings,
+    credentialsFile: installed === 'credentials-file' || fs.existsSync(inputs.paths.credentialsPath),
+    installed,
+    command: inputs.command,
+  });
+  const bypass = rootBypass(bypassRequest(inputs.command, settings), inputs.user.uid, inputs.env, inputs.allowRootBypass);
+  // A credential below the installed one is only information; what displaces the installed one,
+  // or two credentials in one request, is a problem.
+  const problems = picture.installedShadowed ? [...picture.shadowings] : [...picture.conflicts];
+  if (bypass.refused) problems.push(bypass.refused);
+  const lines = describeAuth(picture);
+  if (bypass.setSandbox) lines.push('the command runs as root with CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: IS_SANDBOX=1 is set for it, so Claude Code accepts bypass permissions');
+
+  const startWarnings: string[] = [];
+  if (picture.installedShadowed && installed) {
+    const using = picture.winner ? `${picture.winner.label}` : 'nothing';
+    startWarnings.push(`Claude Code will not use the login claude-entry installed (${describeInstalled(installed)}) but ${using}: ${picture.shadowings.join('; ')}`);
+  }
+  if (bypass.refused) startWarnings.push(bypass.refused);
+  return { picture, lines, problems, startWarnings, setSandbox: bypass.setSandbox };
+}

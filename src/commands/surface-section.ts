@@ -1,0 +1,29 @@
+/** doctor's "What Claude Code will use" section: the command's environment as a start would build it. */
+import { childEnvironment } from '../child-env.js';
+import { inspectSurface } from '../claude-surface.js';
+import { envSecretRequests } from '../env-secrets.js';
+import type { ClaudePaths } from '../home.js';
+import type { Resolution } from '../sources/chain.js';
+import { splitReferences } from '../sources/references.js';
+import type { TargetUser } from '../user.js';
+
+export function claudeSurfaceSection(
+  env: NodeJS.ProcessEnv,
+  resolved: Resolution | undefined,
+  target: { user: TargetUser; paths: ClaudePaths },
+  source: string | undefined,
+  command: string[],
+  allowRootBypass: boolean,
+): { lines: string[]; problems: string[] } {
+  const envRefs = splitReferences(source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));
+  const child = childEnvironment(env, resolved, target.user, envRefs);
+  // What a start would fill from secrets is there too (a placeholder: doctor fetches nothing).
+  try {
+    for (const request of envSecretRequests(env)) child.env[request.name] = 'filled by a start';
+  } catch {
+    // doctor reports a bad request in its own section
+  }
+  const surface = inspectSurface({ env: child.env, paths: target.paths, cwd: process.cwd(), user: target.user, kind: resolved?.credential.kind, command, allowRootBypass });
+  const heading = command.length > 0 ? `What Claude Code will use (for: ${command[0]}${command.length > 1 ? ' ...' : ''})` : 'What Claude Code will use (give the command after -- to check --bare and bypass permissions)';
+  return { lines: [heading, ...surface.lines.map((l) => `  ${l}`)], problems: surface.problems };
+}

@@ -1,0 +1,159 @@
+/**
+ * What Claude Code will really use, proven with the real CLI (pinned and newest) against the
+ * fake API: the header the fake received, claude-entry's warning at the start, and doctor.
+ *  - ANTHROPIC_AUTH_TOKEN (a gateway's, with ANTHROPIC_BASE_URL) outranks the OAuth login;
+ *  - a user settings env block that sets ANTHROPIC_API_KEY outranks the OAuth login;
+ *  - apiKeyHelper in settings outranks CLAUDE_CODE_OAUTH_TOKEN;
+ *  - --bare ignores the OAuth login;
+ *  - ANTHROPIC_AUTH_TOKEN filled from a secret store by CLAUDE_ENTRY_ENV_ is what the CLI sends;
+ *  - a command run as root asking for bypass permissions is refused by the CLI unless
+ *    CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1 (IS_SANDBOX=1);
+ * each with a control where nothing shadows, so the warning is seen to depend on the cause.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
+import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
+import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
+import { entryLines, expectApiKey, expectOAuth } from './cli-assertions';
+import { CLAUDE_CLIS, LATEST_INSTALLED } from './claude-versions';
+
+const QUIET = { DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' };
+const GATEWAY_TOKEN = 'sk-ant-oat01-TESTgateway000000000000000000000000000000000000000000000000000000000000-TESTAA';
+const HELPER_KEY = 'sk-ant-api03-TESThelper0000000000000000000000000000000000000000000000000000000000000-TESTAA';
+const LOGIN_B64 = () => b64(JSON.stringify(credentialsJson()));
+const SECRETS = [FAKE.accessToken, FAKE.refreshToken, FAKE.oauthToken, FAKE.apiKey, GATEWAY_TOKEN, HELPER_KEY];
+
+async function fakeApi(): Promise<{ fake: FakeAnthropic; reply: string }> {
+  const reply = `Hi from the fake, ${randomUUID().slice(0, 8)}.`;
+  const fake = await startFakeAnthropic({ replyText: reply });
+  onTestFinished(() => fake.close());
+  return { fake, reply };
+}
+
+function userSettings(home: string, settings: object): void {
+  fs.mkdirSync(path.join(home, '.claude'), { recursive: true });
+  fs.writeFileSync(path.join(home, '.claude', 'settings.json'), JSON.stringify(settings));
+}
+
+it('the newest published CLI is installed for the drift tests (tools/claude-latest/install.sh)', () => {
+  expect(LATEST_INSTALLED).toBe(true);
+});
+
+for (const cli of CLAUDE_CLIS) {
+  describe(`what Claude Code will use, real CLI ${cli.version} (${cli.label})`, () => {
+    async function start(extra: NodeJS.ProcessEnv, options: { settings?: object; args?: string[] } = {}) {
+      const { fake, reply } = await fakeApi();
+      const home = tempDir();
+      if (options.settings) userSettings(home, options.settings);
+      const env = baseEnv(home, { PATH: `${cli.binDir}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
+      const cwd = tempDir('claude-entry-ws-');
+      const args = options.args ?? ['-p', 'say hi'];
+      const result = await runBundle(['--', 'claude', ...args], { env, cwd, timeoutMs: 45_000 });
+      const doctor = await runBundle(['doctor', '--', 'claude', ...args], { env, cwd });
+      const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}\ndoctor:\n${doctor.stdout}`;
+      const ours = entryLines(result.stderr);
+      expectNoSecret(ours + doctor.stdout + doctor.stderr, SECRETS);
+      return { fake, reply, result, doctor, context, ours };
+    }
+
+    it('control: the OAuth login alone is used, and nothing is said', async () => {
+      const { fake, reply, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64() });
+      expect(result.code, context).toBe(0);
+      expect(result.stdout).toContain(reply);
+      for (const req of fake.messages()) expectOAuth(req, FAKE.accessToken);
+      expect(ours).not.toMatch(/will not use/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: the credentials file/);
+      expect(doctor.stdout).not.toMatch(/shadowing:/);
+    });
+
+    it('ANTHROPIC_AUTH_TOKEN (a gateway) shadows the OAuth login: the CLI sends it, the start warns, doctor says so', async () => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64(), ANTHROPIC_AUTH_TOKEN: GATEWAY_TOKEN });
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) {
+        expect(req.headers.authorization).toBe(`Bearer ${GATEWAY_TOKEN}`);
+        expect(String(req.headers['anthropic-beta'] ?? '')).not.toContain('oauth-2025-04-20');
+      }
+      expect(ours).toMatch(/warning: Claude Code will not use the login claude-entry installed \(a credentials file\) but ANTHROPIC_AUTH_TOKEN/);
+      expect(ours.match(/will not use/g)).toHaveLength(1); // once
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN \(Authorization: Bearer\)/);
+      expect(doctor.stdout).toMatch(/shadowing: the credentials file is not used: ANTHROPIC_AUTH_TOKEN outranks it/);
+    });
+
+    it('a user settings env block that sets ANTHROPIC_API_KEY shadows the OAuth login', async () => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64() }, { settings: { env: { ANTHROPIC_API_KEY: FAKE.apiKey } } });
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expectApiKey(req, FAKE.apiKey);
+      expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but ANTHROPIC_API_KEY: the env block of \S+settings.json sets ANTHROPIC_API_KEY/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_API_KEY \(x-api-key\)/);
+      expect(doctor.stdout).toMatch(/shadowing: the env block of \S+settings.json sets ANTHROPIC_API_KEY/);
+    });
+
+    it('apiKeyHelper in settings shadows CLAUDE_CODE_OAUTH_TOKEN', async () => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }, { settings: { apiKeyHelper: `echo ${HELPER_KEY}` } });
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) {
+        expect(req.headers['x-api-key']).toBe(HELPER_KEY);
+        expect(req.headers.authorization).toBe(`Bearer ${HELPER_KEY}`);
+      }
+      expect(ours).toMatch(/will not use the login claude-entry installed \(CLAUDE_CODE_OAUTH_TOKEN\) but apiKeyHelper in \S+settings.json/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: apiKeyHelper in \S+settings.json/);
+    });
+
+    it('--bare with an OAuth login: the CLI is not logged in, and the start said why', async () => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64() }, { args: ['--bare', '-p', 'say hi'] });
+      expect(result.code, context).not.toBe(0);
+      expect(result.stdout + result.stderr).toMatch(/not logged in/i);
+      expect(fake.messages()).toHaveLength(0);
+      expect(ours).toMatch(/--bare in the command: Claude Code ignores the credentials file/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: nothing/);
+    });
+
+    it('ANTHROPIC_AUTH_TOKEN filled from a (fake) AWS Secrets Manager by CLAUDE_ENTRY_ENV_: the CLI sends it', async () => {
+      const store = await startFakeSecretsManager({ region: 'eu-west-1' });
+      onTestFinished(() => store.close());
+      store.putSecret('gateway/claude', JSON.stringify({ token: GATEWAY_TOKEN }));
+      const { fake, reply, result, doctor, context, ours } = await start({
+        CLAUDE_ENTRY_OPTIONAL: '1', // no login: the gateway's token is the credential
+        CLAUDE_ENTRY_ENV_ANTHROPIC_AUTH_TOKEN: 'aws-sm:gateway/claude#token',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL: store.url,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      });
+      expect(result.code, context).toBe(0);
+      expect(result.stdout).toContain(reply);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) {
+        expect(req.headers.authorization).toBe(`Bearer ${GATEWAY_TOKEN}`);
+        expect(req.headers['x-api-key']).toBeUndefined();
+      }
+      expect(ours).toMatch(/filled ANTHROPIC_AUTH_TOKEN from aws-sm:gateway\/claude#token/);
+      expectNoSecret(result.stdout, [GATEWAY_TOKEN]);
+      expect(doctor.stdout).toMatch(/ANTHROPIC_AUTH_TOKEN +<- aws-sm:gateway\/claude#token/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
+    });
+
+    it('as root, --dangerously-skip-permissions is refused by the CLI; the start says so with the fix; the opt-in makes it run', async () => {
+      expect(process.getuid!()).toBe(0);
+      const refused = await start({ ANTHROPIC_API_KEY: FAKE.apiKey }, { args: ['--dangerously-skip-permissions', '-p', 'say hi'] });
+      expect(refused.result.code, refused.context).toBe(1);
+      expect(refused.result.stdout + refused.result.stderr).toMatch(/cannot be used with root\/sudo privileges/);
+      expect(refused.ours).toMatch(/warning: --dangerously-skip-permissions with the command running as root: .*CLAUDE_ENTRY_USER.*CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1/);
+      expect(refused.doctor.stdout).toMatch(/- --dangerously-skip-permissions with the command running as root/);
+
+      const allowed = await start({ ANTHROPIC_API_KEY: FAKE.apiKey, CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: '1' }, { args: ['--dangerously-skip-permissions', '-p', 'say hi'] });
+      expect(allowed.result.code, allowed.context).toBe(0);
+      expect(allowed.result.stdout).toContain(allowed.reply);
+      expect(allowed.ours).not.toMatch(/running as root/);
+      expect(allowed.doctor.stdout).toMatch(/IS_SANDBOX=1 is set/);
+    });
+  });
+}
