@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect, onTestFinished } from 'vitest';
+import { nodeBinaryOf } from './needs.js';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const BUNDLE = path.join(ROOT, 'dist', 'claude-entry');
@@ -103,14 +104,12 @@ export function fileMode(p: string): number {
 }
 
 /**
- * Node binaries for the compatibility tests, installed in tools/nodes (not in the root
- * node_modules: their `node` bin would shadow the system node on npm's PATH).
- * Installed by test/global-setup.ts when missing.
+ * Node binaries for the compatibility tests, installed in tools/nodes by `npm run setup` (not
+ * in the root node_modules: their `node` bin would shadow yours on npm's PATH), else the
+ * node running the tests when it is that major. Declare it: needs.now(ctx, needs.node(major)).
  */
 export function nodeBinary(major: 18 | 20 | 22 | 24): string | undefined {
-  if (major === 20 && process.versions.node.startsWith('20.')) return process.execPath;
-  const p = path.join(ROOT, 'tools', 'nodes', 'node_modules', `node${major}`, 'bin', 'node');
-  return fs.existsSync(p) ? p : undefined;
+  return nodeBinaryOf(major);
 }
 
 let pairSerial = 0;

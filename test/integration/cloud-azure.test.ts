@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_VAULT_RESOURCE, startFakeAzure, type FakeAzure, type VaultBehaviour } from '../fakes/azure.js';
 import { makeTestCa, type TestCa } from '../fakes/tls.js';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, nodeBinary, runBundle, tempDir, type RunResult } from '../helpers.js';
+import { needs } from '../needs.js';
 
 let ca: TestCa;
 let fake: FakeAzure;
@@ -146,9 +147,9 @@ describe('Azure Key Vault: success', () => {
   });
 
   // The SDK requires Node >= 20; on 18 the module provides the global webcrypto it calls.
-  it.each([18, 22, 24] as const)('on Node %i', async (major) => {
-    const node = nodeBinary(major);
-    if (!node) return;
+  it.for([18, 22, 24] as const)('on Node %i', async (major, ctx) => {
+    needs.now(ctx, needs.node(major));
+    const node = nodeBinary(major)!;
     const name = uniqueName(`node${major}`);
     fake.setSecret(name, FAKE.apiKey);
     const r = await run({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(name) }, { node });

@@ -22,11 +22,10 @@ import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest } from '..
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, runProcess, tempDir } from '../helpers';
 import { alive, processTree, waitGone } from './procs';
 import { entryLines, expectOAuth, expectApiKey } from './cli-assertions';
+import { needs } from '../needs';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const CLAUDE = path.join(BIN_DIR, 'claude');
-const haveClaude = fs.existsSync(CLAUDE);
-const haveTmux = spawnSync('tmux', ['-V']).status === 0;
 
 /** Keeps the CLI from calling home: no updater, telemetry, error reports or extras. */
 const QUIET = {
@@ -59,7 +58,7 @@ function mountedCredentials(): string {
   return file;
 }
 
-describe.skipIf(!haveClaude)('claude -p through claude-entry, real CLI, fake API', () => {
+describe('claude -p through claude-entry, real CLI, fake API', needs(needs.claude()), () => {
   const oauthFileSecrets = [FAKE.accessToken, FAKE.refreshToken];
 
   const cases: {
@@ -303,7 +302,7 @@ function childrenOf(pid: number): { pid: number; comm: string }[] {
 /** Where Node has process.execve, claude-entry becomes the CLI instead of supervising it. */
 const nodeExecs = typeof (process as unknown as { execve?: unknown }).execve === 'function';
 
-describe.skipIf(!haveClaude || !haveTmux)('interactive claude through claude-entry, under tmux', () => {
+describe('interactive claude through claude-entry, under tmux', needs(needs.claude(), needs.tool('tmux'), needs.tool('ps')), () => {
   const cases: {
     name: string;
     env: () => NodeJS.ProcessEnv;

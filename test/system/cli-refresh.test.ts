@@ -23,10 +23,9 @@ import { fakeToken, gateMessages, startRefreshRig, TOKEN_PATH, type RefreshRig, 
 import { BUNDLE, FAKE, ROOT, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir } from '../helpers';
 import { processTree, waitGone } from './procs';
 import { entryLines } from './cli-assertions';
+import { needs } from '../needs';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
-const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
-const haveTmux = spawnSync('tmux', ['-V']).status === 0;
 const MINUTE = 60_000;
 
 async function rig(options: RefreshRigOptions = {}): Promise<RefreshRig> {
@@ -71,7 +70,7 @@ function trace(r: RefreshRig): string {
   return [...proxy, ...api].join('\n');
 }
 
-describe.skipIf(!haveClaude)('the real CLI refreshing its tokens under claude-entry', () => {
+describe('the real CLI refreshing its tokens under claude-entry', needs(needs.claude()), () => {
   it('a minute left: refreshes through the proxy, the rotated pair replaces the file (rename, 0600), the API gets the new token', async () => {
     const r = await rig();
     const home = tempDir();
@@ -237,7 +236,7 @@ describe.skipIf(!haveClaude)('the real CLI refreshing its tokens under claude-en
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 
-describe.skipIf(!haveClaude || !haveTmux)('a running interactive CLI under claude-entry', () => {
+describe('a running interactive CLI under claude-entry', needs(needs.claude(), needs.tool('tmux')), () => {
   it('entering the refresh window, it takes a newer pair put on disk behind it instead of refreshing', async () => {
     const r = await rig();
     const home = tempDir();

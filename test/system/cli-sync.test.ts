@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
 import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
+import { needs } from '../needs';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
-const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
 
 async function strictRig(): Promise<RefreshRig> {
   const r = await startRefreshRig({
@@ -41,7 +41,7 @@ function sourceFile(): string {
 
 const oauthOf = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')).claudeAiOauth;
 
-describe.skipIf(!haveClaude)('sync with the real CLI', () => {
+describe('sync with the real CLI', needs(needs.claude()), () => {
   it('the rotated pair reaches the source, and a second replica started from it authenticates', async () => {
     const r = await strictRig();
     const source = sourceFile();
