@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Generous: a test waits for events, each with its own bound; these only catch a hang.
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
     // System tests share /proc, ports and the real CLI: keep files in parallel, tests in order.
     fileParallelism: true,
     maxWorkers: 2,

@@ -272,7 +272,7 @@ describe('sync with aws-sm', () => {
     // command rewrites its file: every push meets them.
     const script = `${WRITE_LIKE_CLI(localOf(home))}; sleep 1.5; echo still running; exit 5`;
     try {
-      const r = await supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '1s' }, () => fake.failNext('internal'));
+      const r = await supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, () => fake.failNext('internal'));
       expect(r.code, r.stderr).toBe(5);
       expect(r.stdout).toBe('still running\n');
       expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync push: cannot (read|write) aws-sm:${name}`));
@@ -293,7 +293,7 @@ describe('sync with aws-sm', () => {
     const script = `${WRITE_LIKE_CLI(localOf(home))}; sleep 1.5; echo still running; exit 6`;
     // Closed once the supervisor has started, before the command writes: every sync call fails.
     const r = await runSupervised(script, [B], {
-      env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: `aws-sm:${name}`, CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '1s' }, gone.url)),
+      env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: `aws-sm:${name}`, CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, gone.url)),
       whenStarted: () => gone.close(),
     });
     expect(r.code, r.stderr).toBe(6);

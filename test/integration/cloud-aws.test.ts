@@ -288,7 +288,7 @@ describe('AWS Secrets Manager: failures', () => {
       const result = await run({ CLAUDE_ENTRY_SOURCE: 'aws-sm:flaky', AWS_REGION: REGION, CLAUDE_ENTRY_TIMEOUT: '3s' });
       expectFailure(result, 69, 'aws-sm:flaky', 'InternalServiceError', 'CLAUDE_ENTRY_TIMEOUT');
       expect(result.elapsedMs).toBeGreaterThan(2_900);
-      expect(result.elapsedMs).toBeLessThan(6_000);
+      expect(result.elapsedMs).toBeLessThan(3_000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
       expect(fake.requests.length - before).toBeGreaterThan(2); // retried with backoff
     } finally {
       fake.clearFailures();
@@ -301,7 +301,7 @@ describe('AWS Secrets Manager: failures', () => {
       const result = await run({ CLAUDE_ENTRY_SOURCE: 'aws-sm:hangs', AWS_REGION: REGION, CLAUDE_ENTRY_TIMEOUT: '3s' });
       expectFailure(result, 69, 'aws-sm:hangs', /no answer/, 'CLAUDE_ENTRY_TIMEOUT');
       expect(result.elapsedMs).toBeGreaterThan(2_900);
-      expect(result.elapsedMs).toBeLessThan(6_000);
+      expect(result.elapsedMs).toBeLessThan(3_000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
     } finally {
       fake.clearFailures();
     }

@@ -306,7 +306,7 @@ describe('Azure Key Vault: failures', () => {
     expectFailure(r, 69, ref, 'HTTP 500 InternalServerError', 'CLAUDE_ENTRY_TIMEOUT');
     expect(fake.requests.slice(before).filter((q) => q.status === 500).length).toBeGreaterThanOrEqual(3); // retried
     expect(r.elapsedMs).toBeGreaterThanOrEqual(2900);
-    expect(r.elapsedMs).toBeLessThan(5000);
+    expect(r.elapsedMs).toBeLessThan(3000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
   });
 
   it('accepts the connection and never answers: 69 at the deadline', async () => {
@@ -316,7 +316,7 @@ describe('Azure Key Vault: failures', () => {
     const r = await run({ CLAUDE_ENTRY_SOURCE: ref, CLAUDE_ENTRY_TIMEOUT: '2s' });
     expectFailure(r, 69, ref, 'did not answer', 'CLAUDE_ENTRY_TIMEOUT');
     expect(r.elapsedMs).toBeGreaterThanOrEqual(1900);
-    expect(r.elapsedMs).toBeLessThan(4000);
+    expect(r.elapsedMs).toBeLessThan(2000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
   });
 
   it('throttled past the deadline (Retry-After longer than the time left): 69 naming 429 Throttled', async () => {
@@ -326,7 +326,7 @@ describe('Azure Key Vault: failures', () => {
     const ref = fake.secretUrl(name);
     const r = await run({ CLAUDE_ENTRY_SOURCE: ref, CLAUDE_ENTRY_TIMEOUT: '2s' });
     expectFailure(r, 69, ref, 'HTTP 429 Throttled');
-    expect(r.elapsedMs).toBeLessThan(4000);
+    expect(r.elapsedMs).toBeLessThan(2000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
   });
 
   it('the managed identity endpoint hangs: 69 at the deadline, naming the token', async () => {
@@ -337,7 +337,7 @@ describe('Azure Key Vault: failures', () => {
       const ref = fake.secretUrl(name);
       const r = await run({ CLAUDE_ENTRY_SOURCE: ref, CLAUDE_ENTRY_TIMEOUT: '2s' });
       expectFailure(r, 69, ref, 'no Azure access token');
-      expect(r.elapsedMs).toBeLessThan(4000);
+      expect(r.elapsedMs).toBeLessThan(2000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
     } finally {
       fake.scriptToken({ kind: 'ok' });
     }
