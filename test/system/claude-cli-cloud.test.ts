@@ -63,7 +63,7 @@ async function runCli(fake: FakeAnthropic, extra: NodeJS.ProcessEnv, command = [
   const workspace = tempDir('claude-entry-ws-');
   const env = baseEnv(home, { PATH: `${BIN_DIR}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
   const started = Date.now();
-  const result = await runBundle(['--', ...command], { env, cwd: workspace, timeoutMs: 45_000 });
+  const result = await runBundle(['--', ...command], { env, cwd: workspace, timeoutMs: 90_000 });
   return { ...result, home, ms: Date.now() - started };
 }
 

@@ -122,7 +122,7 @@ describe('claude -p through claude-entry, real CLI, fake API', needs(needs.claud
       const result = await runBundle(['--', 'claude', '-p', 'say hi'], {
         env: cliEnv(home, fake, c.env()),
         cwd: workspace,
-        timeoutMs: 45_000,
+        timeoutMs: 90_000,
       });
       const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
       expect(result.code, context).toBe(0);
@@ -153,7 +153,7 @@ describe('claude -p through claude-entry, real CLI, fake API', needs(needs.claud
     const result = await runProcess([CLAUDE, '-p', 'say hi'], {
       env: cliEnv(home, fake, { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) }),
       cwd: tempDir('claude-entry-ws-'),
-      timeoutMs: 45_000,
+      timeoutMs: 90_000,
     });
     expect(result.code).not.toBe(0);
     expect(result.stdout + result.stderr).toMatch(/not logged in/i);
@@ -433,7 +433,7 @@ describe('interactive claude through claude-entry, under tmux', needs(needs.clau
     tmux.start(['claude'], { env: cliEnv(home, fake, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), cwd: workspace });
     // Offline it checks connectivity to Anthropic's hosts and exits 1; online it would show
     // the theme picker. Either way: no prompt.
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 60_000;
     let screen = tmux.screen();
     while (!tmux.dead() && blocker(screen) === undefined && !PROMPT.test(screen) && Date.now() < deadline) {
       await sleep(200);

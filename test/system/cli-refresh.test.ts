@@ -85,7 +85,7 @@ describe('the real CLI refreshing its tokens under claude-entry', needs(needs.cl
     const result = await runBundle(['--', 'claude', '-p', 'say hi'], {
       env: cliEnv(home, r, { CLAUDE_CREDENTIALS_B64: b64(expiring(MINUTE)) }),
       cwd: tempDir('claude-entry-ws-'),
-      timeoutMs: 45_000,
+      timeoutMs: 90_000,
     });
     expect(result.code, context(result, r)).toBe(0);
     expect(result.stdout).toContain(r.reply);
@@ -136,7 +136,7 @@ describe('the real CLI refreshing its tokens under claude-entry', needs(needs.cl
     const result = await runBundle(['--', 'claude', '-p', 'say hi'], {
       env: cliEnv(home, r, { CLAUDE_CREDENTIALS_B64: b64(expiring(MINUTE)) }),
       cwd: tempDir('claude-entry-ws-'),
-      timeoutMs: 45_000,
+      timeoutMs: 90_000,
     });
     expect(result.code, context(result, r)).toBe(1);
     // on stdout (it is the -p result), not stderr
@@ -160,7 +160,7 @@ describe('the real CLI refreshing its tokens under claude-entry', needs(needs.cl
         await runBundle(['--', 'claude', '-p', 'say hi'], {
           env: cliEnv(home, r, { CLAUDE_CREDENTIALS_B64: secret }),
           cwd: tempDir('claude-entry-ws-'),
-          timeoutMs: 45_000,
+          timeoutMs: 90_000,
         }),
       );
     }
@@ -194,7 +194,7 @@ describe('the real CLI refreshing its tokens under claude-entry', needs(needs.cl
     const result = await runBundle(['--', 'claude', '-p', 'say hi'], {
       env: cliEnv(home, r, { CLAUDE_CREDENTIALS_B64: b64(expiring(8 * 3600_000)) }),
       cwd: tempDir('claude-entry-ws-'),
-      timeoutMs: 45_000,
+      timeoutMs: 90_000,
     });
     expect(result.code, context(result, r)).toBe(0);
     expect(result.stdout).toContain(r.reply);
@@ -218,7 +218,7 @@ describe('the real CLI refreshing its tokens under claude-entry', needs(needs.cl
     const result = await runBundle(['--', 'claude', '-p', 'say hi'], {
       env: cliEnv(home, r, { CLAUDE_CREDENTIALS_B64: b64(expiring(MINUTE)) }),
       cwd: tempDir('claude-entry-ws-'),
-      timeoutMs: 45_000,
+      timeoutMs: 90_000,
     });
     expect(result.code, context(result, r)).toBe(0);
     expect(r.proxy.issued, trace(r)).toHaveLength(1);

@@ -80,7 +80,7 @@ const errorLines = (r: RunResult) => r.stderr.split('\n').filter((l) => l.starts
 const PID1_HINT = /running as PID 1: orphaned processes will not be reaped; use `docker run --init`/;
 
 async function untilRecorded(s: Scene, line: string, times = 1): Promise<void> {
-  await waitFor(() => count(readLines(s.out), line) >= times, 10_000, `${line} in ${s.out}`);
+  await waitFor(() => count(readLines(s.out), line) >= times, 30_000, `${line} in ${s.out}`);
 }
 
 /** Start bundle+recorder as PID 1 of a new PID namespace; resolve once the recorder is up. */
@@ -267,7 +267,7 @@ describe('in a terminal (tmux)', needs(needs.tool('tmux')), () => {
     await untilRecorded(s, 'ready');
 
     tmux('send-keys', '-t', 'test', 'C-c');
-    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 10_000, 'the exit status');
+    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 30_000, 'the exit status');
 
     expect(count(readLines(s.out), 'SIGINT')).toBe(1);
     expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
@@ -291,7 +291,7 @@ describe('in a terminal whose ISIG is off (as Claude Code sets it)', needs(needs
     await untilRecorded(s, 'ready');
     const shim = Number(readLines(s.out).find((l) => l.startsWith('ppid '))!.slice(5));
     process.kill(shim, 'SIGINT');
-    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 10_000, 'the exit status');
+    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 30_000, 'the exit status');
     expect(count(readLines(s.out), 'SIGINT')).toBe(1);
     expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
   });
