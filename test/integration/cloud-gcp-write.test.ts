@@ -356,7 +356,7 @@ describe('sync with a GCP secret', () => {
     // The syncer's own per-call deadline (CLAUDE_ENTRY_TIMEOUT) ends at the same moment as the
     // SDK's retries, so the line says either.
     expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot read projects\/p\/secrets\/creds: .*(UNAVAILABLE|no answer within 3s)/);
-    expect(fake.calls.filter((c) => c.method === 'AccessSecretVersion').length).toBeGreaterThan(3); // retried, with backoff
+    expect(fake.calls.filter((c) => c.method === 'AccessSecretVersion').length).toBeGreaterThan(2); // the start's read, then retried, with backoff
     expect(fake.versions(CREDS)).toHaveLength(1);
     expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B), FAKE.accessToken]);
   });
