@@ -234,8 +234,9 @@ describe('sync with Azure Key Vault: push', () => {
     expect(r.stderr).toContain(`claude-entry: sync push: pushed the refreshed login to ${fake.secretUrl(w.name)} (access token valid until `);
     expectNoSecret(r.stdout + r.stderr, allSecrets(tokenOf(A), tokenOf(B)));
     const writeToVersionMs = putAt - Number(fs.readFileSync(stamp, 'utf8'));
+    // A figure, not an assertion: the stamp is taken after the write (node's start), so a busy
+    // machine can even make it negative. "pushed while running" above is the check.
     console.log(`azure sync: the command's write to the vault's new version: ${writeToVersionMs} ms`);
-    expect(writeToVersionMs).toBeGreaterThan(0);
     const check = await runBundle(['check', '--json'], { env: baseEnv(w.home) });
     expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied' });
   });
