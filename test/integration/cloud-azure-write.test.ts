@@ -165,7 +165,7 @@ describe('export --to an Azure Key Vault secret', () => {
       const started = Date.now();
       const r = await exportTo(dev.home, fake.secretUrl(name), { CLAUDE_ENTRY_TIMEOUT: '1500ms' });
       expect(r.code, r.stderr).toBe(69);
-      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(Date.now() - started).toBeLessThan(1500 + 15_000); // the deadline, not the hang: generous for a busy machine
       expect(errorLine(r)).toContain('before the deadline (CLAUDE_ENTRY_TIMEOUT)');
     } finally {
       fake.script(name, undefined);

@@ -130,7 +130,7 @@ describe('check', () => {
       api.setRoute('/v1/messages', 'hang');
       const started = Date.now();
       const r = await check(homeWith({}), ['--online', '--json'], { ANTHROPIC_BASE_URL: api.url, CLAUDE_ENTRY_TIMEOUT: '1s' });
-      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(Date.now() - started).toBeLessThan(1000 + 15_000); // the deadline, not the hang: generous for a busy machine
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout).online).toEqual({ state: 'unreachable', error: `${api.url}: no answer within 1s` });
     });
