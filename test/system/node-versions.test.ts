@@ -104,7 +104,7 @@ for (const major of [18, 20, 22, 24] as const) {
     });
 
     it('exits 127 for a command not found, on PATH or by path, before any execve', async () => {
-      for (const command of ['claude-entry-no-such-command', '/nonexistent/claude-entry-command']) {
+      for (const command of ['claude-entry-no-such-command', '/claude-entry-no-such-dir/claude-entry-command']) {
         const r = await runBundle(['--', command], { node, env: tokenEnv(tempDir()) });
         expect(r.signal).toBeNull();
         expect(r.code, r.stderr).toBe(127);
