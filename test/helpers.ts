@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect, onTestFinished } from 'vitest';
+import { nodeBinaryOf } from './needs.js';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const BUNDLE = path.join(ROOT, 'dist', 'claude-entry');
@@ -50,6 +51,8 @@ export interface RunOptions {
   node?: string;
   /** Wrap the command, e.g. ['unshare', '--pid', '--fork', '--mount-proc']. */
   prefix?: string[];
+  /** Called with the whole stderr so far, each time more arrives. */
+  onStderr?: (stderr: string) => void;
 }
 
 /** A minimal environment: nothing from the test runner leaks in (no stray tokens). */
@@ -70,7 +73,10 @@ export function runProcess(argv: string[], options: RunOptions = {}): Promise<Ru
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      options.onStderr?.(stderr);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -79,6 +85,43 @@ export function runProcess(argv: string[], options: RunOptions = {}): Promise<Ru
     });
     child.stdin!.end(options.input ?? '');
   });
+}
+
+/** The line a supervisor logs once its sync watches the credentials file. */
+export const SYNC_STARTED = /claude-entry: sync: (push|pull|both) between /;
+
+/**
+ * The bundle supervising `sh -c script` (script's $1... from scriptArgs), the script held until
+ * the supervisor's sync watches the credentials file (its "sync: MODE between" line): a
+ * command that wrote at once would race the watcher's start. `whenStarted` runs at that moment,
+ * before the script is let go (to change the store behind the supervisor's back, say).
+ */
+export function runSupervised(
+  script: string,
+  scriptArgs: string[],
+  options: RunOptions & { whenStarted?: () => unknown } = {},
+): Promise<RunResult> {
+  const gate = path.join(tempDir('claude-entry-gate-'), 'go');
+  let opened = false;
+  const held = `i=0; while [ ! -e '${gate}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ${script}`;
+  return runBundle(['--', 'sh', '-c', held, 'sh', ...scriptArgs], {
+    timeoutMs: 90_000,
+    ...options,
+    onStderr: (stderr) => {
+      options.onStderr?.(stderr);
+      if (opened || !SYNC_STARTED.test(stderr)) return;
+      opened = true;
+      void Promise.resolve(options.whenStarted?.()).finally(() => fs.writeFileSync(gate, ''));
+    },
+  });
+}
+
+/**
+ * sh that waits (up to `seconds`) until `file` contains `text`: a command that needs something
+ * to have happened to its files, without guessing how long that takes.
+ */
+export function shWaitFor(file: string, text: string, seconds = 90): string {
+  return `i=0; until grep -qF '${text}' "${file}" 2>/dev/null || [ $i -ge ${seconds * 10} ]; do sleep 0.1; i=$((i+1)); done`;
 }
 
 /** A temp dir removed when the test ends. */
@@ -103,14 +146,12 @@ export function fileMode(p: string): number {
 }
 
 /**
- * Node binaries for the compatibility tests, installed in tools/nodes (not in the root
- * node_modules: their `node` bin would shadow the system node on npm's PATH).
- * Installed by test/global-setup.ts when missing.
+ * Node binaries for the compatibility tests, installed in tools/nodes by `npm run setup` (not
+ * in the root node_modules: their `node` bin would shadow yours on npm's PATH), else the
+ * node running the tests when it is that major. Declare it: needs.now(ctx, needs.node(major)).
  */
 export function nodeBinary(major: 18 | 20 | 22 | 24): string | undefined {
-  if (major === 20 && process.versions.node.startsWith('20.')) return process.execPath;
-  const p = path.join(ROOT, 'tools', 'nodes', 'node_modules', `node${major}`, 'bin', 'node');
-  return fs.existsSync(p) ? p : undefined;
+  return nodeBinaryOf(major);
 }
 
 let pairSerial = 0;

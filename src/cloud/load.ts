@@ -105,17 +105,18 @@ export interface CloudTarget<Ref> {
 }
 
 /**
- * The link of a cloud reference: loads its SDK module when fetched, within one overall
- * deadline (CLAUDE_ENTRY_TIMEOUT) that covers loading, retries and the last answer.
+ * The link of a cloud reference: loads its SDK module when fetched, then one overall deadline
+ * (CLAUDE_ENTRY_TIMEOUT) for the network: retries and the last answer. Loading the SDK is local
+ * CPU work, not part of it: a busy machine must not turn a slow decompress into a timeout.
  */
 export function cloudLink<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): SourceLink {
   return {
     describe: target.source,
     fetch: async () => {
       const started = Date.now();
-      const deadline = started + ctx.timeoutMs;
       const sdk = await loadCloudModule<Ref>(target.provider);
       ctx.log.debug(`${target.source}: ${target.provider} SDK loaded in ${Date.now() - started} ms`);
+      const deadline = Date.now() + ctx.timeoutMs;
       const payload = await beforeDeadline(
         sdk.fetchSecret(target.ref, { env: ctx.env, log: ctx.log, deadline }),
         deadline,

@@ -19,7 +19,8 @@ import { startFakeSecretManager } from '../fakes/gcp';
 import { makeTestCa } from '../fakes/tls';
 import { FAKE, ROOT, b64, credentialsJson, expectNoSecret, runProcess } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from '../system/cli-assertions';
-import { engineProblem, mustSkipWithout, startEngine, type Engine } from './engine';
+import { engineProblem, dockerTierOptions, mustSkipWithout, startEngine, type Engine } from './engine';
+import { META_PREFIX } from '../needs';
 import { baseImage, buildContext, buildDockerfile, buildExample, docker, imageSize, nodeImage } from './images';
 
 const reason = engineProblem();
@@ -37,7 +38,7 @@ function hostDir(): string {
   return dir;
 }
 
-describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
+describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
   let e: Engine;
   let base: string;
   const figures: string[] = [];
@@ -466,10 +467,14 @@ describe.skipIf(mustSkipWithout(reason))('Docker tier (a real engine)', () => {
     // qemu-user with Debian's arm64 cross libraries (.ci/run installs both).
     const QEMU = '/usr/bin/qemu-aarch64-static';
     const SYSROOT = '/usr/aarch64-linux-gnu';
-    it('the arm64 build runs under qemu-user: --version, and a login written', async () => {
+    it('the arm64 build runs under qemu-user: --version, and a login written', async (ctx) => {
       if (!fs.existsSync(QEMU) || !fs.existsSync(path.join(SYSROOT, 'lib'))) {
-        if (mustSkipWithout(`no ${QEMU} or ${SYSROOT} (Debian packages qemu-user-static, libc6-arm64-cross, libstdc++6-arm64-cross)`)) return;
-        throw new Error(`arm64 under qemu-user: no ${QEMU} or ${SYSROOT}`);
+        const reason = `no ${QEMU} or ${SYSROOT} (Debian packages qemu-user-static, libc6-arm64-cross, libstdc++6-arm64-cross)`;
+        if (mustSkipWithout(reason)) {
+          Object.assign(ctx.task.meta, { [`${META_PREFIX}qemu-arm64`]: `${reason}\tas root: npm run setup` });
+          return ctx.skip(reason);
+        }
+        throw new Error(`arm64 under qemu-user: ${reason}; as root: npm run setup`);
       }
       const version = await runProcess([QEMU, '-L', SYSROOT, SEA('arm64'), '--version'], { timeoutMs: 60_000 });
       expect(version.stdout, version.stderr).toMatch(/^claude-entry \d+\.\d+\.\d+/);

@@ -6,6 +6,8 @@
  * second run finds the base images and the build cache there. Only one dockerd may use a
  * data root: a run that finds it taken uses a fresh temp one (and builds everything again).
  */
+import type { TestOptions } from 'vitest';
+import { META_PREFIX } from '../needs.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -194,14 +196,15 @@ function removeRunDir(run: string): void {
 
 /**
  * Issue 9's rule for a tier that cannot run: fail with one line that says why, unless a
- * partial run was asked for (CLAUDE_ENTRY_TEST_PARTIAL=1), which skips it. Kept to this one
- * function so it can become the shared `needs` helper.
+ * partial run was asked for (CLAUDE_ENTRY_TEST_PARTIAL=1), which skips it with the reason
+ * recorded for the run's summary (test/skip-reporter.ts), like test/needs.ts does.
  */
+export function dockerTierOptions(reason: string | undefined): TestOptions {
+  if (!reason || process.env.CLAUDE_ENTRY_TEST_PARTIAL !== '1') return {};
+  return { skip: true, meta: { [`${META_PREFIX}docker`]: `Docker tier: ${reason}\tas root: npm run setup (docker.io, mmdebstrap), or a working DOCKER_HOST` } as TestOptions['meta'] };
+}
+
+/** @deprecated kept for callers that only need the yes/no. */
 export function mustSkipWithout(reason: string | undefined): boolean {
-  if (!reason) return false;
-  if (process.env.CLAUDE_ENTRY_TEST_PARTIAL === '1') {
-    console.warn(`Docker tier skipped (CLAUDE_ENTRY_TEST_PARTIAL=1): ${reason}`);
-    return true;
-  }
-  return false;
+  return dockerTierOptions(reason).skip === true;
 }

@@ -9,13 +9,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BUNDLE, FAKE, ROOT, credentialsJson, expectNoSecret, nodeBinary } from '../helpers.js';
+import { needs } from '../needs.js';
 import { startFakeAnthropic } from '../fakes/anthropic.js';
 import { runContainer, tempRoot, type ContainerRun, type ContainerSpec } from './container.js';
 import { imageUser, readDockerfile, type ImageModel, type ImageUser } from './dockerfile.js';
 import { loadYaml } from './files.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasTini = fs.existsSync('/usr/bin/tini') || fs.existsSync('/usr/local/bin/tini');
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -27,7 +26,7 @@ function dockerEnv(image: ImageModel, home: string): Record<string, string> {
 const k8sEnv = (container: Doc): Record<string, string> =>
   Object.fromEntries(((container.env ?? []) as Doc[]).filter((e) => typeof e.value === 'string').map((e) => [e.name, e.value]));
 
-describe.skipIf(!isRoot)('the container Dockerfile.example describes (root: namespaces, real uids)', () => {
+describe('the container Dockerfile.example describes (root: namespaces, real uids)', needs(needs.unshare(), needs.tool('tini'), needs.tool('setpriv')), () => {
   let image: ImageModel;
   let user: ImageUser;
   let claudeEntryPath: string;
@@ -35,7 +34,6 @@ describe.skipIf(!isRoot)('the container Dockerfile.example describes (root: name
 
   beforeAll(() => {
     if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: npm run build`);
-    if (!hasTini) throw new Error('tini is not installed (apt-get install -y tini): the image runs it as PID 1');
     image = readDockerfile();
     user = imageUser(image);
     const copy = image.copies(image.final).find((c) => c.sources.includes('/claude-entry'));
@@ -130,7 +128,7 @@ describe.skipIf(!isRoot)('the container Dockerfile.example describes (root: name
   });
 
   const CLAUDE_BIN = path.join(ROOT, 'node_modules', '.bin');
-  test.skipIf(!fs.existsSync(path.join(CLAUDE_BIN, 'claude')))('compose.yaml with the real Claude Code CLI as the command, against a local fake API', async () => {
+  test('compose.yaml with the real Claude Code CLI as the command, against a local fake API', needs(needs.claude()), async () => {
     const reply = `Reviewed by the fake API ${process.pid}.`;
     const fake = await startFakeAnthropic({ replyText: reply });
     try {
@@ -169,7 +167,7 @@ describe.skipIf(!isRoot)('the container Dockerfile.example describes (root: name
   test('compose.yaml on the image\'s Node major: claude-entry execs, the command is tini\'s child', async () => {
     const major = Number(/^node:(\d+)/.exec(image.final.from)?.[1]);
     const node = [18, 20, 22, 24].includes(major) ? nodeBinary(major as 18 | 20 | 22 | 24) : undefined;
-    if (!node) throw new Error(`no Node ${major} binary in tools/nodes (test/global-setup.ts installs it)`);
+    if (!node) throw new Error(`no Node ${major} binary in tools/nodes (npm run setup installs it)`);
     const compose = loadYaml('docker-compose/compose.yaml')[0] as Doc;
     const service = compose.services.agent as Doc;
     const credentials = credentialsJson();

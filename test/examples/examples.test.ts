@@ -287,7 +287,7 @@ describe('what the examples tell claude-entry', () => {
       CLAUDE_CREDENTIALS_GCP_SECRET: /^projects\/[a-z][a-z0-9-]+\/secrets\/[A-Za-z0-9_-]+(\/versions\/(latest|\d+))?(#[\w.-]+)?$/,
       CLAUDE_CREDENTIALS_AZURE_SECRET: /^https:\/\/[a-z0-9-]+\.vault\.azure\.net\/secrets\/[A-Za-z0-9-]+(\/[0-9a-f]{32})?(#[\w.-]+)?$/,
     };
-    const ctx = { env: { AWS_REGION: 'eu-west-1' }, log: { debug() {}, info() {}, warn() {}, error() {}, addSecret() {} }, timeoutMs: 1000, credentialsPath: '/nonexistent/.credentials.json' } as unknown as SourceContext;
+    const ctx = { env: { AWS_REGION: 'eu-west-1' }, log: { debug() {}, info() {}, warn() {}, error() {}, addSecret() {} }, timeoutMs: 1000, credentialsPath: '/claude-entry-no-such-dir/.credentials.json' } as unknown as SourceContext;
     for (const ref of refs) {
       const value = fillPlaceholders(ref.value);
       expect(value, `${ref.file}: ${ref.name}`).toMatch(syntax[ref.name]!);

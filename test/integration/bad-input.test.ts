@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUNDLE, FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, runProcess, tempDir } from '../helpers.js';
+import { needs } from '../needs.js';
 
 const SECRETS = Object.values(FAKE);
 const json = (over: Record<string, unknown>) => JSON.stringify(credentialsJson(over));
@@ -74,7 +75,9 @@ const cases: Case[] = [
 ];
 
 describe('bad input', () => {
-  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+  it.for(cases.map((c) => [c.name, c] as const))('%s', async ([, c], ctx) => {
+    // Another uid than ours: setpriv to it, and chown a home to it, need root.
+    if (c.as) needs.now(ctx, needs.root(), needs.tool('setpriv'));
     const dir = tempDir();
     const home = path.join(dir, 'home');
     const env = baseEnv(home, c.setup(dir));

@@ -12,7 +12,7 @@ import { readSecret, writeSecret } from '../../src/cloud/aws-sdk.js';
 import { ConfigError, SourceUnavailableError, StoreConflictError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { AwsSecretRef } from '../../src/sources/aws.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, loginPair as pair, runBundle, tempDir, tokenOf } from '../helpers.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, loginPair as pair, runBundle, runSupervised, shWaitFor, tempDir, tokenOf } from '../helpers.js';
 
 const REGION = 'eu-west-3';
 const HOUR = 3600_000;
@@ -148,10 +148,11 @@ describe('export --to aws-sm', () => {
 const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
 const localOf = (home: string) => path.join(home, '.claude', '.credentials.json');
 
-function supervise(home: string, ref: string, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) {
-  return runBundle(['--', 'sh', '-c', script, 'sh', ...args], {
+/** The bundle supervising `script`, which starts once the sync watches (see runSupervised). */
+function supervise(home: string, ref: string, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}, whenStarted?: () => unknown) {
+  return runSupervised(script, args, {
     env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: ref, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '3s', ...extra })),
-    timeoutMs: 60_000,
+    whenStarted,
   });
 }
 
@@ -163,7 +164,7 @@ describe('sync with aws-sm', () => {
     const { versionId: v1 } = fake.putSecret(name, A);
     const home = tempDir();
     const before = fake.requests.length;
-    const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(home))}; sleep 2; exit 7`, [B]);
+    const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 2; exit 7`, [B]);
     expect(r.code, r.stderr).toBe(7);
     expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(B));
     expect(tokenOf(fake.valueOf(name, 'AWSPREVIOUS'))).toBe(tokenOf(A));
@@ -187,7 +188,7 @@ describe('sync with aws-sm', () => {
     fake.putSecret(name, A);
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
     const home = tempDir();
-    const r = await supervise(home, `aws-sm:${name}`, `sleep 0.3; ${WRITE_LIKE_CLI(localOf(home))}; sleep 1`, [blank], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 1`, [blank], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     expect(r.code, r.stderr).toBe(0);
     expect(fake.valueOf(name)).toBe(A);
     expect(fake.versionsOf(name)).toHaveLength(1);
@@ -204,8 +205,8 @@ describe('sync with aws-sm', () => {
     const h2 = tempDir();
     const before = fake.requests.length;
     const [r1, r2] = await Promise.all([
-      supervise(h1, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(h1))}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' }),
-      supervise(h2, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(h2))}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' }),
+      supervise(h1, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(h1))}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' }),
+      supervise(h2, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(h2))}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' }),
     ]);
     expect([r1.code, r2.code], r1.stderr + r2.stderr).toEqual([0, 0]);
     expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(newest));
@@ -230,7 +231,7 @@ describe('sync with aws-sm', () => {
     });
     const before = fake.requests.length;
     try {
-      const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [older], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+      const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [older], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/not pushing to aws-sm:.*: the other side holds a pair as new or newer/);
     } finally {
@@ -244,16 +245,18 @@ describe('sync with aws-sm', () => {
     expect(fake.versionsOf(name).find((v) => v.stages.includes('CLAUDE_ENTRY_PENDING'))!.stages).toEqual(['CLAUDE_ENTRY_PENDING']);
   });
 
-  it('a supervisor whose local pair went stale pulls the newer one', async () => {
+  it('a supervisor whose local pair went stale pulls the newer one', { timeout: 150_000 }, async () => {
     const name = unique('sync/pull');
-    // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
-    const A = pair(Date.now() + 7 * 60_000 + 1500);
+    // local expires in 7 min + 3 s: a pull is due 3 s from now (5 min window + 2 min lead), then
+    // each minute while inside that window (on a slow start, the first one may find nothing).
+    const A = pair(Date.now() + 7 * 60_000 + 3000);
     const B = pair(Date.now() + 8 * HOUR);
     fake.putSecret(name, A);
     const home = tempDir();
-    // Another replica's newer pair reaches the store once this one has started.
-    setTimeout(() => fake.putSecret(name, B), 700);
-    const r = await supervise(home, `aws-sm:${name}`, `sleep 3.5; cat "${localOf(home)}"`, [], { CLAUDE_ENTRY_SYNC: 'pull' });
+    // Another replica's newer pair reaches the store once this one has started (it read A);
+    // the command ends once the pull has brought B.
+    const script = `${shWaitFor(localOf(home), tokenOf(B))}; cat "${localOf(home)}"`;
+    const r = await supervise(home, `aws-sm:${name}`, script, [], { CLAUDE_ENTRY_SYNC: 'pull' }, () => fake.putSecret(name, B));
     expect(r.code, r.stderr).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
     expect(r.stderr).toMatch(new RegExp(`sync pull: replaced .*\\.credentials\\.json with the newer login from aws-sm:${name}`));
@@ -265,18 +268,11 @@ describe('sync with aws-sm', () => {
     const B = pair(Date.now() + 8 * HOUR);
     fake.putSecret(name, A);
     const home = tempDir();
-    // 500s from the moment the command rewrites its file (the start itself succeeded); the
-    // push waits for the 300 ms debounce, so it meets them.
-    const flag = path.join(tempDir(), 'wrote');
-    const script = `${WRITE_LIKE_CLI(localOf(home))}; touch ${flag}; sleep 1.5; echo still running; exit 5`;
-    const run = supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '1s' });
+    // 500s from the moment the supervisor has started (the start itself read A), before the
+    // command rewrites its file: every push meets them.
+    const script = `${WRITE_LIKE_CLI(localOf(home))}; sleep 1.5; echo still running; exit 5`;
     try {
-      while (!fs.existsSync(flag)) await new Promise((resolve) => setTimeout(resolve, 5));
-      fake.failNext('internal');
-      const wrote = Date.now();
-      const r = await run;
-      // The command ends 1.5 s after its write; the supervisor's last push then retries to the end.
-      console.log(`store down: the supervisor exited ${((Date.now() - wrote - 1500) / 1000).toFixed(1)} s after its command (its last push retrying)`);
+      const r = await supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, () => fake.failNext('internal'));
       expect(r.code, r.stderr).toBe(5);
       expect(r.stdout).toBe('still running\n');
       expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync push: cannot (read|write) aws-sm:${name}`));
@@ -294,16 +290,12 @@ describe('sync with aws-sm', () => {
     const B = pair(Date.now() + 8 * HOUR);
     gone.putSecret(name, A);
     const home = tempDir();
-    const flag = path.join(tempDir(), 'wrote');
-    const script = `${WRITE_LIKE_CLI(localOf(home))}; touch ${flag}; sleep 1.5; echo still running; exit 6`;
-    const run = runBundle(['--', 'sh', '-c', script, 'sh', B], {
-      env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: `aws-sm:${name}`, CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '1s' }, gone.url)),
-      timeoutMs: 60_000,
+    const script = `${WRITE_LIKE_CLI(localOf(home))}; sleep 1.5; echo still running; exit 6`;
+    // Closed once the supervisor has started, before the command writes: every sync call fails.
+    const r = await runSupervised(script, [B], {
+      env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: `aws-sm:${name}`, CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, gone.url)),
+      whenStarted: () => gone.close(),
     });
-    // Closed as soon as the command has started (its first write): every sync call fails.
-    while (!fs.existsSync(flag)) await new Promise((resolve) => setTimeout(resolve, 10));
-    await gone.close();
-    const r = await run;
     expect(r.code, r.stderr).toBe(6);
     expect(r.stdout).toBe('still running\n');
     expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot (read|write) aws-sm:/);
@@ -391,7 +383,8 @@ describe('readSecret / writeSecret', () => {
     } finally {
       fake.clearFailures();
     }
-    expect(Date.now() - started).toBeLessThan(1600);
+    // The deadline ended it, not the hang (which never ends): generous for a busy machine.
+    expect(Date.now() - started).toBeLessThan(1000 + 10_000);
     expect(fake.valueOf(name)).toBe('v1');
   });
 });

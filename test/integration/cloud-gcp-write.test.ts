@@ -16,7 +16,7 @@ import { StoreConflictError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { parseGcpReference } from '../../src/sources/gcp.js';
 import { startFakeSecretManager, Status, type FakeSecretManager } from '../fakes/gcp.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult, loginPair as pair, tokenOf } from '../helpers.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, type RunResult, loginPair as pair, tokenOf } from '../helpers.js';
 
 const SECRETS = Object.values(FAKE);
 const HOUR = 3600_000;
@@ -167,20 +167,24 @@ const BLANK = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '
 /** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
 const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
 
-function replica(fake: FakeSecretManager, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) {
+/**
+ * A supervisor started from CREDS; its command (script, $LOCAL its credentials file) starts
+ * once the sync watches, after `whenStarted` (see runSupervised).
+ */
+function replica(fake: FakeSecretManager, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}, whenStarted?: () => unknown) {
   const home = path.join(tempDir(), 'home');
   const local = path.join(home, '.claude', '.credentials.json');
-  let done = false;
-  const run = runBundle(['--', 'sh', '-c', script.replaceAll('$LOCAL', local), 'sh', ...args], {
-    env: gcpEnv(home, fake, { CLAUDE_ENTRY_SOURCE: CREDS, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '2s', ...extra }),
-    timeoutMs: 50_000,
-  }).finally(() => (done = true));
-  /** Resolves once the start has written the local file; fails with the run's output if it ended first. */
-  const started = async () => {
-    await until(() => done || fs.existsSync(local));
-    if (!fs.existsSync(local)) throw new Error(`the start failed: ${(await run).stderr}`);
-  };
-  return { home, local, run, started };
+  const run = runSupervised(script.replaceAll('$LOCAL', local), args, {
+    env: gcpEnv(home, fake, { CLAUDE_ENTRY_SOURCE: CREDS, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '10s', ...extra }),
+    whenStarted,
+  });
+  return { home, local, run };
+}
+
+/** A file the command can wait for (shWaitFor(file, 'x')), written by the test at an event. */
+function signal(): { file: string; raise: () => void } {
+  const file = path.join(tempDir(), 'signal');
+  return { file, raise: () => fs.writeFileSync(file, 'x') };
 }
 
 async function until(condition: () => boolean, ms = 10_000): Promise<void> {
@@ -198,12 +202,19 @@ describe('sync with a GCP secret', () => {
     const B = pair(Date.now() + 8 * HOUR);
     fake.addVersion(CREDS, A);
     const stamp = path.join(tempDir(), 'written-at');
-    const { run } = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; date +%s%3N > ${stamp}; sleep 1.5; exit 7`, [B]);
+    // Pushed while the command runs (not only when it exits): the command waits for the add.
+    const added = signal();
+    fake.beforeCall((call) => {
+      if (call.method === 'AddSecretVersion') added.raise();
+    });
+    const script = `${WRITE_LIKE_CLI('$LOCAL')}; date +%s%3N > ${stamp}; ${shWaitFor(added.file, 'x', 60)}; [ -e ${added.file} ] && echo pushed while running; exit 7`;
+    const { run } = replica(fake, script, [B]);
     const r = await run;
+    fake.beforeCall(undefined);
     expect(r.code).toBe(7);
+    expect(r.stdout).toBe('pushed while running\n');
     // from the command's rename to the store's AddSecretVersion: the 300 ms debounce, a read, the add
     const latency = fake.calls.find((c) => c.method === 'AddSecretVersion')!.at - Number(fs.readFileSync(stamp, 'utf8'));
-    expect(latency).toBeLessThan(1500);
     console.log(`GCP push: ${latency} ms from the command's write to AddSecretVersion`);
     expect(fake.versions(CREDS)!.map((v) => tokenOf(v.data))).toEqual([tokenOf(A), tokenOf(B)]);
     expect(r.stderr).toMatch(/claude-entry: sync push: pushed the refreshed login to projects\/p\/secrets\/creds \(access token valid until /);
@@ -221,7 +232,7 @@ describe('sync with a GCP secret', () => {
     const fake = await fakeGcp();
     const A = pair(Date.now() + HOUR);
     fake.addVersion(CREDS, A);
-    const { run } = replica(fake, `sleep 0.3; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const { run } = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     const r = await run;
     expect(r.code).toBe(0);
     expect(fake.versions(CREDS)).toHaveLength(1);
@@ -235,8 +246,8 @@ describe('sync with a GCP secret', () => {
     fake.addVersion(CREDS, A);
     const newer = pair(Date.now() + 8 * HOUR, 'newer');
     const newest = pair(Date.now() + 9 * HOUR, 'newest');
-    const one = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
-    const two = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const one = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const two = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     const [r1, r2] = await Promise.all([one.run, two.run]);
     expect([r1.code, r2.code]).toEqual([0, 0]);
     expect(tokenOf(fake.latest(CREDS)!)).toBe(tokenOf(newest));
@@ -252,9 +263,12 @@ describe('sync with a GCP secret', () => {
     fake.addVersion(CREDS, A);
     const newer = pair(Date.now() + 8 * HOUR, 'newer');
     const newest = pair(Date.now() + 9 * HOUR, 'newest');
-    // the newest is pushed first; the newer one's supervisor pushes 300 ms later
-    const one = replica(fake, `sleep 0.3; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' });
-    const two = replica(fake, `sleep 0.6; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' });
+    // the newest is pushed first; the newer one's command writes once that push is in the store
+    const newestIn = signal();
+    const one = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push' });
+    const two = replica(fake, `${shWaitFor(newestIn.file, 'x', 60)}; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push' });
+    await until(() => fake.latest(CREDS) !== undefined && tokenOf(fake.latest(CREDS)!) === tokenOf(newest), 60_000);
+    newestIn.raise();
     const [r1, r2] = await Promise.all([one.run, two.run]);
     expect([r1.code, r2.code]).toEqual([0, 0]);
     expect(tokenOf(fake.latest(CREDS)!)).toBe(tokenOf(newest));
@@ -283,7 +297,7 @@ describe('sync with a GCP secret', () => {
         fake.addVersion(CREDS, other);
       }
     });
-    const { run } = replica(fake, `sleep 0.3; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1.5`, [ours], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const { run } = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1.5`, [ours], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     const r = await run;
     expect(r.code).toBe(0);
     expect(landed).toBe(true);
@@ -297,16 +311,16 @@ describe('sync with a GCP secret', () => {
     }
   });
 
-  it('pull: a supervisor whose local pair went stale takes the newer version', async () => {
+  it('pull: a supervisor whose local pair went stale takes the newer version', { timeout: 150_000 }, async () => {
     const fake = await fakeGcp();
-    // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
-    const A = pair(Date.now() + 7 * 60_000 + 1500);
+    // local expires in 7 min + 3 s: a pull is due 3 s from now (5 min window + 2 min lead), then
+    // each minute while inside that window (on a slow start, the first one may find nothing).
+    const A = pair(Date.now() + 7 * 60_000 + 3000);
     const B = pair(Date.now() + 8 * HOUR);
     fake.addVersion(CREDS, A);
-    const r1 = replica(fake, `sleep 3.5; cat "$LOCAL"`, [], { CLAUDE_ENTRY_SYNC: 'pull' });
-    // another replica's newer pair reaches the store once this one has started
-    await r1.started();
-    fake.addVersion(CREDS, B);
+    // another replica's newer pair reaches the store once this one has started (it read A);
+    // the command ends once the pull has brought it
+    const r1 = replica(fake, `${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [], { CLAUDE_ENTRY_SYNC: 'pull' }, () => fake.addVersion(CREDS, B));
     const r = await r1.run;
     expect(r.code).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
@@ -320,9 +334,7 @@ describe('sync with a GCP secret', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     fake.addVersion(CREDS, A);
-    const r1 = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1.5; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' });
-    await r1.started();
-    fake.addVersion(CREDS, B);
+    const r1 = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; ${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' }, () => fake.addVersion(CREDS, B));
     const r = await r1.run;
     expect(r.code).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
@@ -333,19 +345,18 @@ describe('sync with a GCP secret', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     fake.addVersion(CREDS, A);
-    const r1 = replica(fake, `sleep 0.5; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1; echo still running; exit 5`, [B], {
+    // UNAVAILABLE from the moment the supervisor has started (its start read A), before the command writes.
+    const r1 = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1; echo still running; exit 5`, [B], {
       CLAUDE_ENTRY_SYNC: 'both',
-      CLAUDE_ENTRY_TIMEOUT: '1s', // for the start (SDK load included) and each sync call
-    });
-    await r1.started();
-    fake.failNext({ code: Status.UNAVAILABLE }, Infinity, ['AccessSecretVersion', 'AddSecretVersion', 'CreateSecret']);
+      CLAUDE_ENTRY_TIMEOUT: '3s', // for the start and each sync call
+    }, () => fake.failNext({ code: Status.UNAVAILABLE }, Infinity, ['AccessSecretVersion', 'AddSecretVersion', 'CreateSecret']));
     const r = await r1.run;
     expect(r.code).toBe(5);
     expect(r.stdout).toBe('still running\n');
     // The syncer's own per-call deadline (CLAUDE_ENTRY_TIMEOUT) ends at the same moment as the
     // SDK's retries, so the line says either.
-    expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot read projects\/p\/secrets\/creds: .*(UNAVAILABLE|no answer within 1s)/);
-    expect(fake.calls.filter((c) => c.method === 'AccessSecretVersion').length).toBeGreaterThan(3); // retried, with backoff
+    expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot read projects\/p\/secrets\/creds: .*(UNAVAILABLE|no answer within 3s)/);
+    expect(fake.calls.filter((c) => c.method === 'AccessSecretVersion').length).toBeGreaterThan(2); // the start's read, then retried, with backoff
     expect(fake.versions(CREDS)).toHaveLength(1);
     expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B), FAKE.accessToken]);
   });

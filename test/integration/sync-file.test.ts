@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE, baseEnv, expectNoSecret, runBundle, tempDir, loginPair as pair, tokenOf } from '../helpers.js';
+import { FAKE, baseEnv, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, loginPair as pair, tokenOf } from '../helpers.js';
 
 const HOUR = 3600_000;
 
@@ -28,10 +28,11 @@ function world(initial: string): World {
 /** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
 const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
 
-function run(w: World, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}) {
-  return runBundle(['--', 'sh', '-c', script, 'sh', ...args], {
+/** A supervisor started from w's source; its command starts once the sync watches (see runSupervised). */
+function run(w: World, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}, onStderr?: (stderr: string) => void) {
+  return runSupervised(script, args, {
     env: baseEnv(w.home, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '2s', ...extra }),
-    timeoutMs: 30_000,
+    onStderr,
   });
 }
 
@@ -40,7 +41,7 @@ describe('push', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     const w = world(A);
-    const r = await run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5; exit 7`, [B]);
+    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1.5; exit 7`, [B]);
     expect(r.code).toBe(7);
     expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(B));
     expect(r.stderr).toMatch(new RegExp(`claude-entry: sync push: pushed the refreshed login to file:${w.source} \\(access token valid until `));
@@ -71,7 +72,7 @@ describe('push', () => {
   ])('%s is never pushed', async (_name, written, reason) => {
     const A = pair(Date.now() + HOUR);
     const w = world(A);
-    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     expect(r.code).toBe(0);
     expect(fs.readFileSync(w.source, 'utf8')).toBe(A);
     expect(r.stderr).toMatch(reason);
@@ -85,8 +86,8 @@ describe('push', () => {
     const home2 = path.join(w.dir, 'home2');
     const local2 = path.join(home2, '.claude', '.credentials.json');
     const [r1, r2] = await Promise.all([
-      run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; sleep 1`, [newest]),
-      runBundle(['--', 'sh', '-c', `sleep 0.5; ${WRITE_LIKE_CLI(local2)}; sleep 1`, 'sh', newer], {
+      run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1`, [newest]),
+      runSupervised(`${WRITE_LIKE_CLI(local2)}; sleep 1`, [newer], {
         env: baseEnv(home2, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'push' }),
       }),
     ]);
@@ -102,7 +103,7 @@ describe('pull', () => {
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
     const w = world(A);
     // the other replica's newer pair reaches the source; then this one's refresh fails
-    const script = `sleep 0.3; printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5; cat "${w.local}"`;
+    const script = `printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
     const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull' });
     expect(r.code).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
@@ -116,21 +117,27 @@ describe('pull', () => {
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
     const w = world(A);
     const lock = path.join(path.dirname(w.local), '.oauth_refresh.lock');
-    // The CLI's lock is held (as during its own refresh) when the file is blanked, and let go 2 s later.
-    const script = `mkdir "${lock}"; printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; sleep 2; cat "${w.local}" > "${w.dir}/during"; rmdir "${lock}"; sleep 5; cat "${w.local}"`;
-    const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull', CLAUDE_ENTRY_LOG: 'debug' });
+    // The CLI's lock is held (as during its own refresh) when the file is blanked, and let go
+    // once the supervisor has said it waits for it.
+    const waiting = path.join(w.dir, 'supervisor-waits');
+    const script = `mkdir "${lock}"; printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; ${shWaitFor(waiting, 'x', 60)}; cat "${w.local}" > "${w.dir}/during"; rmdir "${lock}"; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
+    const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull', CLAUDE_ENTRY_LOG: 'debug' }, (stderr) => {
+      if (/sync pull: Claude Code is refreshing right now/.test(stderr) && !fs.existsSync(waiting)) fs.writeFileSync(waiting, 'x');
+    });
     expect(r.code).toBe(0);
     expect(fs.readFileSync(path.join(w.dir, 'during'), 'utf8')).toBe(blank);
     expect(r.stderr).toMatch(/sync pull: Claude Code is refreshing right now; looking again in 5s/);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
   });
 
-  it('before the refresh window, a stale local pair is replaced by the newer one in the source', async () => {
-    // local expires in 7 min + 1.5 s: the pull is due 1.5 s after start (5 min window + 2 min lead)
-    const A = pair(Date.now() + 7 * 60_000 + 1500);
+  it('before the refresh window, a stale local pair is replaced by the newer one in the source', { timeout: 150_000 }, async () => {
+    // local expires in 7 min + 3 s: a pull is due 3 s from now (5 min window + 2 min lead), then
+    // each minute while inside that window (on a slow start, the first one may find nothing).
+    const A = pair(Date.now() + 7 * 60_000 + 3000);
     const B = pair(Date.now() + 8 * HOUR);
     const w = world(A);
-    const script = `printf '%s' "$1" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; sleep 3; cat "${w.local}"`;
+    // the other replica's newer pair reaches the source once this one has started; the command ends once it is pulled
+    const script = `printf '%s' "$1" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
     const r = await run(w, script, [B], { CLAUDE_ENTRY_SYNC: 'pull' });
     expect(r.code).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));

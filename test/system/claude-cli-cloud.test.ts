@@ -23,10 +23,10 @@ import { startFakeAzure } from '../fakes/azure';
 import { startFakeSecretManager } from '../fakes/gcp';
 import { makeTestCa } from '../fakes/tls';
 import { ROOT, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunResult } from '../helpers';
+import { needs } from '../needs';
 import { entryLines, expectOAuth } from './cli-assertions';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
-const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
 
 /** Keeps the CLI from calling home: no updater, telemetry, error reports or extras. */
 const QUIET = {
@@ -63,7 +63,7 @@ async function runCli(fake: FakeAnthropic, extra: NodeJS.ProcessEnv, command = [
   const workspace = tempDir('claude-entry-ws-');
   const env = baseEnv(home, { PATH: `${BIN_DIR}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
   const started = Date.now();
-  const result = await runBundle(['--', ...command], { env, cwd: workspace, timeoutMs: 45_000 });
+  const result = await runBundle(['--', ...command], { env, cwd: workspace, timeoutMs: 90_000 });
   return { ...result, home, ms: Date.now() - started };
 }
 
@@ -89,7 +89,7 @@ function expectCliUsed(r: CliRun, fake: FakeAnthropic, reply: string, token: str
   expectNoSecret(r.stdout, secrets);
 }
 
-describe.skipIf(!haveClaude)('claude -p through claude-entry, credential from a cloud secret store', () => {
+describe('claude -p through claude-entry, credential from a cloud secret store', needs(needs.claude()), () => {
   it('AWS Secrets Manager: a credentials JSON (CLAUDE_CREDENTIALS_AWS_SECRET=NAME)', async () => {
     const region = 'eu-west-3';
     const store = await startFakeSecretsManager({ region });

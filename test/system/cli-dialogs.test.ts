@@ -17,14 +17,15 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { startFakeAnthropic } from '../fakes/anthropic';
 import { BUNDLE, FAKE, baseEnv, tempDir } from '../helpers';
 import { CLAUDE_CLIS } from './claude-versions';
-import { PROMPT, Tmux, blocker, haveTmux } from './tmux';
+import { PROMPT, Tmux, blocker } from './tmux';
+import { needs } from '../needs';
 
 const QUIET = { DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' };
 const BYPASS_WARNING = /WARNING: Claude Code running in Bypass Permissions mode/;
 const stops = (screen: string) => (BYPASS_WARNING.test(screen) ? 'the bypass-permissions warning' : blocker(screen));
 
 for (const cli of CLAUDE_CLIS) {
-  describe.skipIf(!haveTmux)(`dialogs, interactive, real CLI ${cli.version} (${cli.label})`, () => {
+  describe(`dialogs, interactive, real CLI ${cli.version} (${cli.label})`, needs(needs.claude(), needs.tool('tmux')), () => {
     /** Starts `claude ARGS` through the bundle; resolves with the first screen that is a prompt or a dialog. */
     async function firstScreen(options: { extra?: NodeJS.ProcessEnv; args?: string[]; cwd?: string; settings?: object }) {
       const fake = await startFakeAnthropic({ replyText: `hi ${randomUUID().slice(0, 8)}` });

@@ -12,9 +12,9 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws';
 import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
 import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
+import { needs } from '../needs';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
-const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
 const REGION = 'eu-west-3';
 const NAME = 'prod/claude-code';
 
@@ -56,7 +56,7 @@ function replica(r: RefreshRig, aws: FakeSecretsManager, extra: NodeJS.ProcessEn
 
 const oauthOf = (aws: FakeSecretsManager, stage = 'AWSCURRENT') => JSON.parse(String(aws.valueOf(NAME, stage))).claudeAiOauth;
 
-describe.skipIf(!haveClaude)('sync with the real CLI and AWS Secrets Manager', () => {
+describe('sync with the real CLI and AWS Secrets Manager', needs(needs.claude()), () => {
   it('the rotated pair reaches the secret, and a second replica started from it authenticates', async () => {
     const r = await strictRig();
     const aws = await awsStore();

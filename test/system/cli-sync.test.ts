@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
-import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
+import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir } from '../helpers';
+import { needs } from '../needs';
 
 const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
-const haveClaude = fs.existsSync(path.join(BIN_DIR, 'claude'));
 
 async function strictRig(): Promise<RefreshRig> {
   const r = await startRefreshRig({
@@ -41,7 +41,13 @@ function sourceFile(): string {
 
 const oauthOf = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')).claudeAiOauth;
 
-describe.skipIf(!haveClaude)('sync with the real CLI', () => {
+/** A file a command can wait for (shWaitFor(file, 'x')), written by the test at an event. */
+function signal(): { file: string; raise: () => void } {
+  const file = path.join(tempDir(), 'signal');
+  return { file, raise: () => fs.writeFileSync(file, 'x') };
+}
+
+describe('sync with the real CLI', needs(needs.claude()), () => {
   it('the rotated pair reaches the source, and a second replica started from it authenticates', async () => {
     const r = await strictRig();
     const source = sourceFile();
@@ -70,23 +76,33 @@ describe.skipIf(!haveClaude)('sync with the real CLI', () => {
     expect(r.proxy.refreshes()).toHaveLength(1);
   });
 
-  it('a running replica whose refresh lost the race pulls the winner\'s pair, and its next claude -p works', async () => {
+  it('a running replica whose refresh lost the race pulls the winner\'s pair, and its next claude -p works', { timeout: 300_000 }, async () => {
     const r = await strictRig();
     const source = sourceFile();
     const bin = `${BIN_DIR}:${process.env.PATH}`;
-    // Replica B starts first; its command runs the CLI twice, after replica A has refreshed.
+    // Replica B starts first; its command runs the CLI once replica A has refreshed and pushed,
+    // and again once B's supervisor has pulled A's pair.
     const homeB = tempDir();
-    const script = 'sleep 4; claude -p "say hi"; echo "first=$?"; sleep 2; claude -p "say hi"; echo "second=$?"';
-    const b = runBundle(['--', 'sh', '-c', script], {
+    const aDone = signal();
+    const pulled = signal();
+    const script = `${shWaitFor(aDone.file, 'x', 120)}; claude -p "say hi"; echo "first=$?"; ${shWaitFor(pulled.file, 'x', 120)}; claude -p "say hi"; echo "second=$?"`;
+    let bStarted!: () => void;
+    const bIsRunning = new Promise<void>((resolve) => (bStarted = resolve));
+    const b = runSupervised(script, [], {
       env: baseEnv(homeB, { PATH: bin, ...r.env, CLAUDE_ENTRY_SOURCE: source, CLAUDE_ENTRY_SYNC: 'both' }),
       cwd: tempDir('claude-entry-ws-'),
-      timeoutMs: 90_000,
+      timeoutMs: 300_000,
+      whenStarted: bStarted,
+      onStderr: (stderr) => {
+        if (/claude-entry: sync pull: replaced /.test(stderr)) pulled.raise();
+      },
     });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await bIsRunning;
     const a = await replica(r, source, { CLAUDE_ENTRY_SYNC: 'both' });
     expect(a.code, a.stderr).toBe(0);
     const winner = r.proxy.issued[0]!;
     expect(oauthOf(source).accessToken).toBe(winner.accessToken);
+    aDone.raise();
 
     const rb = await b;
     // B's first CLI refreshed with the refresh token A had already spent: refused, file blanked.
@@ -102,19 +118,21 @@ describe.skipIf(!haveClaude)('sync with the real CLI', () => {
     expect(oauthOf(path.join(homeB, '.claude', '.credentials.json')).accessToken).toBe(winner.accessToken);
   });
 
-  it('control: the same race without sync leaves the running replica logged out', async () => {
+  it('control: the same race without sync leaves the running replica logged out', { timeout: 300_000 }, async () => {
     const r = await strictRig();
     const source = sourceFile();
     const homeB = tempDir();
-    const script = 'sleep 4; claude -p "say hi"; echo "first=$?"; sleep 2; claude -p "say hi"; echo "second=$?"';
+    // Without sync the source never changes: B's start may come before or after A's; its CLI runs once A has refreshed.
+    const aDone = signal();
+    const script = `${shWaitFor(aDone.file, 'x', 120)}; claude -p "say hi"; echo "first=$?"; claude -p "say hi"; echo "second=$?"`;
     const b = runBundle(['--', 'sh', '-c', script], {
       env: baseEnv(homeB, { PATH: `${BIN_DIR}:${process.env.PATH}`, ...r.env, CLAUDE_ENTRY_SOURCE: source }),
       cwd: tempDir('claude-entry-ws-'),
-      timeoutMs: 90_000,
+      timeoutMs: 300_000,
     });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
     const a = await replica(r, source);
     expect(a.code, a.stderr).toBe(0);
+    aDone.raise();
     const rb = await b;
     expect(rb.stdout).toMatch(/first=1/);
     expect(rb.stdout).toMatch(/second=1/);

@@ -10,8 +10,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { needs } from '../needs.js';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunOptions } from '../helpers.js';
-import { answersHttp, asUser, isRoot, listeningPorts, startProcess, waitFor, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
+import { answersHttp, asUser, listeningPorts, startProcess, waitFor, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
 
 const AGENT = { uid: 1000, gid: 1000 };
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken, FAKE.apiKey, FAKE.oauthToken];
@@ -110,7 +111,7 @@ function asAgentSync(fn: () => void): void {
   }
 }
 
-describe.skipIf(!isRoot)('hardening: root over a home the user controls', () => {
+describe('hardening: root over a home the user controls', needs(needs.root(), needs.unshare(), needs.tool('setpriv'), needs.tool('ss')), () => {
   describe('class 1: short writes on a nearly full disk', () => {
     function smallDisk(w: World, kib: number): string {
       const mnt = path.join(w.dir, 'small');
@@ -577,7 +578,7 @@ describe.skipIf(!isRoot)('hardening: root over a home the user controls', () => 
   });
 });
 
-describe.skipIf(!isRoot || !fs.existsSync(path.join(__dirname, '../../node_modules/.bin/claude')))('hardening: the real Claude Code CLI behind the hardened start', () => {
+describe('hardening: the real Claude Code CLI behind the hardened start', needs(needs.root(), needs.unshare(), needs.claude()), () => {
   it('root drops to agent, writes with agent\'s rights, and the real claude -p answers with the installed login', async () => {
     const { startFakeAnthropic } = await import('../fakes/anthropic');
     const fake = await startFakeAnthropic({ replyText: 'hardened hello' });

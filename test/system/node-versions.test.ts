@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUNDLE, FAKE, ROOT, baseEnv, expectNoSecret, nodeBinary, runBundle, tempDir } from '../helpers';
+import { needs } from '../needs';
 
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 
@@ -46,10 +47,9 @@ function spawnBundle(node: string, args: string[], env: NodeJS.ProcessEnv): Prom
 for (const major of [18, 20, 22, 24] as const) {
   const node = nodeBinary(major);
   const version = node ? spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim() : '';
-  const usable = node !== undefined && version.startsWith(`v${major}.`);
-  const execs = usable && hasExecve(version);
+  const execs = version.startsWith(`v${major}.`) && hasExecve(version);
 
-  describe.skipIf(!usable)(`Node ${major} (${version || 'binary missing'})`, () => {
+  describe(`Node ${major} (${version || 'binary missing'})`, needs(needs.node(major)), () => {
     const tokenEnv = (home: string, extra: NodeJS.ProcessEnv = {}) =>
       baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ...extra });
 
@@ -104,7 +104,7 @@ for (const major of [18, 20, 22, 24] as const) {
     });
 
     it('exits 127 for a command not found, on PATH or by path, before any execve', async () => {
-      for (const command of ['claude-entry-no-such-command', '/nonexistent/claude-entry-command']) {
+      for (const command of ['claude-entry-no-such-command', '/claude-entry-no-such-dir/claude-entry-command']) {
         const r = await runBundle(['--', command], { node, env: tokenEnv(tempDir()) });
         expect(r.signal).toBeNull();
         expect(r.code, r.stderr).toBe(127);

@@ -19,11 +19,10 @@ import {
   tempDir,
   type RunResult,
 } from '../helpers.js';
-import { PID_NAMESPACE, answersHttp, isRoot, listeningPorts, namespaceInit, readLines, sleep, startProcess, waitFor } from './ns.js';
+import { PID_NAMESPACE, answersHttp, listeningPorts, namespaceInit, readLines, sleep, startProcess, waitFor } from './ns.js';
+import { needs } from '../needs.js';
 
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken];
-const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
-const HAS_SS = spawnSync('ss', ['-V']).status === 0;
 
 /**
  * Records every signal it gets, one line each, to argv[2]. SIGTERM is recorded, then
@@ -81,7 +80,7 @@ const errorLines = (r: RunResult) => r.stderr.split('\n').filter((l) => l.starts
 const PID1_HINT = /running as PID 1: orphaned processes will not be reaped; use `docker run --init`/;
 
 async function untilRecorded(s: Scene, line: string, times = 1): Promise<void> {
-  await waitFor(() => count(readLines(s.out), line) >= times, 10_000, `${line} in ${s.out}`);
+  await waitFor(() => count(readLines(s.out), line) >= times, 30_000, `${line} in ${s.out}`);
 }
 
 /** Start bundle+recorder as PID 1 of a new PID namespace; resolve once the recorder is up. */
@@ -96,7 +95,7 @@ async function startAsPid1(s: Scene, node = process.execPath) {
   return { ...started, init };
 }
 
-describe.skipIf(!isRoot)('as PID 1 of a PID namespace', () => {
+describe('as PID 1 of a PID namespace', needs(needs.unshare()), () => {
   it('forwards SIGTERM once and exits 143 when the child dies of it', async () => {
     const s = scene();
     const p = await startAsPid1(s);
@@ -111,11 +110,11 @@ describe.skipIf(!isRoot)('as PID 1 of a PID namespace', () => {
   });
 
   // Every supported Node: the shim supervises as PID 1 on all of them (no execve there).
-  it.each([18, 20, 22, 24] as const)(
+  it.for([18, 20, 22, 24] as const)(
     'on Node %i, forwards SIGUSR1 without opening the debugger, and SIGINT, SIGHUP, SIGUSR2, SIGQUIT, SIGWINCH',
-    async (major) => {
-      const node = nodeBinary(major);
-      if (!node) return void console.warn(`Node ${major} not installed (tools/nodes): skipped`);
+    async (major, ctx) => {
+      needs.now(ctx, needs.node(major));
+      const node = nodeBinary(major)!;
       const s = scene();
       const p = await startAsPid1(s, node);
       for (const signal of ['SIGUSR1', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH', 'SIGUSR1'] as const) {
@@ -143,9 +142,9 @@ describe.skipIf(!isRoot)('as PID 1 of a PID namespace', () => {
    * open it on again: by the time the command runs, nothing of PID 1's answers. (Earlier still, before Node's own handler,
    * PID 1 of a namespace drops the signal.)
    */
-  it.skipIf(!HAS_SS).each([18, 20, 22, 24] as const)('on Node %i, closes an inspector a SIGUSR1 opened during start-up', async (major) => {
-    const node = nodeBinary(major);
-    if (!node) return void console.warn(`Node ${major} not installed (tools/nodes): skipped`);
+  it.for([18, 20, 22, 24] as const)('on Node %i, closes an inspector a SIGUSR1 opened during start-up', needs(needs.tool('ss')), async (major, ctx) => {
+    needs.now(ctx, needs.node(major));
+    const node = nodeBinary(major)!;
     const s = scene();
     const started = startProcess([...PID_NAMESPACE, node, BUNDLE, ...recorderCommand(s)], { env: s.env, detached: true });
     const init = await namespaceInit(started.pid);
@@ -220,9 +219,9 @@ function plainFile(dir: string): string {
 describe('not PID 1, no terminal', () => {
   // Node 20 supervises; 22 and 24 replace themselves with the command (execve): either way
   // the command sees one SIGINT.
-  it.each([18, 20, 22, 24] as const)('on Node %i, a kill -INT of the shim reaches the child once', async (major) => {
-    const node = nodeBinary(major);
-    if (!node) return void console.warn(`Node ${major} not installed (tools/nodes): skipped`);
+  it.for([18, 20, 22, 24] as const)('on Node %i, a kill -INT of the shim reaches the child once', async (major, ctx) => {
+    needs.now(ctx, needs.node(major));
+    const node = nodeBinary(major)!;
     const s = scene();
     const p = startProcess([node, BUNDLE, ...recorderCommand(s)], { env: s.env, detached: true });
     await untilRecorded(s, 'ready');
@@ -240,22 +239,23 @@ describe('not PID 1, no terminal', () => {
   });
 });
 
-describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
+describe('in a terminal (tmux)', needs(needs.tool('tmux')), () => {
   /**
    * Ctrl-C makes the kernel signal the terminal's whole foreground process group: the shim
    * and its child both. The shim must not forward it a second time.
    */
-  it.each([
-    ['supervising (Node 20)', [] as string[]],
-    ['as PID 1 of a PID namespace', PID_NAMESPACE],
-  ])('one Ctrl-C is one SIGINT for the child, %s', async (_what, prefix) => {
-    if (prefix.length > 0 && !isRoot) return;
+  // Node 20 has no process.execve: the shim stays and supervises. As PID 1 it always does.
+  it.for([
+    { what: 'supervising (Node 20)', prefix: [] as string[], node: () => nodeBinary(20)!, needs: [needs.node(20)] },
+    { what: 'as PID 1 of a PID namespace', prefix: PID_NAMESPACE, node: () => process.execPath, needs: [needs.unshare()] },
+  ])('one Ctrl-C is one SIGINT for the child, $what', async ({ prefix, node, needs: required }, ctx) => {
+    needs.now(ctx, ...required);
     const s = scene();
     const tmux = tmuxServer(s.env);
 
     const rc = path.join(s.dir, 'rc');
     const stderr = path.join(s.dir, 'stderr');
-    const argv = [...prefix, process.execPath, BUNDLE, ...recorderCommand(s, 'int-exits')];
+    const argv = [...prefix, node(), BUNDLE, ...recorderCommand(s, 'int-exits')];
     const script = path.join(s.dir, 'run.sh');
     fs.writeFileSync(
       script,
@@ -272,7 +272,7 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
     await untilRecorded(s, 'ready');
 
     tmux('send-keys', '-t', 'test', 'C-c');
-    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 10_000, 'the exit status');
+    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 30_000, 'the exit status');
 
     expect(count(readLines(s.out), 'SIGINT')).toBe(1);
     expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
@@ -280,12 +280,13 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
   });
 });
 
-describe.skipIf(!HAS_TMUX)('in a terminal whose ISIG is off (as Claude Code sets it)', () => {
+// On Node 20 (no process.execve) the shim stays as the child's parent and must forward it.
+describe('in a terminal whose ISIG is off (as Claude Code sets it)', needs(needs.tool('tmux'), needs.node(20)), () => {
   it('a SIGINT sent on purpose (docker kill -s INT) reaches the child once', async () => {
     const s = scene();
     const tmux = tmuxServer(s.env);
     const rc = path.join(s.dir, 'rc');
-    const argv = [process.execPath, BUNDLE, ...recorderCommand(s, 'raw-int-exits')];
+    const argv = [nodeBinary(20)!, BUNDLE, ...recorderCommand(s, 'raw-int-exits')];
     const script = path.join(s.dir, 'run.sh');
     fs.writeFileSync(
       script,
@@ -295,7 +296,7 @@ describe.skipIf(!HAS_TMUX)('in a terminal whose ISIG is off (as Claude Code sets
     await untilRecorded(s, 'ready');
     const shim = Number(readLines(s.out).find((l) => l.startsWith('ppid '))!.slice(5));
     process.kill(shim, 'SIGINT');
-    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 10_000, 'the exit status');
+    await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 30_000, 'the exit status');
     expect(count(readLines(s.out), 'SIGINT')).toBe(1);
     expect(fs.readFileSync(rc, 'utf8').trim()).toBe('130');
   });

@@ -109,7 +109,7 @@ export class Tmux {
     }
   }
 
-  async waitForExit(timeoutMs = 15_000): Promise<void> {
+  async waitForExit(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.dead()) {
       if (Date.now() > deadline) throw new Error(`the session did not end; the screen:\n${this.screen()}`);

@@ -17,7 +17,8 @@ import {
   type RunOptions,
   type RunResult,
 } from '../helpers.js';
-import { asUser, isRoot, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
+import { needs } from '../needs.js';
+import { asUser, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
 
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken];
 const AGENT = { uid: 1000, gid: 1000 };
@@ -88,7 +89,8 @@ function expectFailure(r: RunResult, code: number, message: RegExp): void {
   expectNoSecret(r.stdout + r.stderr, SECRETS);
 }
 
-describe.skipIf(!isRoot)('dropping to a real user', () => {
+// Both need root: a private mount namespace (the made-up /etc/passwd) and setpriv to uid 1000.
+describe('dropping to a real user', needs(needs.unshare(), needs.tool('setpriv')), () => {
   it('runs the command as agent with its primary and supplementary groups', async () => {
     const w = world();
     const r = await run(w, ['--user', 'agent', '--', 'sh', '-c', 'id; echo "$(id -u):$(id -g):$(id -G)"']);
@@ -253,7 +255,7 @@ describe.skipIf(!isRoot)('dropping to a real user', () => {
   });
 });
 
-describe.skipIf(!isRoot)('not root', () => {
+describe('not root', needs(needs.unshare(), needs.tool('setpriv')), () => {
   it('runs as itself and fails with 73 when its HOME is not writable, nothing written', async () => {
     const w = world();
     const rootOwned = path.join(w.dir, 'root-owned-home');

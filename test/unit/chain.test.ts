@@ -7,7 +7,7 @@ import { conventionalLinks, linksFor, resolveChain, toCredential } from '../../s
 import type { SourceContext } from '../../src/sources/types.js';
 import { FAKE, b64, credentialsJson, tempDir } from '../helpers.js';
 
-function context(env: NodeJS.ProcessEnv, credentialsPath = '/nonexistent/.credentials.json'): SourceContext {
+function context(env: NodeJS.ProcessEnv, credentialsPath = '/claude-entry-no-such-dir/.credentials.json'): SourceContext {
   return { env, log: createLogger({ level: 'silent' }), timeoutMs: 1000, credentialsPath };
 }
 
@@ -40,7 +40,7 @@ describe('conventional chain: first configured wins', () => {
   it('a configured but broken link stops the chain instead of falling through', async () => {
     const ctx = context({ CLAUDE_CREDENTIALS_B64: b64('garbage garbage garbage'), CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });
     await expect(resolveChain(conventionalLinks(ctx), ctx)).rejects.toThrow(/^CLAUDE_CREDENTIALS_B64: /);
-    const missing = context({ CLAUDE_CREDENTIALS_FILE: '/nonexistent/x', CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });
+    const missing = context({ CLAUDE_CREDENTIALS_FILE: '/claude-entry-no-such-dir/x', CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });
     await expect(resolveChain(conventionalLinks(missing), missing)).rejects.toThrow(/does not exist/);
   });
 

@@ -88,7 +88,7 @@ describe('parseAwsReference', () => {
 });
 
 function context(env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): SourceContext {
-  return { env, log: createLogger({ level: 'silent' }), timeoutMs, credentialsPath: '/nonexistent/.credentials.json' };
+  return { env, log: createLogger({ level: 'silent' }), timeoutMs, credentialsPath: '/claude-entry-no-such-dir/.credentials.json' };
 }
 
 describe('linkForReference: which provider takes which form', () => {

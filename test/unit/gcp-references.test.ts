@@ -84,7 +84,7 @@ describe('GCP references are rejected (78)', () => {
 
 describe('GCP references in the chain', () => {
   it.each(['projects/p/secrets/s', 'gcp-sm:x', 'gcp:secretmanager:projects/p/secrets/s'])('%s is a GCP link', (ref) => {
-    const ctx = { env: {}, log: createLogger({ level: 'silent' }), timeoutMs: 1000, credentialsPath: '/nonexistent' };
+    const ctx = { env: {}, log: createLogger({ level: 'silent' }), timeoutMs: 1000, credentialsPath: '/claude-entry-no-such-dir' };
     expect(linkForReference(ref, ctx).describe).toBe(ref);
   });
 
