@@ -163,9 +163,9 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     execCommand(file, command, child.env);
   }
   log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}${syncStore ? ' (sync needs a resident supervisor)' : ''}`);
-  const supervisor = supervise(file, command, child.env, log);
-  if (!syncStore) return supervisor.exitCode;
+  if (!syncStore) return supervise(file, command, child.env, log).exitCode;
 
+  // Sync watches from before the command starts: a pair the command writes at once is pushed.
   const { startSync } = await import('./sync/syncer.js');
   const syncer = startSync({
     mode: config.sync as 'push' | 'pull' | 'both',
@@ -179,6 +179,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
       if (state) writeState(paths.configDir, { ...state, lastSync }, selfWriter(log));
     },
   });
+  const supervisor = supervise(file, command, child.env, log);
   const code = await supervisor.exitCode;
   await syncer.stop();
   return code;
