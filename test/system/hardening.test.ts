@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { needs } from '../needs.js';
+import { needs, nodeBinaryOf } from '../needs.js';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunOptions } from '../helpers.js';
 import { answersHttp, asUser, listeningPorts, startProcess, waitFor, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
 
@@ -495,10 +495,11 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
   });
 
   describe('class 8: a supervisor of the same uid keeps no secrets', () => {
-    // Node 20 has no execve: the shim supervises. The command reads its parent's environment.
+    // On Node 18 and 20 (no execve) and wherever sync runs, the shim stays as the supervisor: the
+    // command reads its parent's environment. Run with Node 20 whatever Node runs the tests.
     const READ_PARENT = `cat /proc/$PPID/environ 2>&1 | tr '\\0' '\\n'; echo; echo "child-key=$ANTHROPIC_API_KEY"`;
 
-    it('started as the user (runAsNonRoot), the command finds no removed secret in /proc of the supervisor', async () => {
+    it('started as the user (runAsNonRoot), the command finds no removed secret in /proc of the supervisor', needs(needs.node(20)), async () => {
       const w = world();
       const r = await run(
         {
@@ -515,7 +516,7 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
           },
         },
         ['--', 'sh', '-c', READ_PARENT],
-        { asAgent: true },
+        { asAgent: true, node: nodeBinaryOf(20) },
       );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/KEEP_ME=visible/); // it did read the supervisor's environment
@@ -524,9 +525,9 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
       expect(r.stdout).not.toMatch(/CLAUDE_CREDENTIALS_B64|ANTHROPIC_API_KEY=|CLAUDE_CODE_OAUTH_TOKEN=/);
     });
 
-    it('started as root, the command cannot read the supervisor at all', async () => {
+    it('started as root, the command cannot read the supervisor at all', needs(needs.node(20)), async () => {
       const w = world();
-      const r = await run({ ...w, env: { ...w.env, ANTHROPIC_API_KEY: FAKE.apiKey } }, ['--', 'sh', '-c', READ_PARENT]);
+      const r = await run({ ...w, env: { ...w.env, ANTHROPIC_API_KEY: FAKE.apiKey } }, ['--', 'sh', '-c', READ_PARENT], { node: nodeBinaryOf(20) });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/Permission denied/);
       expectNoSecret(r.stdout + r.stderr, SECRETS);
