@@ -15,7 +15,7 @@ import { describeLinks, linksFor, resolveChain, type Resolution } from './source
 import type { SyncStore } from './sync/stores.js';
 import { splitReferences } from './sources/references.js';
 import type { SourceContext } from './sources/types.js';
-import { checkCanBecome } from './rights.js';
+import { checkCanBecome, withRightsOf } from './rights.js';
 import { scrubEnvironmentBlock } from './scrub-environ.js';
 import { readState, stateText, writeState } from './state.js';
 import { dropPrivileges, readUserDatabase, resolveTargetUser } from './user.js';
@@ -127,7 +127,10 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   const child = childEnvironment(env, resolution, user, envRefs);
   applyEnvSecrets(child.env, envRequests, filled);
   resolveCommand(command[0]!, child.env.PATH, user);
-  const surface = inspectSurface({ env: child.env, paths, cwd: process.cwd(), user, kind: resolution?.credential.kind, command, allowRootBypass: config.allowRootBypass });
+  // Read as Claude Code will read them, with the user's rights: one switch for all the files.
+  const surface = withRightsOf(user, () =>
+    inspectSurface({ env: child.env, paths, cwd: process.cwd(), user, kind: resolution?.credential.kind, command, allowRootBypass: config.allowRootBypass }),
+  );
   for (const warning of surface.startWarnings) log.warn(warning);
   if (surface.setSandbox) child.env.IS_SANDBOX = '1';
 
