@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { needs } from '../needs.js';
 import { describe, expect, it } from 'vitest';
 import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
 
@@ -75,7 +76,7 @@ describe('settings files', () => {
   });
 });
 
-describe('root and bypass permissions', () => {
+describe('root and bypass permissions', needs(needs.root()), () => {
   it('as root without the opt-in: a warning with the fix, IS_SANDBOX not set', async () => {
     // the flag must be an argument of the command: sh -c SCRIPT --dangerously-skip-permissions
     const r = await run(['--', ...SHOW, '--dangerously-skip-permissions'], { ANTHROPIC_API_KEY: FAKE.apiKey });

@@ -98,7 +98,7 @@ describe('CLAUDE_ENTRY_ENV_*', () => {
   });
 
   it.each([
-    ['a missing file', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: '/nonexistent/gh' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN: .*\/nonexistent\/gh does not exist/],
+    ['a missing file', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: '/claude-entry-no-such-dir/gh' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN: .*\/claude-entry-no-such-dir\/gh does not exist/],
     ['an env: reference to an unset variable', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: 'env:NOT_SET_HERE' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN: env:NOT_SET_HERE: NOT_SET_HERE is not set/],
     ['an unknown reference', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: 'vault:x' }), 78, /unrecognised reference "vault:x"/],
     ['an empty request', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: ' ' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN is empty/],

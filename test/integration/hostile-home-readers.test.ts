@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { needs } from '../needs.js';
 import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers.js';
 
 const NOBODY = 65534;
@@ -40,6 +41,8 @@ function hostileHome(name: string, plant: Plant): string {
   return home;
 }
 
+// check and doctor run as root by HEALTHCHECK: these plant what the user could, as root.
+describe('as root', needs(needs.root()), () => {
 describe.each([
   ['the state file', '.claude-entry-state.json'],
   ['the credentials file', '.credentials.json'],
@@ -88,4 +91,5 @@ describe('~/.claude swapped for a link to a directory root keeps', () => {
       expectNoSecret(out, Object.values(FAKE));
     }
   });
+});
 });

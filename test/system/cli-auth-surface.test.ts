@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { needs } from '../needs.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
@@ -141,7 +142,7 @@ for (const cli of CLAUDE_CLIS) {
       expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
     });
 
-    it('as root, --dangerously-skip-permissions is refused by the CLI; the start says so with the fix; the opt-in makes it run', async () => {
+    it('as root, --dangerously-skip-permissions is refused by the CLI; the start says so with the fix; the opt-in makes it run', needs(needs.root()), async () => {
       expect(process.getuid!()).toBe(0);
       const refused = await start({ ANTHROPIC_API_KEY: FAKE.apiKey }, { args: ['--dangerously-skip-permissions', '-p', 'say hi'] });
       expect(refused.result.code, refused.context).toBe(1);
