@@ -19,7 +19,7 @@ import { startFakeSecretManager } from '../fakes/gcp';
 import { makeTestCa } from '../fakes/tls';
 import { FAKE, ROOT, b64, credentialsJson, expectNoSecret, runProcess } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from '../system/cli-assertions';
-import { engineProblem, dockerTierOptions, mustSkipWithout, startEngine, type Engine } from './engine';
+import { engineProblem, dockerTierOptions, mustSkipWithout, startEngine, until, type Engine } from './engine';
 import { META_PREFIX } from '../needs';
 import { baseImage, buildContext, buildDockerfile, buildExample, docker, imageSize, nodeImage } from './images';
 
@@ -28,7 +28,6 @@ const AGENT = 'claude-entry-test/agent:latest';
 const HOME = '/home/agent';
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken, FAKE.oauthToken, FAKE.apiKey];
 const QUIET = { DISABLE_AUTOUPDATER: '1', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A temp dir others (uid 1000 in the container) can traverse; removed when the test ends. */
 function hostDir(): string {
@@ -36,6 +35,11 @@ function hostDir(): string {
   fs.chmodSync(dir, 0o755);
   onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The container's command (`sleep infinity`) is running: claude-entry has handed over. */
+async function commandRuns(e: Engine, id: string): Promise<boolean> {
+  return /^\s*\d+\s+sleep infinity\s*$/m.test((await docker(e, ['top', id, '-o', 'pid,args'], { check: false })).stdout);
 }
 
 describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
@@ -209,13 +213,9 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       const r = await docker(e, ['run', '-d', '--network', 'host', '-e', 'CLAUDE_CREDENTIALS_B64', ...args], { env });
       const id = r.stdout.trim();
       onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
-      for (let i = 0; i < 300; i++) {
-        const top = await docker(e, ['top', id, '-o', 'pid,args'], { check: false });
-        // the command itself, not PID 1's `claude-entry -- sleep infinity`: a signal sent while
-        // Node is still starting is not ours to handle yet
-        if (/^\s*\d+\s+sleep infinity\s*$/m.test(top.stdout)) return id;
-        await sleep(100);
-      }
+      // the command itself, not PID 1's `claude-entry -- sleep infinity`: a signal sent while
+      // Node is still starting is not ours to handle yet
+      if (await until(async () => commandRuns(e, id), 120_000)) return id;
       throw new Error(`the command never started in ${id}: ${(await docker(e, ['logs', id], { check: false })).stderr}`);
     }
     const exitCode = async (id: string) => Number((await docker(e, ['wait', id])).stdout.trim());
@@ -290,10 +290,7 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       ).stdout.trim();
       onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
       let status = '';
-      for (let i = 0; i < 600 && status !== want; i++) {
-        status = (await docker(e, ['inspect', '-f', '{{.State.Health.Status}}', id])).stdout.trim();
-        if (status !== want) await sleep(100);
-      }
+      await until(async () => (status = (await docker(e, ['inspect', '-f', '{{.State.Health.Status}}', id])).stdout.trim()) === want, 120_000);
       const log = JSON.parse((await docker(e, ['inspect', '-f', '{{json .State.Health.Log}}', id])).stdout) as { ExitCode: number; Output: string }[];
       return { status, output: log.at(-1)?.Output ?? '' };
     }
@@ -434,7 +431,7 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       const env = { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) };
       const id = (await docker(e, ['run', '-d', '--network', 'host', '-e', 'CLAUDE_CREDENTIALS_B64', '--entrypoint', 'claude-entry', NO_NODE, '--', 'sleep', 'infinity'], { env })).stdout.trim();
       onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
-      for (let i = 0; i < 300 && !/^\s*\d+\s+sleep infinity\s*$/m.test((await docker(e, ['top', id, '-o', 'pid,args'], { check: false })).stdout); i++) await sleep(100);
+      expect(await until(async () => commandRuns(e, id), 120_000), 'the command never started').toBe(true);
       const t0 = Date.now();
       await docker(e, ['stop', '-t', '60', id], { timeoutMs: 90_000 });
       figures.push(`docker stop, standalone executable as PID 1: after ${Date.now() - t0} ms`);

@@ -67,7 +67,6 @@ function answers(cli: string, env: NodeJS.ProcessEnv): boolean {
   return spawnSync(cli, ['version', '--format', '{{.Server.Version}}'], { env, stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Why no engine can be had here, without starting one (test files are also collected by
@@ -159,20 +158,20 @@ export async function startEngine(): Promise<Engine | string> {
   daemon.on('exit', (code, signal) => (exited = `dockerd exited (${signal ?? code})`));
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_BUILDKIT: '1' };
 
+  const exit = new Promise<void>((resolve) => daemon.once('exit', () => resolve()));
   const close = async () => {
     if (!exited) {
       daemon.kill('SIGTERM');
-      for (let i = 0; i < 300 && !exited; i++) await sleep(100);
+      // Its exit is the event; the bound only catches a daemon that will not stop.
+      await Promise.race([exit, new Promise((resolve) => setTimeout(resolve, 60_000))]);
       if (!exited) daemon.kill('SIGKILL');
     }
     if (ownLock) fs.rmSync(lock, { force: true });
     removeRunDir(run);
   };
 
-  for (let i = 0; i < 600 && !exited; i++) {
-    if (fs.existsSync(socket) && answers(cli, env)) return { env, cli, cacheDir: cache, close };
-    await sleep(100);
-  }
+  const answering = await until(() => !!exited || (fs.existsSync(socket) && answers(cli, env)), 120_000);
+  if (answering && !exited) return { env, cli, cacheDir: cache, close };
   const tail = fs.readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' | ');
   await close();
   return `${exited ?? 'dockerd did not answer within 60 s'}: ${tail}`;
@@ -207,4 +206,18 @@ export function dockerTierOptions(reason: string | undefined): TestOptions {
 /** @deprecated kept for callers that only need the yes/no. */
 export function mustSkipWithout(reason: string | undefined): boolean {
   return dockerTierOptions(reason).skip === true;
+}
+
+/**
+ * Wait for a state the engine reports only when asked (a socket answering, a container's
+ * process list, a health status): asked again until it holds, bounded by a generous wall-clock
+ * deadline, not by a count of tries that a busy machine stretches. True when it held.
+ */
+export async function until(holds: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await holds()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
