@@ -13,7 +13,10 @@ export default defineConfig({
     // CLAUDE_ENTRY_TEST_PARTIAL=1): see test/needs.ts.
     reporters: ['default', './test/skip-reporter.ts'],
     projects: [
-      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/docker/**'], sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: { name: 'main', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/docker/**'], sequence: { groupOrder: 0 } },
+      },
       // The Docker tier builds images (CPU-bound for minutes): after the rest, so that it does
       // not starve the tests that wait on deadlines (CLAUDE_ENTRY_TIMEOUT) of CPU.
       { extends: true, test: { name: 'docker', include: ['test/docker/**/*.test.ts'], sequence: { groupOrder: 1 } } },

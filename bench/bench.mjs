@@ -35,8 +35,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_BUNDLE = path.join(ROOT, 'dist', 'claude-entry');
 
 /** Obviously fake, shaped like the real thing (as in test/helpers.ts). */
-export const FAKE_OAUTH_TOKEN =
-  'sk-ant-oat01-TESTsetuptoken0000000000000000000000000000000000000000000000000000000000000000000-TESTAA';
+export const FAKE_OAUTH_TOKEN = 'sk-ant-oat01-TESTsetuptoken0000000000000000000000000000000000000000000000000000000000000000000-TESTAA';
 const fakeCredentials = () => ({
   claudeAiOauth: {
     accessToken: 'sk-ant-oat01-TESTaccess0000000000000000000000000000000000000000000000000000000000000000000000-TESTAA',
@@ -255,7 +254,10 @@ export function defaultRows(ctx) {
  */
 function defenceRows(ctx) {
   if (process.getuid?.() !== 0) return [];
-  const nobody = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'));
+  const nobody = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('nobody:'));
   if (!nobody) return [];
   const [uid, gid] = nobody.split(':').slice(2, 4).map(Number);
   const baseline = buildBaseline();
@@ -352,10 +354,7 @@ export function builtinVariant(source, spec) {
     return `__variantBuiltin("node:${m}",{${entries.join(',')}})`;
   }
   if (matched.size < names.length) return undefined;
-  return prepend(
-    body,
-    'var __variantBuiltin=(id,stubs)=>{let m;return new Proxy({},{get:(_,k)=>k in stubs?stubs[k]:(m??=require(id))[k]})};',
-  );
+  return prepend(body, 'var __variantBuiltin=(id,stubs)=>{let m;return new Proxy({},{get:(_,k)=>k in stubs?stubs[k]:(m??=require(id))[k]})};');
 }
 
 /** Insert top-level code after the shebang and "use strict". */
@@ -430,10 +429,9 @@ async function cpuProfile({ node, bundle }, env, tmp, home, repeats) {
   fs.mkdirSync(dir);
   for (let i = 0; i < repeats; i++) {
     emptyDir(home);
-    const r = await run(
-      [node, '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', bundle, '--', '/nonexistent/command'],
-      { env: { ...env, HOME: home, CLAUDE_CODE_OAUTH_TOKEN: FAKE_OAUTH_TOKEN } },
-    );
+    const r = await run([node, '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100', bundle, '--', '/nonexistent/command'], {
+      env: { ...env, HOME: home, CLAUDE_CODE_OAUTH_TOKEN: FAKE_OAUTH_TOKEN },
+    });
     if (r.code !== 127) throw new Error(`cpu profile run: exit ${r.code}: ${r.stderr}`);
   }
   const bundleUrl = pathToFileURL(bundle).href;
@@ -696,10 +694,7 @@ export async function runBench(options = {}) {
         ),
       );
       for (const s of a.skipped) console.log(`(skipped ${s})`);
-      console.log(
-        `\nbuilt-in modules loaded by the bundle beyond node -e 0: ${a.modules.added} ` +
-          `(public: ${a.modules.public.join(', ') || 'none'})`,
-      );
+      console.log(`\nbuilt-in modules loaded by the bundle beyond node -e 0: ${a.modules.added} ` + `(public: ${a.modules.public.join(', ') || 'none'})`);
       console.log(
         `--cpu-prof (100 µs sampling, ${a.profile.runs} runs, path up to the missing command; profiling inflates times): ` +
           `${f1(a.profile.totalMs)} ms sampled per run`,

@@ -77,7 +77,9 @@ async function importFake(name) {
     packages: 'external',
     logLevel: 'error',
     // the fakes use __dirname (GCP's finds the .proto files from it)
-    banner: { js: `import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url); const __dirname = ${JSON.stringify(path.join(ROOT, 'test', 'fakes'))}; const __filename = __dirname + '/${name}.ts';` },
+    banner: {
+      js: `import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url); const __dirname = ${JSON.stringify(path.join(ROOT, 'test', 'fakes'))}; const __filename = __dirname + '/${name}.ts';`,
+    },
   });
   return import(pathToFileURL(outfile).href);
 }
@@ -179,7 +181,12 @@ function cloudRows(ctx, provider, setup) {
       expectLog: new RegExp(`from ${setup.source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
     });
   }
-  rows.push({ key: `${provider}-bare`, name: `bare script, ${provider} SDK`, argv: [ctx.node, setup.bare], env: { HOME: ctx.freshHome(`${provider}-bare`), ...setup.env } });
+  rows.push({
+    key: `${provider}-bare`,
+    name: `bare script, ${provider} SDK`,
+    argv: [ctx.node, setup.bare],
+    env: { HOME: ctx.freshHome(`${provider}-bare`), ...setup.env },
+  });
   return rows;
 }
 
@@ -201,8 +208,20 @@ export function loaderVariants(bundle) {
     { key: 'comment-b64-br', name: 'as built: brotli, base64, in a comment', content: full },
     { key: 'comment-b64-gz', name: 'gzip, base64, in a comment', content: code + gz.map((g) => `\n/*${g}\n*/`).join('') + '\n' },
     { key: 'string-b64-br', name: 'brotli, base64, in a string literal', content: code + `\n;${sdks.map((s) => JSON.stringify(s.base64)).join(';')};\n` },
-    { key: 'comment-raw-br', name: 'brotli, raw bytes, in a comment', content: Buffer.concat([Buffer.from(code, 'latin1'), ...compressed.map((c) => Buffer.concat([Buffer.from('\n/*'), breakCommentEnd(c), Buffer.from('*/')])), Buffer.from('\n')]) },
-    { key: 'comment-js', name: 'plain JS (minified), in a comment', content: code + sdks.map((s) => `\n/*${s.source.toString().replaceAll('*/', '*\\/')}*/`).join('') + '\n' },
+    {
+      key: 'comment-raw-br',
+      name: 'brotli, raw bytes, in a comment',
+      content: Buffer.concat([
+        Buffer.from(code, 'latin1'),
+        ...compressed.map((c) => Buffer.concat([Buffer.from('\n/*'), breakCommentEnd(c), Buffer.from('*/')])),
+        Buffer.from('\n'),
+      ]),
+    },
+    {
+      key: 'comment-js',
+      name: 'plain JS (minified), in a comment',
+      content: code + sdks.map((s) => `\n/*${s.source.toString().replaceAll('*/', '*\\/')}*/`).join('') + '\n',
+    },
     {
       key: 'lazy-functions',
       name: 'as code, wrapped in functions never called',
@@ -323,7 +342,11 @@ export async function benchRows(ctx) {
       for (const row of providerRows) await checkRow(row);
       rows.push(...providerRows);
     } catch (error) {
-      notes.push(`${provider}: skipped (${String(error?.message ?? error).split('\n')[0].slice(0, 200)})`);
+      notes.push(
+        `${provider}: skipped (${String(error?.message ?? error)
+          .split('\n')[0]
+          .slice(0, 200)})`,
+      );
     }
   }
   pending = { mode, ctx, notes };
@@ -364,24 +387,36 @@ function summary() {
   const f1 = (x) => x.toFixed(1);
   const base = t('node');
   const line = (label, a, b) =>
-    a && b ? `  ${label.padEnd(52)} ${f2(a.median / b.median)}x by median, ${f2(a.min / b.min)}x by min, ${f2(a.cpu / b.cpu)}x by cpu  (${f1(a.median)} vs ${f1(b.median)} ms)` : `  ${label}: not measured`;
+    a && b
+      ? `  ${label.padEnd(52)} ${f2(a.median / b.median)}x by median, ${f2(a.min / b.min)}x by min, ${f2(a.cpu / b.cpu)}x by cpu  (${f1(a.median)} vs ${f1(b.median)} ms)`
+      : `  ${label}: not measured`;
   console.log('\nCloud sources (bench/cloud.mjs)');
   if (pending.mode === 'loader') {
     for (const key of Object.keys(timing).filter((k) => k.startsWith('loader-'))) {
-      console.log(line(`${key.slice(7)} vs node -e 0`, t(key), base) + (t('loader-none') ? `; +${f1(t(key).median - t('loader-none').median)} ms median, +${f1(t(key).cpu - t('loader-none').cpu)} ms cpu vs none` : ''));
+      console.log(
+        line(`${key.slice(7)} vs node -e 0`, t(key), base) +
+          (t('loader-none') ? `; +${f1(t(key).median - t('loader-none').median)} ms median, +${f1(t(key).cpu - t('loader-none').cpu)} ms cpu vs none` : ''),
+      );
     }
   } else {
     console.log(line('local path (env token), SDKs carried, vs node -e 0', t('env-token'), base));
     console.log(line('local path (env token), no SDKs, vs node -e 0', t('env-token-no-sdks'), base));
     if (t('env-token') && t('env-token-no-sdks')) {
-      console.log(`  carrying the SDKs costs the local path ${f1(t('env-token').median - t('env-token-no-sdks').median)} ms by median, ${f1(t('env-token').cpu - t('env-token-no-sdks').cpu)} ms by cpu`);
+      console.log(
+        `  carrying the SDKs costs the local path ${f1(t('env-token').median - t('env-token-no-sdks').median)} ms by median, ${f1(t('env-token').cpu - t('env-token-no-sdks').cpu)} ms by cpu`,
+      );
     }
     for (const provider of PROVIDERS) {
-      for (const key of Object.keys(timing).filter((k) => k === provider || k.startsWith(`${provider}-`)).filter((k) => !k.endsWith('-bare'))) {
+      for (const key of Object.keys(timing)
+        .filter((k) => k === provider || k.startsWith(`${provider}-`))
+        .filter((k) => !k.endsWith('-bare'))) {
         console.log(line(`${key} vs bare script, same SDK (target 1.2x)`, t(key), t(`${provider}-bare`)));
         // What the loader and the SDK cost, without claude-entry's own local work (files, spawn).
         const own = t(key) && t('env-token') && t(`${provider}-bare`) ? t(key).cpu - t('env-token').cpu : undefined;
-        if (own !== undefined) console.log(`    ${key} minus the env-token path: ${f1(own)} ms cpu; bare script minus node -e 0: ${f1(t(`${provider}-bare`).cpu - base.cpu)} ms cpu`);
+        if (own !== undefined)
+          console.log(
+            `    ${key} minus the env-token path: ${f1(own)} ms cpu; bare script minus node -e 0: ${f1(t(`${provider}-bare`).cpu - base.cpu)} ms cpu`,
+          );
       }
     }
   }
@@ -432,7 +467,8 @@ async function main(argv) {
       const dcells = [];
       for (const [n, node] of nodeBinaries(options.node ?? process.execPath)) {
         const d = decompressCost(node, bundle, 15);
-        for (const [sdk, c] of Object.entries(d)) dcells.push([n, sdk, `${c.br.toFixed(2)} (${Math.round(c.brBytes / 1024)} KiB)`, `${c.gz.toFixed(2)} (${Math.round(c.gzBytes / 1024)} KiB)`]);
+        for (const [sdk, c] of Object.entries(d))
+          dcells.push([n, sdk, `${c.br.toFixed(2)} (${Math.round(c.brBytes / 1024)} KiB)`, `${c.gz.toFixed(2)} (${Math.round(c.gzBytes / 1024)} KiB)`]);
       }
       printTable(['node', 'sdk', 'brotli', 'gzip'], dcells);
       console.log('');
@@ -462,7 +498,9 @@ async function main(argv) {
         const trailers = sdks.map((s) => embed(s));
         fs.writeFileSync(file, code + trailers.map((t) => t.text).join('') + '\n', { mode: 0o755 });
         minifyBundles.push([label, file]);
-        console.log(`${label}: ${sdks.map((s, i) => `${s.name} ${Math.round(s.code.length / 1024)} KiB (${Math.round(trailers[i].compressed / 1024)} KiB brotli)`).join(', ')}`);
+        console.log(
+          `${label}: ${sdks.map((s, i) => `${s.name} ${Math.round(s.code.length / 1024)} KiB (${Math.round(trailers[i].compressed / 1024)} KiB brotli)`).join(', ')}`,
+        );
       }
       await runBench({ ...options, bundle });
     } finally {

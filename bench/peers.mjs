@@ -37,7 +37,13 @@ export async function benchRows(ctx) {
     home: minimalHome,
   });
   const shellHome = home('floor-shell');
-  rows.push({ key: 'shell', name: 'POSIX shell entrypoint', argv: ['sh', path.join(FLOOR, 'entrypoint.sh'), '/bin/true'], env: { HOME: shellHome, ...token }, home: shellHome });
+  rows.push({
+    key: 'shell',
+    name: 'POSIX shell entrypoint',
+    argv: ['sh', path.join(FLOOR, 'entrypoint.sh'), '/bin/true'],
+    env: { HOME: shellHome, ...token },
+    home: shellHome,
+  });
   if (process.getuid?.() === 0 && has('gosu')) {
     const gosuHome = home('floor-gosu');
     rows.push({
@@ -65,8 +71,20 @@ export async function benchRows(ctx) {
     const h2 = home('node24-file');
     rows.push(
       { key: 'node24', name: 'Node 24: node -e 0', argv: [n24, '-e', '0'], env: {} },
-      { key: 'node24-token', name: 'Node 24: claude-entry, env token (exec)', argv: [n24, ctx.bundle, '--', '/bin/true'], env: { HOME: h1, ...token }, home: h1 },
-      { key: 'node24-file', name: 'Node 24: claude-entry, credentials file (exec)', argv: [n24, ctx.bundle, '--', '/bin/true'], env: { HOME: h2, CLAUDE_CREDENTIALS_FILE: ctx.credentialsFile }, home: h2 },
+      {
+        key: 'node24-token',
+        name: 'Node 24: claude-entry, env token (exec)',
+        argv: [n24, ctx.bundle, '--', '/bin/true'],
+        env: { HOME: h1, ...token },
+        home: h1,
+      },
+      {
+        key: 'node24-file',
+        name: 'Node 24: claude-entry, credentials file (exec)',
+        argv: [n24, ctx.bundle, '--', '/bin/true'],
+        env: { HOME: h2, CLAUDE_CREDENTIALS_FILE: ctx.credentialsFile },
+        home: h2,
+      },
       { key: 'node24-check', name: 'Node 24: claude-entry check', argv: [n24, ctx.bundle, 'check'], env: { HOME: checkHome } },
     );
   }
@@ -151,7 +169,11 @@ async function after(ctx, { env, hyperfine, tmp }) {
   console.log('\nWhat stays resident (VmRSS of the idle process, median of 5; Node 20 supervises, it has no execve)');
   const idle = await residentRss([ctx.node, '-e', 'setTimeout(()=>{},60000)'], env, {});
   const supHome = ctx.freshHome('resident');
-  const supervisor = await residentRss([ctx.node, ctx.bundle, '--', 'sleep', '60'], { ...env, HOME: supHome, CLAUDE_CREDENTIALS_FILE: ctx.credentialsFile }, { childName: 'sleep' });
+  const supervisor = await residentRss(
+    [ctx.node, ctx.bundle, '--', 'sleep', '60'],
+    { ...env, HOME: supHome, CLAUDE_CREDENTIALS_FILE: ctx.credentialsFile },
+    { childName: 'sleep' },
+  );
   const syncHome = ctx.freshHome('resident-sync');
   const syncSource = path.join(tmp, 'sync-source.json');
   fs.copyFileSync(ctx.credentialsFile, syncSource);
@@ -175,7 +197,14 @@ async function claudeSection(ctx, { env, hyperfine, tmp }) {
   if (!fs.existsSync(claude)) return console.log('\n(no real Claude Code CLI in node_modules: the claude -p rows are left out)');
   const { build } = await import('esbuild');
   const out = path.join(tmp, 'fake-anthropic.mjs');
-  await build({ entryPoints: [path.join(ROOT, 'test', 'fakes', 'anthropic.ts')], bundle: true, platform: 'node', format: 'esm', outfile: out, logLevel: 'error' });
+  await build({
+    entryPoints: [path.join(ROOT, 'test', 'fakes', 'anthropic.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile: out,
+    logLevel: 'error',
+  });
   const fake = await (await import(pathToFileURL(out).href)).startFakeAnthropic();
   try {
     const quiet = {
@@ -189,8 +218,19 @@ async function claudeSection(ctx, { env, hyperfine, tmp }) {
     fs.writeFileSync(path.join(directHome, '.claude.json'), '{"hasCompletedOnboarding":true}\n');
     const shimHome = ctx.freshHome('claude-shim');
     const rows = [
-      { key: 'claude', name: 'claude -p (token in env, files made by hand)', argv: [claude, '-p', 'say hi'], env: { HOME: directHome, CLAUDE_CODE_OAUTH_TOKEN: ctx.fakeToken, ...quiet } },
-      { key: 'claude-shim', name: 'claude-entry -- claude -p', argv: [ctx.node, ctx.bundle, '--', claude, '-p', 'say hi'], env: { HOME: shimHome, CLAUDE_CODE_OAUTH_TOKEN: ctx.fakeToken, CLAUDE_ENTRY_LOG: 'warn', ...quiet }, home: shimHome },
+      {
+        key: 'claude',
+        name: 'claude -p (token in env, files made by hand)',
+        argv: [claude, '-p', 'say hi'],
+        env: { HOME: directHome, CLAUDE_CODE_OAUTH_TOKEN: ctx.fakeToken, ...quiet },
+      },
+      {
+        key: 'claude-shim',
+        name: 'claude-entry -- claude -p',
+        argv: [ctx.node, ctx.bundle, '--', claude, '-p', 'say hi'],
+        env: { HOME: shimHome, CLAUDE_CODE_OAUTH_TOKEN: ctx.fakeToken, CLAUDE_ENTRY_LOG: 'warn', ...quiet },
+        home: shimHome,
+      },
     ];
     const timing = await hyperfine(rows, { rounds: 3, runs: 3, warmup: 1, tmp, env, label: 'claude -p' });
     const a = timing.get('claude');
@@ -198,7 +238,9 @@ async function claudeSection(ctx, { env, hyperfine, tmp }) {
     console.log('\nThe price in context: a real `claude -p "say hi"` against the local fake API (Claude Code ' + cliVersion(claude) + ')');
     console.log(`  claude -p directly              ${a.median.toFixed(1)} ms median`);
     console.log(`  through claude-entry            ${b.median.toFixed(1)} ms median`);
-    console.log(`  claude-entry adds               ${(b.median - a.median).toFixed(1)} ms, ${(((b.median - a.median) / b.median) * 100).toFixed(1)}% of the start`);
+    console.log(
+      `  claude-entry adds               ${(b.median - a.median).toFixed(1)} ms, ${(((b.median - a.median) / b.median) * 100).toFixed(1)}% of the start`,
+    );
   } finally {
     await fake.close?.();
   }

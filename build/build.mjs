@@ -172,7 +172,8 @@ async function main() {
   ]);
 
   // The guarantee the local path's start-up cost rests on: no SDK code in the main bundle.
-  const sdkCode = /node_modules\/(@aws-sdk|@aws-crypto|@smithy|@google-cloud|google-gax|google-auth-library|gaxios|gcp-metadata|@grpc|protobufjs|@azure|@typespec)\/|src\/cloud\/\w+-sdk\.ts$/;
+  const sdkCode =
+    /node_modules\/(@aws-sdk|@aws-crypto|@smithy|@google-cloud|google-gax|google-auth-library|gaxios|gcp-metadata|@grpc|protobufjs|@azure|@typespec)\/|src\/cloud\/\w+-sdk\.ts$/;
   const leaked = Object.keys(mainResult.metafile.inputs).filter((p) => sdkCode.test(p));
   if (leaked.length > 0) throw new Error(`SDK code leaked into the main bundle: ${leaked.slice(0, 5).join(', ')}`);
 

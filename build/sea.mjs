@@ -37,7 +37,10 @@ function nodeBinary(arch) {
   const node = path.join(dir, 'package', 'bin', 'node');
   if (existsSync(node)) return node;
   mkdirSync(dir, { recursive: true });
-  const tarball = execFileSync('npm', ['pack', '--silent', `node-linux-${arch}@${nodeVersion()}`], { cwd: dir, encoding: 'utf8' }).trim().split('\n').at(-1);
+  const tarball = execFileSync('npm', ['pack', '--silent', `node-linux-${arch}@${nodeVersion()}`], { cwd: dir, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .at(-1);
   execFileSync('tar', ['-xzf', tarball, 'package/bin/node'], { cwd: dir });
   rmSync(path.join(dir, tarball));
   return node;

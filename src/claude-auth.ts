@@ -119,7 +119,7 @@ export function effectiveEnvironment(env: NodeJS.ProcessEnv, settings: SettingsL
   const overrides = [...touchedBy].map(([name, { path, unset }]) =>
     unset
       ? `the env block of ${path} unsets ${name}${set(env[name]) ? ', which the command was given' : ''}`
-      : `the env block of ${path} sets ${name}${set(env[name]) ? ', replacing the command\'s own' : ''}`,
+      : `the env block of ${path} sets ${name}${set(env[name]) ? ", replacing the command's own" : ''}`,
   );
   return { env: result, overrides };
 }
@@ -148,7 +148,8 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   if (providers.length > 1) {
     conflicts.push(`${providers.map(([name]) => name).join(' and ')} are all set: Claude Code uses one provider; set only one`);
   }
-  for (const [name, what] of providers.slice(0, 1)) present.push({ id: 'provider', label: `${what} (${name})`, sentAs: `requests go to ${what}, not to the Anthropic API` });
+  for (const [name, what] of providers.slice(0, 1))
+    present.push({ id: 'provider', label: `${what} (${name})`, sentAs: `requests go to ${what}, not to the Anthropic API` });
   if (set(env.ANTHROPIC_AUTH_TOKEN)) present.push({ id: 'auth-token', label: 'ANTHROPIC_AUTH_TOKEN', sentAs: 'Authorization: Bearer' });
   if (set(env.ANTHROPIC_API_KEY)) present.push({ id: 'api-key', label: 'ANTHROPIC_API_KEY', sentAs: 'x-api-key' });
   if (helper && !bare) present.push({ id: 'api-key-helper', label: `apiKeyHelper in ${helper.path}`, sentAs: 'Authorization: Bearer and x-api-key' });
@@ -160,11 +161,7 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   if (inputs.credentialsFile && !bare) present.push({ id: 'credentials-file', label: 'the credentials file', sentAs: 'Authorization: Bearer (OAuth)' });
 
   if (bare) {
-    const ignored = [
-      helper && `apiKeyHelper in ${helper.path}`,
-      oauthVariable,
-      inputs.credentialsFile && 'the credentials file',
-    ].filter(Boolean);
+    const ignored = [helper && `apiKeyHelper in ${helper.path}`, oauthVariable, inputs.credentialsFile && 'the credentials file'].filter(Boolean);
     if (ignored.length > 0) shadowings.push(`--bare in the command: Claude Code ignores ${ignored.join(', ')}; give it ANTHROPIC_API_KEY, or drop --bare`);
   }
 
@@ -183,7 +180,8 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
 
   const installedId = { 'credentials-file': 'credentials-file', 'oauth-token': 'oauth-token', 'api-key': 'api-key' } as const;
   const installedShadowed = inputs.installed !== undefined && winner?.id !== installedId[inputs.installed];
-  if (inputs.installed && !winner) shadowings.push(`no credential at all reaches Claude Code, although claude-entry installed ${describeInstalled(inputs.installed)}`);
+  if (inputs.installed && !winner)
+    shadowings.push(`no credential at all reaches Claude Code, although claude-entry installed ${describeInstalled(inputs.installed)}`);
   shadowings.push(...conflicts);
   return { winner, shadowings, installedShadowed, conflicts };
 }

@@ -35,7 +35,13 @@ export function readClaudeSettings(configDir: string, cwd: string, user?: Target
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) continue;
     const { env, apiKeyHelper, permissions } = parsed as Record<string, unknown>;
     const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-    layers.push({ scope, path: file, env: isObject(env) ? env : undefined, apiKeyHelper, defaultMode: isObject(permissions) ? permissions.defaultMode : undefined });
+    layers.push({
+      scope,
+      path: file,
+      env: isObject(env) ? env : undefined,
+      apiKeyHelper,
+      defaultMode: isObject(permissions) ? permissions.defaultMode : undefined,
+    });
   }
   return layers;
 }

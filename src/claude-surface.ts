@@ -56,12 +56,15 @@ export function inspectSurface(inputs: SurfaceInputs): Surface {
   const problems = picture.installedShadowed ? [...picture.shadowings] : [...picture.conflicts];
   if (bypass.refused) problems.push(bypass.refused);
   const lines = describeAuth(picture);
-  if (bypass.setSandbox) lines.push('the command runs as root with CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: IS_SANDBOX=1 is set for it, so Claude Code accepts bypass permissions');
+  if (bypass.setSandbox)
+    lines.push('the command runs as root with CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: IS_SANDBOX=1 is set for it, so Claude Code accepts bypass permissions');
 
   const startWarnings: string[] = [];
   if (picture.installedShadowed && installed) {
     const using = picture.winner ? `${picture.winner.label}` : 'nothing';
-    startWarnings.push(`Claude Code will not use the login claude-entry installed (${describeInstalled(installed)}) but ${using}: ${picture.shadowings.join('; ')}`);
+    startWarnings.push(
+      `Claude Code will not use the login claude-entry installed (${describeInstalled(installed)}) but ${using}: ${picture.shadowings.join('; ')}`,
+    );
   }
   if (bypass.refused) startWarnings.push(bypass.refused);
   return { picture, lines, problems, startWarnings, setSandbox: bypass.setSandbox };

@@ -228,9 +228,10 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = p
   const v = parsed.values;
   if (v.help && command.length === 0) return { action: 'help', text: USAGE };
   if (v.version) return { action: 'version' };
-  const sub = own.length === argv.length - command.length && (SUBCOMMANDS as readonly string[]).includes(command[0] ?? '')
-    ? (command[0] as (typeof SUBCOMMANDS)[number])
-    : undefined;
+  const sub =
+    own.length === argv.length - command.length && (SUBCOMMANDS as readonly string[]).includes(command[0] ?? '')
+      ? (command[0] as (typeof SUBCOMMANDS)[number])
+      : undefined;
   if (sub) return parseSubcommand(sub, command.slice(1), v, env, cwd);
   if (v.help) return { action: 'help', text: USAGE };
   if (command.length === 0 || command[0] === '') {
@@ -239,13 +240,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = p
   return { action: 'run', command, config: buildConfig(v, env, cwd) };
 }
 
-function parseSubcommand(
-  sub: (typeof SUBCOMMANDS)[number],
-  args: string[],
-  common: CommonValues,
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-): Invocation {
+function parseSubcommand(sub: (typeof SUBCOMMANDS)[number], args: string[], common: CommonValues, env: NodeJS.ProcessEnv, cwd: string): Invocation {
   // doctor -- COMMAND: the command a start would run, for what depends on it (--bare, root bypass)
   const dashes = sub === 'doctor' ? args.indexOf('--') : -1;
   const command = dashes >= 0 ? args.slice(dashes + 1) : [];
@@ -256,7 +251,16 @@ function parseSubcommand(
   } catch (error) {
     throw new UsageError(`${sub}: ${parseArgsMessage(error)} (see claude-entry ${sub} --help)`);
   }
-  const v = parsed.values as CommonValues & { help?: boolean; 'min-valid'?: string; online?: boolean; 'online-accept-unknown'?: boolean; json?: boolean; from?: string; to?: string; format?: string };
+  const v = parsed.values as CommonValues & {
+    help?: boolean;
+    'min-valid'?: string;
+    online?: boolean;
+    'online-accept-unknown'?: boolean;
+    json?: boolean;
+    from?: string;
+    to?: string;
+    format?: string;
+  };
   if (v.help) return { action: 'help', text: subcommandUsage[sub] };
   const config = buildConfig({ ...common, ...v }, env, cwd);
   switch (sub) {
@@ -281,7 +285,18 @@ function parseSubcommand(
   }
 }
 
-type CommonValues = { user?: string; source?: string; trust?: string; optional?: boolean; 'skip-permissions-prompt'?: boolean; 'allow-root-bypass'?: boolean; timeout?: string; sync?: string; log?: string; 'log-format'?: string };
+type CommonValues = {
+  user?: string;
+  source?: string;
+  trust?: string;
+  optional?: boolean;
+  'skip-permissions-prompt'?: boolean;
+  'allow-root-bypass'?: boolean;
+  timeout?: string;
+  sync?: string;
+  log?: string;
+  'log-format'?: string;
+};
 
 /** One place where flags meet their CLAUDE_ENTRY_* twins. */
 export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string): Config {
@@ -296,10 +311,12 @@ export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string
   const from = (flag: string, variable: string, flagValue: string | undefined) => (flagValue !== undefined ? flag : variable);
   const logLevelText = v.log ?? env.CLAUDE_ENTRY_LOG;
   const logLevel = parseLogLevel(logLevelText);
-  if (logLevelText && !logLevel) throw badValue(from('--log', 'CLAUDE_ENTRY_LOG', v.log), `${shown(logLevelText)} is not one of debug, info, warn, error, silent`);
+  if (logLevelText && !logLevel)
+    throw badValue(from('--log', 'CLAUDE_ENTRY_LOG', v.log), `${shown(logLevelText)} is not one of debug, info, warn, error, silent`);
   const logFormatText = v['log-format'] ?? env.CLAUDE_ENTRY_LOG_FORMAT ?? 'text';
   const logFormat = logFormatText.toLowerCase();
-  if (logFormat !== 'text' && logFormat !== 'json') throw badValue(from('--log-format', 'CLAUDE_ENTRY_LOG_FORMAT', v['log-format']), `${shown(logFormatText)} is not text or json`);
+  if (logFormat !== 'text' && logFormat !== 'json')
+    throw badValue(from('--log-format', 'CLAUDE_ENTRY_LOG_FORMAT', v['log-format']), `${shown(logFormatText)} is not text or json`);
   const trust = (v.trust ?? env.CLAUDE_ENTRY_TRUST ?? '')
     .split(',')
     .map((s) => s.trim())

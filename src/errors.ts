@@ -66,9 +66,7 @@ export class SourceNotConfigured extends Error {
 
 /** The short reason from a Node system error, never its path or data. */
 export function errnoCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error
-    ? String((error as { code: unknown }).code)
-    : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
 }
 
 /**

@@ -241,7 +241,10 @@ export function stageFile(p: string, data: string, w: Writer): StagedFile {
         if (error instanceof StoreConflictError) throw error;
         const code = errnoCode(error);
         if (code === 'EBUSY' || code === 'EXDEV') {
-          throw new WriteError(`cannot replace ${p}: it is a mount point (mount the secret elsewhere, e.g. /run/secrets/claude-credentials, and claude-entry copies it)`, { cause: error });
+          throw new WriteError(
+            `cannot replace ${p}: it is a mount point (mount the secret elsewhere, e.g. /run/secrets/claude-credentials, and claude-entry copies it)`,
+            { cause: error },
+          );
         }
         throw writeError(error, `cannot write ${p}`, w);
       }
@@ -318,7 +321,9 @@ export function fixFileInPlace(p: string, w: Writer): void {
       const stat = fs.fstatSync(fd);
       if (!stat.isFile()) throw new WriteError(`${p} is not a regular file`);
       if (stat.nlink > 1 && w.user.switching) {
-        throw new WriteError(`${p} has ${stat.nlink} hard links; claude-entry does not change a file that may also be someone else's (copy it instead of linking it)`);
+        throw new WriteError(
+          `${p} has ${stat.nlink} hard links; claude-entry does not change a file that may also be someone else's (copy it instead of linking it)`,
+        );
       }
       if (w.user.switching && (stat.uid !== w.user.uid || stat.gid !== w.user.gid)) {
         if (asUser) {
@@ -426,7 +431,9 @@ export function checkWritable(dir: string, w: Writer): void {
     fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
   } catch (error) {
     if (errnoCode(error) === 'EROFS') {
-      throw new WriteError(`${existing} is on a read-only file system; give the user a writable home (e.g. a tmpfs or a volume at ${existing}) or set CLAUDE_CONFIG_DIR`);
+      throw new WriteError(
+        `${existing} is on a read-only file system; give the user a writable home (e.g. a tmpfs or a volume at ${existing}) or set CLAUDE_CONFIG_DIR`,
+      );
     }
     const owner = fs.statSync(existing).uid;
     throw new WriteError(
@@ -497,11 +504,16 @@ export function removeCreatedDirectories(w: Writer): void {
 function writeError(error: unknown, what: string, w: Writer): WriteError {
   const code = errnoCode(error);
   const hint =
-    code === 'EROFS' ? 'read-only file system'
-    : code === 'EACCES' || code === 'EPERM' ? `permission denied for ${guarded(w) ? `${who(w)} (uid ${w.user.uid})` : `uid ${process.getuid!()}`}${w.user.switching ? '' : ' (not root, so files are written as this uid)'}`
-    : code === 'ENOSPC' ? 'no space left on device'
-    : code === 'EDQUOT' ? 'disk quota exceeded'
-    : code === 'ELOOP' ? 'a symbolic link is in the way'
-    : (code ?? 'unknown error');
+    code === 'EROFS'
+      ? 'read-only file system'
+      : code === 'EACCES' || code === 'EPERM'
+        ? `permission denied for ${guarded(w) ? `${who(w)} (uid ${w.user.uid})` : `uid ${process.getuid!()}`}${w.user.switching ? '' : ' (not root, so files are written as this uid)'}`
+        : code === 'ENOSPC'
+          ? 'no space left on device'
+          : code === 'EDQUOT'
+            ? 'disk quota exceeded'
+            : code === 'ELOOP'
+              ? 'a symbolic link is in the way'
+              : (code ?? 'unknown error');
   return new WriteError(`${what}: ${hint}`, { cause: error });
 }

@@ -62,50 +62,52 @@ export function install(
     const touched = [paths.claudeJsonPath, `${paths.claudeJsonPath}.lock`, paths.credentialsPath, statePath(paths.configDir)];
     const asUserThroughout = touched.every((p) => userControls(p, w.user));
     const inRights = <T>(fn: () => T): T => (asUserThroughout ? withRightsOf(w.user, fn) : fn());
-    return inRights(() => withFileLock(paths.claudeJsonPath, writer, () => {
-      // Under the lock no other start is writing: a temp of ours found now is a crash's leftover.
-      removeStaleTempFiles(paths.configDir, path.basename(paths.credentialsPath), writer);
-      removeStaleTempFiles(paths.configDir, STATE_FILE, writer);
+    return inRights(() =>
+      withFileLock(paths.claudeJsonPath, writer, () => {
+        // Under the lock no other start is writing: a temp of ours found now is a crash's leftover.
+        removeStaleTempFiles(paths.configDir, path.basename(paths.credentialsPath), writer);
+        removeStaleTempFiles(paths.configDir, STATE_FILE, writer);
 
-      const claudeJsonTarget = writeTarget(paths.claudeJsonPath, writer);
-      removeStaleTempFiles(path.dirname(claudeJsonTarget), path.basename(claudeJsonTarget), writer);
-      const existing = readJsonObject(claudeJsonTarget, writer);
-      const merged = mergeClaudeJson(existing ?? {}, {
-        trust: options.trust,
-        apiKey: credential?.kind === 'api-key' ? credential.key : undefined,
-        skipPermissionsPrompt: options.skipPermissionsPrompt,
-      });
-      const claudeJsonText = JSON.stringify(merged, null, 2) + '\n';
-      const claudeJsonChanged = existing === undefined || JSON.stringify(existing, null, 2) + '\n' !== claudeJsonText;
+        const claudeJsonTarget = writeTarget(paths.claudeJsonPath, writer);
+        removeStaleTempFiles(path.dirname(claudeJsonTarget), path.basename(claudeJsonTarget), writer);
+        const existing = readJsonObject(claudeJsonTarget, writer);
+        const merged = mergeClaudeJson(existing ?? {}, {
+          trust: options.trust,
+          apiKey: credential?.kind === 'api-key' ? credential.key : undefined,
+          skipPermissionsPrompt: options.skipPermissionsPrompt,
+        });
+        const claudeJsonText = JSON.stringify(merged, null, 2) + '\n';
+        const claudeJsonChanged = existing === undefined || JSON.stringify(existing, null, 2) + '\n' !== claudeJsonText;
 
-      let credentialsFile: StagedFile | undefined;
-      let fixInPlace = false;
-      if (credential?.kind === 'credentials-json') {
-        if (inPlace || keepsNewerPairInPlace(credential, paths.credentialsPath, writer)) fixInPlace = true;
-        else credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, writer), JSON.stringify(credential.file, null, 2) + '\n', writer));
-      }
-      const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, writer)) : undefined;
-      const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, writer)) : undefined;
-
-      // Everything is on disk in full: now replace, the login first.
-      if (fixInPlace) fixFileInPlace(paths.credentialsPath, writer);
-      if (credentialsFile) {
-        credentialsFile.commit();
-        w.log.info(`wrote ${paths.credentialsPath} (0600, uid ${w.user.uid})`);
-      }
-      if (claudeJsonFile) {
-        if (existing === undefined) {
-          const aside = setAsideInvalid(claudeJsonTarget, writer);
-          w.log.warn(`${claudeJsonTarget} was not valid JSON; kept it as ${aside} and wrote a new one`);
+        let credentialsFile: StagedFile | undefined;
+        let fixInPlace = false;
+        if (credential?.kind === 'credentials-json') {
+          if (inPlace || keepsNewerPairInPlace(credential, paths.credentialsPath, writer)) fixInPlace = true;
+          else credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, writer), JSON.stringify(credential.file, null, 2) + '\n', writer));
         }
-        claudeJsonFile.commit();
-        w.log.info(`updated ${paths.claudeJsonPath} (onboarding done${options.trust.length ? `, trusted ${options.trust.join(', ')}` : ''})`);
-      } else {
-        w.log.debug(`${paths.claudeJsonPath} already up to date`);
-      }
-      stateFile?.commit();
-      return { wroteCredentials: credentialsFile !== undefined, claudeJsonChanged };
-    }));
+        const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, writer)) : undefined;
+        const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, writer)) : undefined;
+
+        // Everything is on disk in full: now replace, the login first.
+        if (fixInPlace) fixFileInPlace(paths.credentialsPath, writer);
+        if (credentialsFile) {
+          credentialsFile.commit();
+          w.log.info(`wrote ${paths.credentialsPath} (0600, uid ${w.user.uid})`);
+        }
+        if (claudeJsonFile) {
+          if (existing === undefined) {
+            const aside = setAsideInvalid(claudeJsonTarget, writer);
+            w.log.warn(`${claudeJsonTarget} was not valid JSON; kept it as ${aside} and wrote a new one`);
+          }
+          claudeJsonFile.commit();
+          w.log.info(`updated ${paths.claudeJsonPath} (onboarding done${options.trust.length ? `, trusted ${options.trust.join(', ')}` : ''})`);
+        } else {
+          w.log.debug(`${paths.claudeJsonPath} already up to date`);
+        }
+        stateFile?.commit();
+        return { wroteCredentials: credentialsFile !== undefined, claudeJsonChanged };
+      }),
+    );
   } catch (error) {
     for (const file of staged) file.abort();
     removeCreatedDirectories(writer);

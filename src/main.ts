@@ -57,7 +57,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       }
       case 'doctor': {
         const { runDoctor } = await import('./commands/doctor.js');
-        const { code, output } = await runDoctor(env, invocation.config.source, invocation.config.user, Date.now(), invocation.command, invocation.config.allowRootBypass);
+        const { code, output } = await runDoctor(
+          env,
+          invocation.config.source,
+          invocation.config.user,
+          Date.now(),
+          invocation.command,
+          invocation.config.allowRootBypass,
+        );
         process.stdout.write(log.redact(output) + '\n');
         return code;
       }
@@ -82,9 +89,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     process.exit(signalExitCode(signal));
   }, log);
   if (process.pid === 1) {
-    log.warn(
-      'running as PID 1: orphaned processes will not be reaped; use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"]',
-    );
+    log.warn('running as PID 1: orphaned processes will not be reaped; use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"]');
   }
 
   // 1. who we write for and run as
@@ -123,7 +128,9 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   // Whatever can fail before the command runs fails here, before anything is written: the
   // drop to the user (too many groups, no CAP_SETGID) and the command as the user will see it.
   checkCanBecome(user);
-  const envRefs = splitReferences(config.source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));
+  const envRefs = splitReferences(config.source ?? '')
+    .filter((r) => r.startsWith('env:'))
+    .map((r) => r.slice(4));
   const child = childEnvironment(env, resolution, user, envRefs);
   applyEnvSecrets(child.env, envRequests, filled);
   resolveCommand(command[0]!, child.env.PATH, user);
@@ -138,7 +145,12 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   const state = resolution && {
     source: resolution.fetched.source,
     kind: resolution.credential.kind,
-    deliveredAs: resolution.credential.kind === 'credentials-json' ? paths.credentialsPath : resolution.credential.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY',
+    deliveredAs:
+      resolution.credential.kind === 'credentials-json'
+        ? paths.credentialsPath
+        : resolution.credential.kind === 'oauth-token'
+          ? 'CLAUDE_CODE_OAUTH_TOKEN'
+          : 'ANTHROPIC_API_KEY',
     startedAt: new Date().toISOString(),
     version: __VERSION__,
     sync: syncStore ? { mode: config.sync, store: syncStore.describe } : undefined,

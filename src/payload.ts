@@ -113,9 +113,7 @@ function parseDirect(text: string, source: string, now: number): Credential | un
     );
   }
   if (text.startsWith('sk-ant-')) {
-    throw new ConfigError(
-      `${source}: unrecognised sk-ant- token type (expected ${OAUTH_TOKEN_PREFIX} or ${API_KEY_PREFIX})`,
-    );
+    throw new ConfigError(`${source}: unrecognised sk-ant- token type (expected ${OAUTH_TOKEN_PREFIX} or ${API_KEY_PREFIX})`);
   }
   return undefined;
 }

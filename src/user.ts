@@ -52,7 +52,14 @@ export function parseGroup(text: string): GroupEntry[] {
     if (f.length < 4) continue;
     const gid = toId(f[2]!);
     if (gid === undefined) continue;
-    entries.push({ name: f[0]!, gid, members: f[3]!.split(',').map((m) => m.trim()).filter(Boolean) });
+    entries.push({
+      name: f[0]!,
+      gid,
+      members: f[3]!
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    });
   }
   return entries;
 }
@@ -117,8 +124,7 @@ export function resolveTargetUser(
     throw new ConfigError(`CLAUDE_ENTRY_USER: "${spec}" is not a user (expected name, uid, name:group or uid:gid)`);
   }
   const numericUid = toId(userPart);
-  const entry =
-    numericUid !== undefined ? db.passwd.find((p) => p.uid === numericUid) : db.passwd.find((p) => p.name === userPart);
+  const entry = numericUid !== undefined ? db.passwd.find((p) => p.uid === numericUid) : db.passwd.find((p) => p.name === userPart);
   if (!entry) {
     throw new ConfigError(
       numericUid !== undefined

@@ -96,11 +96,7 @@ export const SYNC_STARTED = /claude-entry: sync: (push|pull|both) between /;
  * command that wrote at once would race the watcher's start. `whenStarted` runs at that moment,
  * before the script is let go (to change the store behind the supervisor's back, say).
  */
-export function runSupervised(
-  script: string,
-  scriptArgs: string[],
-  options: RunOptions & { whenStarted?: () => unknown } = {},
-): Promise<RunResult> {
+export function runSupervised(script: string, scriptArgs: string[], options: RunOptions & { whenStarted?: () => unknown } = {}): Promise<RunResult> {
   const gate = path.join(tempDir('claude-entry-gate-'), 'go');
   let opened = false;
   const held = `i=0; while [ ! -e '${gate}' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ${script}`;

@@ -103,7 +103,9 @@ function setup() {
   }
   const nodes = missingNodes();
   if (nodes.length > 0 || missingPostject()) {
-    process.stdout.write(`setup: Node ${nodes.join(', ') || NODE_MAJORS.join(', ')} for the compatibility tests and postject, into tools/nodes (from the npm registry)\n`);
+    process.stdout.write(
+      `setup: Node ${nodes.join(', ') || NODE_MAJORS.join(', ')} for the compatibility tests and postject, into tools/nodes (from the npm registry)\n`,
+    );
     run(['npm', 'ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: NODES });
   } else {
     process.stdout.write(`setup: Node ${NODE_MAJORS.join(', ')} present in tools/nodes\n`);

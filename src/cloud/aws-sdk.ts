@@ -144,7 +144,9 @@ export async function writeSecret(ref: AwsSecretRef, payload: string, options: C
     }
     if (!staged) throw new SourceUnavailableError(`${source}: PutSecretValue answered without a VersionId`);
     try {
-      await session.send(new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: staged, RemoveFromVersionId: removeFrom }));
+      await session.send(
+        new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: staged, RemoveFromVersionId: removeFrom }),
+      );
     } catch (error) {
       if (errorCode(error) !== 'InvalidParameterException' && errorCode(error) !== 'ResourceNotFoundException') throw error;
       // The documented failure when AWSCURRENT is no longer on RemoveFromVersionId; confirmed
@@ -207,10 +209,13 @@ function openSession(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOption
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      abort.abort();
-      reject(deadlineError(source, attempts));
-    }, Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => {
+        abort.abort();
+        reject(deadlineError(source, attempts));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
   });
   timeout.catch(() => undefined); // raced by each call; unobserved when no call is pending
 
@@ -352,10 +357,16 @@ function classify(error: unknown, ref: AwsSecretRef, source: string, endpoint: s
     return new ConfigError(`${where}: ${what}; check the name, the region (${ref.region ?? 'from the profile'}) and the account`, cause);
   }
   if (code === 'AccessDeniedException' && op === 'write') {
-    return new SourceUnavailableError(`${where}: access denied writing${providerMessage(error)}; check that the role or user may call ${WRITE_PERMISSIONS}`, cause);
+    return new SourceUnavailableError(
+      `${where}: access denied writing${providerMessage(error)}; check that the role or user may call ${WRITE_PERMISSIONS}`,
+      cause,
+    );
   }
   if (code === 'EncryptionFailure' || (op === 'write' && /^KMS/.test(code))) {
-    return new SourceUnavailableError(`${where}: the new value cannot be encrypted${providerMessage(error)}; check kms:GenerateDataKey on the secret's KMS key and that the key is enabled`, cause);
+    return new SourceUnavailableError(
+      `${where}: the new value cannot be encrypted${providerMessage(error)}; check kms:GenerateDataKey on the secret's KMS key and that the key is enabled`,
+      cause,
+    );
   }
   if (code === 'AccessDeniedException') {
     return new SourceUnavailableError(
@@ -383,16 +394,25 @@ function classify(error: unknown, ref: AwsSecretRef, source: string, endpoint: s
     return new ConfigError(`${source}: no AWS region; use the full ARN, or set AWS_REGION (or AWS_DEFAULT_REGION)`, cause);
   }
   if (code === 'LimitExceededException' && op === 'write') {
-    return new SourceUnavailableError(`${where}: Secrets Manager refused a new version${providerMessage(error)}; too many versions or secrets in the account: try again later`, cause);
+    return new SourceUnavailableError(
+      `${where}: Secrets Manager refused a new version${providerMessage(error)}; too many versions or secrets in the account: try again later`,
+      cause,
+    );
   }
   if (code === 'InvalidRequestException' || code === 'InvalidParameterException' || code === 'ValidationException') {
-    return new ConfigError(`${where}: the request was refused${providerMessage(error)}; check the secret's state (scheduled for deletion?) and the version`, cause);
+    return new ConfigError(
+      `${where}: the request was refused${providerMessage(error)}; check the secret's state (scheduled for deletion?) and the version`,
+      cause,
+    );
   }
   if (THROTTLED.has(code)) {
     return new SourceUnavailableError(`${where}: still throttled after the SDK's retries; try again later or raise the account's Secrets Manager quota`, cause);
   }
   if (NETWORK.has(code)) {
-    return new SourceUnavailableError(`${where}: cannot reach ${endpoint ?? `Secrets Manager in ${ref.region ?? 'the profile region'}`}; check the network path (VPC endpoint, proxy, DNS)`, cause);
+    return new SourceUnavailableError(
+      `${where}: cannot reach ${endpoint ?? `Secrets Manager in ${ref.region ?? 'the profile region'}`}; check the network path (VPC endpoint, proxy, DNS)`,
+      cause,
+    );
   }
   if (status !== undefined && status >= 500) {
     return new SourceUnavailableError(`${where}: Secrets Manager is failing; try again later`, cause);

@@ -254,9 +254,11 @@ function timedOut(ref: AzureSecretRef, last: LastAnswer): SourceUnavailableError
   if (last.status !== undefined) {
     const answer = `HTTP ${last.status}${last.code ? ` ${last.code}` : ''}`;
     const hint =
-      last.status === 429 ? 'the vault is throttling requests (too many callers on this vault)'
-      : last.status >= 500 ? 'the vault kept failing; check the Azure status page and retry'
-      : 'check the vault and the network';
+      last.status === 429
+        ? 'the vault is throttling requests (too many callers on this vault)'
+        : last.status >= 500
+          ? 'the vault kept failing; check the Azure status page and retry'
+          : 'check the vault and the network';
     return new SourceUnavailableError(`${ref.ref}: no usable answer ${within}, the last was ${answer}; ${hint}`);
   }
   if (last.networkError) {
@@ -300,7 +302,9 @@ function describeFailure(error: unknown, ref: AzureSecretRef, log: Logger, acces
     }
     if (status === 403) return new SourceUnavailableError(`${at}: access denied (${answer}); ${accessHint}`);
     if (status === 409) {
-      return new ConfigError(`${at}: the vault refused the write (${answer}); a deleted ${secret} that is still recoverable must be recovered or purged before it can be set again`);
+      return new ConfigError(
+        `${at}: the vault refused the write (${answer}); a deleted ${secret} that is still recoverable must be recovered or purged before it can be set again`,
+      );
     }
     if (status === 401) {
       return new SourceUnavailableError(`${at}: the vault rejected the access token (${answer}); check that the identity is in the vault's tenant`);
@@ -326,9 +330,7 @@ const CREDENTIAL_HINT =
  */
 function configuredButFailed(error: unknown): string | undefined {
   const errors = ((error as { errors?: unknown[] }).errors ?? [error]) as { name?: string; message?: string }[];
-  const failed = errors.find(
-    (e) => e?.name !== 'CredentialUnavailableError' || /Authentication failed|status code [45]\d\d/i.test(e.message ?? ''),
-  );
+  const failed = errors.find((e) => e?.name !== 'CredentialUnavailableError' || /Authentication failed|status code [45]\d\d/i.test(e.message ?? ''));
   return failed ? firstLine(failed.message) : undefined;
 }
 

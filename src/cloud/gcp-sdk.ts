@@ -87,7 +87,9 @@ export async function writeSecret(ref: GcpSecretRef, payload: string, options: C
   await withClient(ref, options, async ({ client, project, endpoint, debug }) => {
     const secret = secretName(ref, project);
     const latest = `${secret}/versions/latest`;
-    log.debug(`${ref.text}: adding a version to ${secret} at ${describeEndpoint(endpoint)}${ifVersion ? ` if version ${versionNumber(ifVersion)} is still the latest` : ''}`);
+    log.debug(
+      `${ref.text}: adding a version to ${secret} at ${describeEndpoint(endpoint)}${ifVersion ? ` if version ${versionNumber(ifVersion)} is still the latest` : ''}`,
+    );
     if (ifVersion !== undefined) {
       const before = versionNumber((await readVersion(client, latest, deadline, debug))?.name ?? undefined);
       if (before !== versionNumber(ifVersion)) {
@@ -127,7 +129,13 @@ export async function writeSecret(ref: GcpSecretRef, payload: string, options: C
 type AddResponse = protos.google.cloud.secretmanager.v1.ISecretVersion;
 
 /** CreateSecret; a secret created meanwhile by someone else (ALREADY_EXISTS) is as good. */
-async function createSecret(client: SecretManagerServiceClient, ref: GcpSecretRef, project: string, deadline: number, debug: (m: string) => void): Promise<void> {
+async function createSecret(
+  client: SecretManagerServiceClient,
+  ref: GcpSecretRef,
+  project: string,
+  deadline: number,
+  debug: (m: string) => void,
+): Promise<void> {
   // Regional secrets live in their location and take no replication policy.
   const secret = ref.location ? {} : { replication: { automatic: {} } };
   try {
@@ -142,7 +150,12 @@ async function createSecret(client: SecretManagerServiceClient, ref: GcpSecretRe
 }
 
 /** AccessSecretVersion with retries; NOT_FOUND (no secret, no versions, no such version) is undefined. */
-async function readVersion(client: SecretManagerServiceClient, name: string, deadline: number, debug: (m: string) => void): Promise<AccessResponse | undefined> {
+async function readVersion(
+  client: SecretManagerServiceClient,
+  name: string,
+  deadline: number,
+  debug: (m: string) => void,
+): Promise<AccessResponse | undefined> {
   try {
     return await accessWithRetries(client, name, deadline, debug);
   } catch (error) {
@@ -330,7 +343,7 @@ export function describeFailure(error: unknown, ref: GcpSecretRef, endpoint: Gcp
       return new SourceUnavailableError(
         error.call === 'add'
           ? `${ref.text}: GCP Secret Manager: permission denied adding a version (PERMISSION_DENIED${said(failure)}); grant the workload's ` +
-              "service account roles/secretmanager.secretVersionAdder (secretmanager.versions.add) on the secret or its project, " +
+              'service account roles/secretmanager.secretVersionAdder (secretmanager.versions.add) on the secret or its project, ' +
               'and roles/secretmanager.secretAccessor to read it back'
           : `${ref.text}: GCP Secret Manager: the secret does not exist and creating it was denied (PERMISSION_DENIED${said(failure)}); ` +
               'create it first (gcloud secrets create), or grant a role with secretmanager.secrets.create on the project ' +
@@ -364,10 +377,9 @@ export function describeFailure(error: unknown, ref: GcpSecretRef, endpoint: Gcp
     case Status.NOT_FOUND:
       return new ConfigError(`${prefix}: not found (NOT_FOUND${said(error)}); check the project, the secret name and the version`, { cause: error });
     case Status.FAILED_PRECONDITION:
-      return new ConfigError(
-        `${prefix}: the version cannot be accessed (FAILED_PRECONDITION${said(error)}); enable it or name another version`,
-        { cause: error },
-      );
+      return new ConfigError(`${prefix}: the version cannot be accessed (FAILED_PRECONDITION${said(error)}); enable it or name another version`, {
+        cause: error,
+      });
     case Status.INVALID_ARGUMENT:
     case Status.OUT_OF_RANGE:
       return new ConfigError(`${prefix}: the service rejected the request (${name}${said(error)}); check the reference`, { cause: error });
@@ -380,15 +392,13 @@ export function describeFailure(error: unknown, ref: GcpSecretRef, endpoint: Gcp
       );
     case Status.UNAUTHENTICATED:
       return new SourceUnavailableError(
-        `${prefix}: the credentials were rejected (UNAUTHENTICATED${said(error)}); ` +
-          'check GOOGLE_APPLICATION_CREDENTIALS or the workload identity binding',
+        `${prefix}: the credentials were rejected (UNAUTHENTICATED${said(error)}); ` + 'check GOOGLE_APPLICATION_CREDENTIALS or the workload identity binding',
         { cause: error },
       );
     case Status.DEADLINE_EXCEEDED:
-      return new SourceUnavailableError(
-        `${prefix}: no answer from ${at} within CLAUDE_ENTRY_TIMEOUT (DEADLINE_EXCEEDED); check network access to it`,
-        { cause: error },
-      );
+      return new SourceUnavailableError(`${prefix}: no answer from ${at} within CLAUDE_ENTRY_TIMEOUT (DEADLINE_EXCEEDED); check network access to it`, {
+        cause: error,
+      });
     default:
       return new SourceUnavailableError(`${prefix}: request failed (${name}${said(error)}); ${hintFor(name!, at, error)}`, { cause: error });
   }

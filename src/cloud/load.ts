@@ -120,7 +120,10 @@ export function cloudLink<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): So
       const payload = await beforeDeadline(
         sdk.fetchSecret(target.ref, { env: ctx.env, log: ctx.log, deadline }),
         deadline,
-        () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)} (CLAUDE_ENTRY_TIMEOUT); check the network path to the ${target.provider.toUpperCase()} endpoint`),
+        () =>
+          new SourceUnavailableError(
+            `${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)} (CLAUDE_ENTRY_TIMEOUT); check the network path to the ${target.provider.toUpperCase()} endpoint`,
+          ),
       );
       ctx.log.debug(`${target.source}: fetched in ${Date.now() - started} ms`);
       // The whole answer is secret, the keys `#key` did not select included.
@@ -151,7 +154,11 @@ export function cloudStore<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): S
   const readWhole = async () => {
     const sdk = await module();
     const o = options();
-    return beforeDeadline(sdk.readSecret(target.ref, o), o.deadline, () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)}`));
+    return beforeDeadline(
+      sdk.readSecret(target.ref, o),
+      o.deadline,
+      () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)}`),
+    );
   };
   return {
     describe: target.source,
@@ -173,7 +180,11 @@ export function cloudStore<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): S
         payload = mergeJsonKey(whole.payload, target.key, text);
       }
       const o = options();
-      await beforeDeadline(sdk.writeSecret(target.ref, payload, { ...o, ifVersion }), o.deadline, () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)}`));
+      await beforeDeadline(
+        sdk.writeSecret(target.ref, payload, { ...o, ifVersion }),
+        o.deadline,
+        () => new SourceUnavailableError(`${target.source}: no answer within ${formatSeconds(ctx.timeoutMs)}`),
+      );
     },
   };
 }

@@ -49,10 +49,20 @@ export async function runCheck(
   if (facts.found?.credential) for (const secret of secretsOf(facts.found.credential)) redactor.addSecret(secret);
   // What Claude Code will really use (never a value): in JSON always; in text, lines after the
   // status line only when something displaces the login or conflicts, so a good line stays one.
-  const surface = inspectSurface({ env: withDeliveredVariable(env, facts), paths: facts.paths, cwd: process.cwd(), user: facts.user, kind: facts.found?.kind, command: [], allowRootBypass: false });
+  const surface = inspectSurface({
+    env: withDeliveredVariable(env, facts),
+    paths: facts.paths,
+    cwd: process.cwd(),
+    user: facts.user,
+    kind: facts.found?.kind,
+    command: [],
+    allowRootBypass: false,
+  });
   report.claudeWillUse = surface.picture.winner?.label ?? null;
   report.shadowings = surface.picture.shadowings;
-  const output = redactor.redact(options.json ? JSON.stringify(report) : [formatLine(report), ...(surface.problems.length > 0 ? surface.lines : [])].join('\n'));
+  const output = redactor.redact(
+    options.json ? JSON.stringify(report) : [formatLine(report), ...(surface.problems.length > 0 ? surface.lines : [])].join('\n'),
+  );
   return { code: report.status === 'healthy' ? 0 : 1, output };
 }
 
@@ -82,7 +92,9 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
       report.expiresInMs = oauth.expiresAt - now;
       // With a refresh token Claude Code renews the access token itself: its expiry is routine.
       if (!report.refreshToken && report.expiresInMs < options.minValidMs) {
-        reasons.push(`the access token is valid for ${formatDuration(report.expiresInMs)}, less than ${formatDuration(options.minValidMs)}, and cannot be refreshed`);
+        reasons.push(
+          `the access token is valid for ${formatDuration(report.expiresInMs)}, less than ${formatDuration(options.minValidMs)}, and cannot be refreshed`,
+        );
       }
     }
   }
@@ -94,7 +106,8 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
     if (credential) {
       report.online = await checkOnline(credential, env, options.timeoutMs);
       const online = report.online;
-      if (online.state === 'rejected') reasons.push(`the Anthropic API rejected the credential (HTTP ${online.status}${online.error ? ` ${online.error}` : ''})`);
+      if (online.state === 'rejected')
+        reasons.push(`the Anthropic API rejected the credential (HTTP ${online.status}${online.error ? ` ${online.error}` : ''})`);
       if (online.state === 'unexpected' && !options.onlineAcceptUnknown) {
         reasons.push(
           `the Anthropic API answered HTTP ${online.status}${online.error ? ` ${online.error}` : ''}, which neither accepts nor rejects the credential (--online-accept-unknown counts it as healthy)`,

@@ -21,7 +21,14 @@ import type { TargetUser } from '../user.js';
 
 declare const __VERSION__: string;
 
-export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefined, userSpec: string | undefined, now = Date.now(), command: string[] = [], allowRootBypass = false): Promise<{ code: number; output: string }> {
+export async function runDoctor(
+  env: NodeJS.ProcessEnv,
+  source: string | undefined,
+  userSpec: string | undefined,
+  now = Date.now(),
+  command: string[] = [],
+  allowRootBypass = false,
+): Promise<{ code: number; output: string }> {
   const out: string[] = [];
   const problems: string[] = [];
   // Every secret doctor reads is registered here, and the whole output redacted at the end.
@@ -51,7 +58,10 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
         ? `  running as root: files chowned to ${user.uid}:${user.gid}, then the command runs as ${user.name ?? user.uid}`
         : `  not switching users: files written as uid ${uid}, the command runs as uid ${uid}`,
     );
-    if (user.switching && uid !== 0) problems.push(`CLAUDE_ENTRY_USER names ${user.name} but claude-entry runs as uid ${uid}, not root: run it as root (it drops privileges itself) or drop CLAUDE_ENTRY_USER`);
+    if (user.switching && uid !== 0)
+      problems.push(
+        `CLAUDE_ENTRY_USER names ${user.name} but claude-entry runs as uid ${uid}, not root: run it as root (it drops privileges itself) or drop CLAUDE_ENTRY_USER`,
+      );
     if (!user.switching) {
       try {
         checkWritable(paths.configDir, { user, log: createLogger({ level: 'silent' }) });
@@ -172,7 +182,9 @@ export async function runDoctor(env: NodeJS.ProcessEnv, source: string | undefin
   else say(`  supervise: Node ${process.version} has no process.execve (Node 22.15+ / 23.11+ has); signals are forwarded, the exit code passed on`);
   if (process.pid === 1) {
     say('  reaping: claude-entry is PID 1 and cannot reap orphaned processes');
-    problems.push('PID 1 cannot reap orphans: use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"] (shareProcessNamespace or an init in Kubernetes)');
+    problems.push(
+      'PID 1 cannot reap orphans: use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"] (shareProcessNamespace or an init in Kubernetes)',
+    );
   } else {
     const init = processName(1);
     const reapers = ['tini', 'docker-init', 'dumb-init', 'catatonit', 'systemd', 'init', 'runit', 's6-svscan'];
@@ -215,7 +227,13 @@ function processName(pid: number): string | undefined {
 }
 
 /** The credentials file already in the config dir: its login and its mode and owner. */
-function describeInPlace(file: string, user: TargetUser, now: number, addSecret: (s: string) => void, below: string): { line: string; problems: string[] } | undefined {
+function describeInPlace(
+  file: string,
+  user: TargetUser,
+  now: number,
+  addSecret: (s: string) => void,
+  below: string,
+): { line: string; problems: string[] } | undefined {
   const facts = fileFacts(file, user, below);
   if (!facts) return undefined;
   const problems = [...facts.problems];
@@ -226,7 +244,8 @@ function describeInPlace(file: string, user: TargetUser, now: number, addSecret:
     login = describeKind(credential);
     if (credential.kind === 'credentials-json') {
       const { expiresAt, refreshToken } = credential.oauth;
-      if (typeof expiresAt === 'number') login += expiresAt > now ? `, expires in ${formatDuration(expiresAt - now)}` : `, expired ${formatDuration(now - expiresAt)} ago`;
+      if (typeof expiresAt === 'number')
+        login += expiresAt > now ? `, expires in ${formatDuration(expiresAt - now)}` : `, expired ${formatDuration(now - expiresAt)} ago`;
       login += refreshToken ? ', refresh token present' : ', no refresh token';
     }
     problems.push(...credential.warnings.filter((w) => !/will refresh it/.test(w)));

@@ -50,9 +50,13 @@ export function readLocalLogin(options: Pick<ExportOptions, 'from'>, env: NodeJS
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new ConfigError(`no local login found: ${file} does not exist and there is no macOS keychain here; run \`claude\` and log in first, or give --from FILE`);
+      throw new ConfigError(
+        `no local login found: ${file} does not exist and there is no macOS keychain here; run \`claude\` and log in first, or give --from FILE`,
+      );
     }
-    throw new ConfigError(`no local login found in ${where} (security exited ${(error as { status?: number }).status ?? code}); run \`claude\` and log in first`);
+    throw new ConfigError(
+      `no local login found in ${where} (security exited ${(error as { status?: number }).status ?? code}); run \`claude\` and log in first`,
+    );
   }
   return toExported(parsePayload(text, where), where);
 }

@@ -58,7 +58,10 @@ export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefi
   const result: InPlace = { user, paths, state };
   const sourceFromState = (kind: Credential['kind']) => (state?.kind === kind ? state.source : undefined);
 
-  for (const [name, kind] of [['ANTHROPIC_API_KEY', 'api-key'], ['CLAUDE_CODE_OAUTH_TOKEN', 'oauth-token']] as const) {
+  for (const [name, kind] of [
+    ['ANTHROPIC_API_KEY', 'api-key'],
+    ['CLAUDE_CODE_OAUTH_TOKEN', 'oauth-token'],
+  ] as const) {
     const value = env[name];
     if (!value) continue;
     result.found = { kind, where: name, source: sourceFromState(kind) ?? name };
@@ -102,7 +105,12 @@ function isLink(p: string): boolean {
 export function fileFacts(file: string, user: TargetUser, below?: string): FileFacts | undefined {
   if (below !== undefined && linkFreePath(path.dirname(file), below) === false) {
     // Its mode and owner would be those of whatever the link points at: not reported.
-    return { path: file, mode: 0, uid: -1, problems: [`${path.dirname(file)} is reached through a symbolic link below ${below}; restart the container (claude-entry fixes it at start)`] };
+    return {
+      path: file,
+      mode: 0,
+      uid: -1,
+      problems: [`${path.dirname(file)} is reached through a symbolic link below ${below}; restart the container (claude-entry fixes it at start)`],
+    };
   }
   let stat: fs.Stats;
   try {
@@ -114,7 +122,8 @@ export function fileFacts(file: string, user: TargetUser, below?: string): FileF
   const restart = 'restart the container (claude-entry fixes it at start)';
   if (stat.isSymbolicLink()) facts.problems.push(`${file} is a symbolic link; ${restart}`);
   if (facts.mode !== 0o600) facts.problems.push(`${file} has mode ${facts.mode.toString(8).padStart(4, '0')}, not 0600; ${restart} or chmod 600 it`);
-  if (stat.uid !== user.uid) facts.problems.push(`${file} is owned by uid ${stat.uid}, not ${user.uid}, so Claude Code cannot save refreshed tokens; ${restart}`);
+  if (stat.uid !== user.uid)
+    facts.problems.push(`${file} is owned by uid ${stat.uid}, not ${user.uid}, so Claude Code cannot save refreshed tokens; ${restart}`);
   const dir = path.dirname(file);
   try {
     const d = fs.statSync(dir);

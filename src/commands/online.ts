@@ -33,7 +33,10 @@ export async function checkOnline(credential: Credential, env: NodeJS.ProcessEnv
   const secret = credential.kind === 'api-key' ? credential.key : credential.kind === 'oauth-token' ? credential.token : credential.oauth.accessToken;
   if (!HEADER_SAFE.test(secret)) {
     // fetch would throw a header-validation error that quotes the value.
-    return { state: 'unreachable', error: 'the credential holds characters that cannot be sent in an HTTP header (a space, a line break or a non-ASCII character); not sent' };
+    return {
+      state: 'unreachable',
+      error: 'the credential holds characters that cannot be sent in an HTTP header (a space, a line break or a non-ASCII character); not sent',
+    };
   }
   const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
   if (credential.kind === 'api-key') headers['x-api-key'] = secret;
@@ -48,7 +51,8 @@ export async function checkOnline(credential: Credential, env: NodeJS.ProcessEnv
   });
   const url = new URL(`${prefix}/v1/messages`);
   // fetch refuses a URL with credentials, with an error that quotes the URL.
-  if (base.username || base.password) return { state: 'unreachable', error: `${where}: ANTHROPIC_BASE_URL carries a user name or password, which check cannot send` };
+  if (base.username || base.password)
+    return { state: 'unreachable', error: `${where}: ANTHROPIC_BASE_URL carries a user name or password, which check cannot send` };
   let response: Response;
   try {
     // A redirect is reported, never followed: fetch would carry x-api-key to another host.

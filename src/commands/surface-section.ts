@@ -15,7 +15,9 @@ export function claudeSurfaceSection(
   command: string[],
   allowRootBypass: boolean,
 ): { lines: string[]; problems: string[] } {
-  const envRefs = splitReferences(source ?? '').filter((r) => r.startsWith('env:')).map((r) => r.slice(4));
+  const envRefs = splitReferences(source ?? '')
+    .filter((r) => r.startsWith('env:'))
+    .map((r) => r.slice(4));
   const child = childEnvironment(env, resolved, target.user, envRefs);
   // What a start would fill from secrets is there too (a placeholder: doctor fetches nothing).
   try {
@@ -23,7 +25,18 @@ export function claudeSurfaceSection(
   } catch {
     // doctor reports a bad request in its own section
   }
-  const surface = inspectSurface({ env: child.env, paths: target.paths, cwd: process.cwd(), user: target.user, kind: resolved?.credential.kind, command, allowRootBypass });
-  const heading = command.length > 0 ? `What Claude Code will use (for: ${command[0]}${command.length > 1 ? ' ...' : ''})` : 'What Claude Code will use (give the command after -- to check --bare and bypass permissions)';
+  const surface = inspectSurface({
+    env: child.env,
+    paths: target.paths,
+    cwd: process.cwd(),
+    user: target.user,
+    kind: resolved?.credential.kind,
+    command,
+    allowRootBypass,
+  });
+  const heading =
+    command.length > 0
+      ? `What Claude Code will use (for: ${command[0]}${command.length > 1 ? ' ...' : ''})`
+      : 'What Claude Code will use (give the command after -- to check --bare and bypass permissions)';
   return { lines: [heading, ...surface.lines.map((l) => `  ${l}`)], problems: surface.problems };
 }

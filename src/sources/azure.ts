@@ -60,8 +60,7 @@ export function isAzureReference(ref: string): boolean {
 }
 
 export function parseAzureSecretRef(ref: string): AzureSecretRef {
-  const bad = (why: string) =>
-    new ConfigError(`${ref}: ${why} (expected https://VAULT.vault.azure.net/secrets/NAME[/VERSION][#key])`);
+  const bad = (why: string) => new ConfigError(`${ref}: ${why} (expected https://VAULT.vault.azure.net/secrets/NAME[/VERSION][#key])`);
   const { ref: urlText, key } = splitKeySelector(ref);
   let url: URL;
   try {

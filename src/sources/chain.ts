@@ -110,7 +110,8 @@ export function toCredential(fetched: FetchedSecret, now = Date.now()): Credenti
     if (text.startsWith('{')) throw new ConfigError(`${source}: holds JSON; put a credentials JSON in CLAUDE_CREDENTIALS_JSON instead`);
     return { kind: 'oauth-token', token: text, warnings: [] };
   }
-  if (text.startsWith(OAUTH_TOKEN_PREFIX)) throw new ConfigError(`${source}: holds an OAuth token (${OAUTH_TOKEN_PREFIX}); set CLAUDE_CODE_OAUTH_TOKEN instead`);
+  if (text.startsWith(OAUTH_TOKEN_PREFIX))
+    throw new ConfigError(`${source}: holds an OAuth token (${OAUTH_TOKEN_PREFIX}); set CLAUDE_CODE_OAUTH_TOKEN instead`);
   if (text.startsWith('{')) throw new ConfigError(`${source}: holds JSON; put a credentials JSON in CLAUDE_CREDENTIALS_JSON instead`);
   return { kind: 'api-key', key: text, warnings: [] };
 }

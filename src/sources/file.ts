@@ -120,12 +120,17 @@ function fileError(error: unknown, path: string, source: string): ConfigError {
   const code = errnoCode(error);
   const uid = process.getuid?.();
   const reason =
-    code === 'ENOENT' ? 'does not exist'
-    : code === 'EACCES' || code === 'EPERM' ? `is not readable by uid ${uid} (check the mount's mode and owner)`
-    : code === 'ELOOP' ? 'is a symbolic link, which is not followed here'
-    : code === 'EISDIR' ? 'is a directory, not a file'
-    : code === 'ENOTDIR' ? 'has a path component that is not a directory'
-    : `cannot be read (${code ?? 'unknown error'})`;
+    code === 'ENOENT'
+      ? 'does not exist'
+      : code === 'EACCES' || code === 'EPERM'
+        ? `is not readable by uid ${uid} (check the mount's mode and owner)`
+        : code === 'ELOOP'
+          ? 'is a symbolic link, which is not followed here'
+          : code === 'EISDIR'
+            ? 'is a directory, not a file'
+            : code === 'ENOTDIR'
+              ? 'has a path component that is not a directory'
+              : `cannot be read (${code ?? 'unknown error'})`;
   return new ConfigError(`${source}: ${path} ${reason}`, { cause: error });
 }
 
@@ -164,7 +169,12 @@ export function inPlaceLink(ctx: SourceContext): SourceLink {
       } catch {
         throw new SourceNotConfigured(`${path} does not exist`);
       }
-      return { payload: readSecretFile(path, path, { noFollow: true, as: ctx.user, linkFreeBelow: ctx.linkFreeBelow }), source: path, carriedBy: [], inPlace: true };
+      return {
+        payload: readSecretFile(path, path, { noFollow: true, as: ctx.user, linkFreeBelow: ctx.linkFreeBelow }),
+        source: path,
+        carriedBy: [],
+        inPlace: true,
+      };
     },
   };
 }

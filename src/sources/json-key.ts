@@ -28,7 +28,10 @@ export function selectJsonKey(payload: string | Buffer, key: string, source: str
     throw new ConfigError(`${source}: "#${key}" selects a key, but the secret is not a JSON object`);
   }
   if (!Object.hasOwn(value, key)) {
-    const keys = Object.keys(value).slice(0, 10).map((k) => JSON.stringify(k)).join(', ');
+    const keys = Object.keys(value)
+      .slice(0, 10)
+      .map((k) => JSON.stringify(k))
+      .join(', ');
     throw new ConfigError(`${source}: the secret has no key "${key}" (it has ${keys || 'no keys'})`);
   }
   const selected = (value as Record<string, unknown>)[key];

@@ -229,16 +229,19 @@ export function startSync(options: SyncOptions): Syncer {
     const local = classifyLogin(readLocal(), credentialsPath);
     if (local.state !== 'valid' || local.expiresAt === undefined) return;
     const dueIn = Math.max(local.expiresAt - refreshWindowMs - pullLeadMs - Date.now(), 0);
-    pullTimer = setTimeout(() => {
-      void enqueue(() => pullNow('the access token is about to be refreshed')).then(() => {
-        const after = classifyLogin(readLocal(), credentialsPath);
-        if (after.state === 'valid' && after.expiresAt !== undefined && after.expiresAt - Date.now() <= refreshWindowMs + pullLeadMs) {
-          clearTimeout(pullTimer);
-          pullTimer = setTimeout(() => schedulePull(), 60_000);
-          pullTimer.unref();
-        } else schedulePull();
-      });
-    }, Math.min(dueIn, 2 ** 31 - 1));
+    pullTimer = setTimeout(
+      () => {
+        void enqueue(() => pullNow('the access token is about to be refreshed')).then(() => {
+          const after = classifyLogin(readLocal(), credentialsPath);
+          if (after.state === 'valid' && after.expiresAt !== undefined && after.expiresAt - Date.now() <= refreshWindowMs + pullLeadMs) {
+            clearTimeout(pullTimer);
+            pullTimer = setTimeout(() => schedulePull(), 60_000);
+            pullTimer.unref();
+          } else schedulePull();
+        });
+      },
+      Math.min(dueIn, 2 ** 31 - 1),
+    );
     pullTimer.unref();
   }
 

@@ -91,11 +91,19 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
 
       const t1 = Date.now();
       const built = await buildExample(e, { tag: AGENT });
-      figures.push(`Dockerfile.example: carrier stage ${(carrier / 1000).toFixed(1)} s, agent image ${((Date.now() - t1) / 1000).toFixed(1)} s (cached layers reused)`);
+      figures.push(
+        `Dockerfile.example: carrier stage ${(carrier / 1000).toFixed(1)} s, agent image ${((Date.now() - t1) / 1000).toFixed(1)} s (cached layers reused)`,
+      );
       void built;
       figures.push(`agent image: ${((await imageSize(e, AGENT)) / 1e6).toFixed(1)} MB`);
 
-      const inside = await run(['--entrypoint', 'sh', AGENT, '-c', 'id agent; for c in tini claude claude-entry; do command -v $c; done; claude-entry --version; claude --version']);
+      const inside = await run([
+        '--entrypoint',
+        'sh',
+        AGENT,
+        '-c',
+        'id agent; for c in tini claude claude-entry; do command -v $c; done; claude-entry --version; claude --version',
+      ]);
       expect(inside.code, inside.stderr).toBe(0);
       expect(inside.stdout).toMatch(/uid=1000\(agent\) gid=1000\(agent\)/);
       expect(inside.stdout).toContain('/usr/local/bin/claude-entry');
@@ -109,11 +117,19 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
 
   it('the build stage is lean: esbuild and the SDKs, none of the test tools', async () => {
     await buildExample(e, { target: 'build', tag: 'claude-entry-test/build:latest' });
-    const r = await run(['--entrypoint', 'sh', 'claude-entry-test/build:latest', '-c', 'ls node_modules node_modules/@anthropic-ai node_modules/@aws-sdk 2>&1; du -sm node_modules']);
+    const r = await run([
+      '--entrypoint',
+      'sh',
+      'claude-entry-test/build:latest',
+      '-c',
+      'ls node_modules node_modules/@anthropic-ai node_modules/@aws-sdk 2>&1; du -sm node_modules',
+    ]);
     expect(r.stdout).toMatch(/^esbuild$/m);
     expect(r.stdout).toMatch(/^client-secrets-manager$/m);
     for (const heavy of ['vitest', 'kubernetes-models', 'dclint', 'claude-code', 'typescript']) expect(r.stdout).not.toMatch(new RegExp(`^${heavy}$`, 'm'));
-    figures.push(`build stage: node_modules ${/^(\d+)\s+node_modules$/m.exec(r.stdout)?.[1]} MB, image ${((await imageSize(e, 'claude-entry-test/build:latest')) / 1e6).toFixed(1)} MB`);
+    figures.push(
+      `build stage: node_modules ${/^(\d+)\s+node_modules$/m.exec(r.stdout)?.[1]} MB, image ${((await imageSize(e, 'claude-entry-test/build:latest')) / 1e6).toFixed(1)} MB`,
+    );
   }, 600_000);
 
   describe('every credential path in the README, through docker run and the real CLI', () => {
@@ -122,35 +138,67 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
     const cases: Case[] = [
       { name: 'CLAUDE_CREDENTIALS_B64', env: () => ({ CLAUDE_CREDENTIALS_B64: b64(json()) }), token: FAKE.accessToken, kind: 'oauth' },
       { name: 'CLAUDE_CREDENTIALS_JSON', env: () => ({ CLAUDE_CREDENTIALS_JSON: json() }), token: FAKE.accessToken, kind: 'oauth' },
-      { name: 'CLAUDE_CREDENTIALS_FILE', env: () => ({ CLAUDE_CREDENTIALS_FILE: '/run/secrets/creds.json' }), files: () => ({ '/run/secrets/creds.json': json() }), token: FAKE.accessToken, kind: 'oauth' },
+      {
+        name: 'CLAUDE_CREDENTIALS_FILE',
+        env: () => ({ CLAUDE_CREDENTIALS_FILE: '/run/secrets/creds.json' }),
+        files: () => ({ '/run/secrets/creds.json': json() }),
+        token: FAKE.accessToken,
+        kind: 'oauth',
+      },
       { name: 'CLAUDE_CODE_OAUTH_TOKEN', env: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), token: FAKE.oauthToken, kind: 'oauth' },
-      { name: 'CLAUDE_CODE_OAUTH_TOKEN_FILE', env: () => ({ CLAUDE_CODE_OAUTH_TOKEN_FILE: '/run/secrets/token' }), files: () => ({ '/run/secrets/token': `${FAKE.oauthToken}\n` }), token: FAKE.oauthToken, kind: 'oauth' },
+      {
+        name: 'CLAUDE_CODE_OAUTH_TOKEN_FILE',
+        env: () => ({ CLAUDE_CODE_OAUTH_TOKEN_FILE: '/run/secrets/token' }),
+        files: () => ({ '/run/secrets/token': `${FAKE.oauthToken}\n` }),
+        token: FAKE.oauthToken,
+        kind: 'oauth',
+      },
       { name: 'ANTHROPIC_API_KEY', env: () => ({ ANTHROPIC_API_KEY: FAKE.apiKey }), token: FAKE.apiKey, kind: 'key' },
-      { name: 'ANTHROPIC_API_KEY_FILE', env: () => ({ ANTHROPIC_API_KEY_FILE: '/run/secrets/key' }), files: () => ({ '/run/secrets/key': FAKE.apiKey }), token: FAKE.apiKey, kind: 'key' },
-      { name: 'CLAUDE_ENTRY_SOURCE=env:MY_LOGIN', env: () => ({ CLAUDE_ENTRY_SOURCE: 'env:MY_LOGIN', MY_LOGIN: b64(json()) }), token: FAKE.accessToken, kind: 'oauth' },
+      {
+        name: 'ANTHROPIC_API_KEY_FILE',
+        env: () => ({ ANTHROPIC_API_KEY_FILE: '/run/secrets/key' }),
+        files: () => ({ '/run/secrets/key': FAKE.apiKey }),
+        token: FAKE.apiKey,
+        kind: 'key',
+      },
+      {
+        name: 'CLAUDE_ENTRY_SOURCE=env:MY_LOGIN',
+        env: () => ({ CLAUDE_ENTRY_SOURCE: 'env:MY_LOGIN', MY_LOGIN: b64(json()) }),
+        token: FAKE.accessToken,
+        kind: 'oauth',
+      },
       // A Compose secret: the host file root-owned and 0400, bind-mounted read-only.
-      { name: '/run/secrets/claude-credentials (Compose-style secret, root 0400, read-only)', files: () => ({ '/run/secrets/claude-credentials': json() }), token: FAKE.accessToken, kind: 'oauth' },
+      {
+        name: '/run/secrets/claude-credentials (Compose-style secret, root 0400, read-only)',
+        files: () => ({ '/run/secrets/claude-credentials': json() }),
+        token: FAKE.accessToken,
+        kind: 'oauth',
+      },
     ];
 
-    it.each(cases)('$name', async (c) => {
-      const { fake, reply } = await fakeApi();
-      const dir = hostDir();
-      const mounts = Object.entries(c.files?.() ?? {}).flatMap(([target, content], i) => {
-        const file = path.join(dir, `secret-${i}`);
-        fs.writeFileSync(file, content, { mode: 0o400 });
-        fs.chownSync(file, 0, 0);
-        return ['-v', `${file}:${target}:ro`];
-      });
-      const r = await run([...mounts, AGENT], { ...c.env?.(), ANTHROPIC_BASE_URL: fake.url, ...QUIET });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain(reply);
-      const [message] = fake.messages();
-      expect(message, r.stderr).toBeDefined();
-      if (c.kind === 'oauth') expectOAuth(message!, c.token);
-      else expectApiKey(message!, c.token);
-      expect(entryLines(r.stderr)).toMatch(/^claude-entry: /m);
-      expectNoSecret(entryLines(r.stderr), SECRETS);
-    }, 180_000);
+    it.each(cases)(
+      '$name',
+      async (c) => {
+        const { fake, reply } = await fakeApi();
+        const dir = hostDir();
+        const mounts = Object.entries(c.files?.() ?? {}).flatMap(([target, content], i) => {
+          const file = path.join(dir, `secret-${i}`);
+          fs.writeFileSync(file, content, { mode: 0o400 });
+          fs.chownSync(file, 0, 0);
+          return ['-v', `${file}:${target}:ro`];
+        });
+        const r = await run([...mounts, AGENT], { ...c.env?.(), ANTHROPIC_BASE_URL: fake.url, ...QUIET });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(reply);
+        const [message] = fake.messages();
+        expect(message, r.stderr).toBeDefined();
+        if (c.kind === 'oauth') expectOAuth(message!, c.token);
+        else expectApiKey(message!, c.token);
+        expect(entryLines(r.stderr)).toMatch(/^claude-entry: /m);
+        expectNoSecret(entryLines(r.stderr), SECRETS);
+      },
+      180_000,
+    );
   });
 
   describe('the cloud secret managers in the README, from a container (the fakes on 127.0.0.1)', () => {
@@ -167,14 +215,18 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       const store = await startFakeSecretsManager({ region: 'eu-west-1' });
       onTestFinished(() => store.close());
       store.putSecret('prod/claude', JSON.stringify(credentialsJson()));
-      const r = await expectAnswered([], {
-        CLAUDE_CREDENTIALS_AWS_SECRET: 'prod/claude',
-        AWS_REGION: 'eu-west-1',
-        AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL: store.url,
-        AWS_EC2_METADATA_DISABLED: 'true',
-      }, FAKE.accessToken);
+      const r = await expectAnswered(
+        [],
+        {
+          CLAUDE_CREDENTIALS_AWS_SECRET: 'prod/claude',
+          AWS_REGION: 'eu-west-1',
+          AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+          AWS_ENDPOINT_URL: store.url,
+          AWS_EC2_METADATA_DISABLED: 'true',
+        },
+        FAKE.accessToken,
+      );
       expect(store.requests.map((q) => [q.operation, q.status])).toEqual([['GetSecretValue', 200]]);
       expectNoSecret(entryLines(r.stderr), [...SECRETS, FAKE_AWS_CREDENTIALS.secretAccessKey]);
     }, 180_000);
@@ -197,12 +249,19 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       const caCopy = path.join(dir, 'ca.pem');
       fs.copyFileSync(ca.caFile, caCopy);
       fs.chmodSync(caCopy, 0o644);
-      await expectAnswered(['-v', `${caCopy}:/etc/claude-entry-test-ca.pem:ro`], {
-        CLAUDE_ENTRY_SOURCE: `${vault.secretUrl('claude')}#claude`,
-        NODE_EXTRA_CA_CERTS: '/etc/claude-entry-test-ca.pem',
-        ...vault.identityEnv,
-      }, FAKE.accessToken);
-      expect(vault.requests.map((q) => [q.authorized, q.status])).toEqual([[false, 401], [true, 200]]);
+      await expectAnswered(
+        ['-v', `${caCopy}:/etc/claude-entry-test-ca.pem:ro`],
+        {
+          CLAUDE_ENTRY_SOURCE: `${vault.secretUrl('claude')}#claude`,
+          NODE_EXTRA_CA_CERTS: '/etc/claude-entry-test-ca.pem',
+          ...vault.identityEnv,
+        },
+        FAKE.accessToken,
+      );
+      expect(vault.requests.map((q) => [q.authorized, q.status])).toEqual([
+        [false, 401],
+        [true, 200],
+      ]);
     }, 180_000);
   });
 
@@ -226,28 +285,36 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       ['docker run --init', ['--init', '--entrypoint', 'claude-entry', AGENT, '--', 'sleep', 'infinity']],
     ];
 
-    it.each(entrypoints)('docker stop gives 143 well inside the grace period: %s', async (what, args) => {
-      const id = await startSleeping(args);
-      const t0 = Date.now();
-      // A 60 s grace period: a signal that got lost would end in SIGKILL, 137.
-      await docker(e, ['stop', '-t', '60', id], { timeoutMs: 90_000 });
-      const took = Date.now() - t0;
-      expect(await exitCode(id)).toBe(143);
-      figures.push(`docker stop, ${what}: 143 after ${took} ms`);
-    }, 120_000);
+    it.each(entrypoints)(
+      'docker stop gives 143 well inside the grace period: %s',
+      async (what, args) => {
+        const id = await startSleeping(args);
+        const t0 = Date.now();
+        // A 60 s grace period: a signal that got lost would end in SIGKILL, 137.
+        await docker(e, ['stop', '-t', '60', id], { timeoutMs: 90_000 });
+        const took = Date.now() - t0;
+        expect(await exitCode(id)).toBe(143);
+        figures.push(`docker stop, ${what}: 143 after ${took} ms`);
+      },
+      120_000,
+    );
 
     it.each([
       ['claude-entry as PID 1', ['--entrypoint', 'claude-entry', AGENT, '--', 'sleep', 'infinity']],
       // Found here: with a terminal, the shim took docker's SIGINT for a Ctrl-C and dropped it.
       ['claude-entry as PID 1 with -t', ['-t', '--entrypoint', 'claude-entry', AGENT, '--', 'sleep', 'infinity']],
       ['tini as PID 1 with -t', ['-t', AGENT, 'sleep', 'infinity']],
-    ])('docker kill -s INT reaches the command: 130, %s', async (_what, args) => {
-      const id = await startSleeping(args);
-      await docker(e, ['kill', '-s', 'INT', id]);
-      expect(await exitCode(id)).toBe(130);
-    }, 120_000);
+    ])(
+      'docker kill -s INT reaches the command: 130, %s',
+      async (_what, args) => {
+        const id = await startSleeping(args);
+        await docker(e, ['kill', '-s', 'INT', id]);
+        expect(await exitCode(id)).toBe(130);
+      },
+      120_000,
+    );
 
-    it('exit codes pass through: the command\'s own, 127 for a missing command', async () => {
+    it("exit codes pass through: the command's own, 127 for a missing command", async () => {
       const env = { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) };
       expect((await run([AGENT, 'sh', '-c', 'exit 7'], env)).code).toBe(7);
       expect((await run(['--entrypoint', 'claude-entry', AGENT, '--', 'sh', '-c', 'exit 7'], env)).code).toBe(7);
@@ -273,11 +340,14 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
 
     it('--read-only with a tmpfs home: logged in, the CLI answers', async () => {
       const { fake, reply } = await fakeApi();
-      const r = await run(['--read-only', '--tmpfs', `${HOME}:uid=1000,gid=1000,mode=0755`, '--tmpfs', '/tmp', AGENT, 'sh', '-c', 'claude -p hi && ls -a ~/.claude'], {
-        CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())),
-        ANTHROPIC_BASE_URL: fake.url,
-        ...QUIET,
-      });
+      const r = await run(
+        ['--read-only', '--tmpfs', `${HOME}:uid=1000,gid=1000,mode=0755`, '--tmpfs', '/tmp', AGENT, 'sh', '-c', 'claude -p hi && ls -a ~/.claude'],
+        {
+          CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())),
+          ANTHROPIC_BASE_URL: fake.url,
+          ...QUIET,
+        },
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain(reply);
       expect(r.stdout).toContain('.credentials.json');
@@ -286,7 +356,9 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
     async function healthOf(args: string[], env: Record<string, string>, want: string): Promise<{ status: string; output: string }> {
       const names = Object.keys(env).flatMap((n) => ['-e', n]);
       const id = (
-        await docker(e, ['run', '-d', '--network', 'host', '--health-interval=1s', '--health-start-period=1ms', '--health-retries=1', ...names, ...args], { env })
+        await docker(e, ['run', '-d', '--network', 'host', '--health-interval=1s', '--health-start-period=1ms', '--health-retries=1', ...names, ...args], {
+          env,
+        })
       ).stdout.trim();
       onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
       let status = '';
@@ -338,7 +410,11 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       const secret = { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson({ expiresAt: Date.now() + 60_000 }))) };
       const allEnv = { ...env, ...secret };
       const names = Object.keys(allEnv).flatMap((n) => ['-e', n]);
-      const first = await docker(e, ['run', '--name', name, '--network', 'host', '-v', `${volume}:${HOME}`, ...args, ...names, AGENT, 'claude', '-p', 'hi'], { env: allEnv, check: false, timeoutMs: 120_000 });
+      const first = await docker(e, ['run', '--name', name, '--network', 'host', '-v', `${volume}:${HOME}`, ...args, ...names, AGENT, 'claude', '-p', 'hi'], {
+        env: allEnv,
+        check: false,
+        timeoutMs: 120_000,
+      });
       expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toContain(r.reply);
       expect(r.proxy.refreshes()).toHaveLength(1);
@@ -376,11 +452,17 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       const stored = JSON.parse(String(aws.valueOf('claude-login', 'AWSCURRENT'))).claudeAiOauth;
       expect(stored.refreshToken).toBe(rotated.refreshToken);
       expect(result.stderr).toMatch(/^claude-entry: sync push: pushed the refreshed login to aws-sm:claude-login/m);
-      expectNoSecret(entryLines(result.stderr), [FAKE.accessToken, FAKE.refreshToken, rotated.accessToken, rotated.refreshToken, FAKE_AWS_CREDENTIALS.secretAccessKey]);
+      expectNoSecret(entryLines(result.stderr), [
+        FAKE.accessToken,
+        FAKE.refreshToken,
+        rotated.accessToken,
+        rotated.refreshToken,
+        FAKE_AWS_CREDENTIALS.secretAccessKey,
+      ]);
     }, 180_000);
   });
 
-  describe('the standalone executable (Node\'s single executable application), in an image without Node', () => {
+  describe("the standalone executable (Node's single executable application), in an image without Node", () => {
     const NO_NODE = 'claude-entry-test/no-node:latest';
     const CLAUDE_NATIVE = path.join(ROOT, 'node_modules', '@anthropic-ai', 'claude-code-linux-x64', 'claude');
     const SEA = (arch: string) => path.join(ROOT, 'dist', `claude-entry-linux-${arch}`);
@@ -419,7 +501,10 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       expect(r.stdout).toContain(reply);
       expectOAuth(fake.messages()[0]!, FAKE.accessToken);
       expectNoSecret(entryLines(r.stderr), SECRETS);
-      const who = await run([NO_NODE, 'sh', '-c', 'id -un; cat /proc/1/cmdline | tr "\\0" " "; echo; stat -c "%U %a" ~/.claude/.credentials.json; claude-entry check'], env);
+      const who = await run(
+        [NO_NODE, 'sh', '-c', 'id -un; cat /proc/1/cmdline | tr "\\0" " "; echo; stat -c "%U %a" ~/.claude/.credentials.json; claude-entry check'],
+        env,
+      );
       expect(who.code, who.stderr).toBe(0);
       expect(who.stdout).toMatch(/^agent$/m);
       expect(who.stdout).toMatch(/^tini -- claude-entry -- sh/m);
@@ -429,7 +514,13 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
 
     it('the standalone executable as PID 1: docker stop gives 143', async () => {
       const env = { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) };
-      const id = (await docker(e, ['run', '-d', '--network', 'host', '-e', 'CLAUDE_CREDENTIALS_B64', '--entrypoint', 'claude-entry', NO_NODE, '--', 'sleep', 'infinity'], { env })).stdout.trim();
+      const id = (
+        await docker(
+          e,
+          ['run', '-d', '--network', 'host', '-e', 'CLAUDE_CREDENTIALS_B64', '--entrypoint', 'claude-entry', NO_NODE, '--', 'sleep', 'infinity'],
+          { env },
+        )
+      ).stdout.trim();
       onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
       expect(await until(async () => commandRuns(e, id), 120_000), 'the command never started').toBe(true);
       const t0 = Date.now();
@@ -490,10 +581,18 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
     // The README says ghcr.io/OWNER/...: an image name must be lower case, so OWNER stands for a local one.
     const RELEASE = 'ghcr.io/owner/claude-entry:0';
 
-    it('FROM scratch, the script and the standalone executable, OCI labels; the README\'s first snippet builds on it', async () => {
-      await buildDockerfile(e, path.join(ROOT, 'Dockerfile.release'), { platform: 'linux/amd64', tag: RELEASE, buildArgs: { VERSION: pkg.version, REVISION: 'test' } });
+    it("FROM scratch, the script and the standalone executable, OCI labels; the README's first snippet builds on it", async () => {
+      await buildDockerfile(e, path.join(ROOT, 'Dockerfile.release'), {
+        platform: 'linux/amd64',
+        tag: RELEASE,
+        buildArgs: { VERSION: pkg.version, REVISION: 'test' },
+      });
       const labels = JSON.parse((await docker(e, ['image', 'inspect', '-f', '{{json .Config.Labels}}', RELEASE])).stdout) as Record<string, string>;
-      expect(labels).toMatchObject({ 'org.opencontainers.image.title': 'claude-entry', 'org.opencontainers.image.version': pkg.version, 'org.opencontainers.image.licenses': 'MIT' });
+      expect(labels).toMatchObject({
+        'org.opencontainers.image.title': 'claude-entry',
+        'org.opencontainers.image.version': pkg.version,
+        'org.opencontainers.image.licenses': 'MIT',
+      });
       const id = (await docker(e, ['create', RELEASE, '/claude-entry'])).stdout.trim();
       onTestFinished(async () => void (await docker(e, ['rm', '-f', id], { check: false })));
       const out = hostDir();
@@ -507,7 +606,11 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
 
       // linux/arm64 (COPY only: no emulation needed to build it): the arm64 executable.
       const ARM = 'claude-entry-test/release:arm64';
-      await buildDockerfile(e, path.join(ROOT, 'Dockerfile.release'), { platform: 'linux/arm64', tag: ARM, buildArgs: { VERSION: pkg.version, REVISION: 'test' } });
+      await buildDockerfile(e, path.join(ROOT, 'Dockerfile.release'), {
+        platform: 'linux/arm64',
+        tag: ARM,
+        buildArgs: { VERSION: pkg.version, REVISION: 'test' },
+      });
       expect((await docker(e, ['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', ARM])).stdout.trim()).toBe('linux/arm64');
       const armId = (await docker(e, ['create', '--platform', 'linux/arm64', ARM, '/claude-entry'])).stdout.trim();
       onTestFinished(async () => void (await docker(e, ['rm', '-f', armId], { check: false })));
@@ -518,8 +621,12 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
       const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
       const snippet = /```dockerfile\n([\s\S]*?)```/.exec(readme)![1]!;
       expect(snippet).toContain('COPY --from=ghcr.io/OWNER/claude-entry:0 /claude-entry /usr/local/bin/claude-entry');
-      await buildContext(e, 'claude-entry-test/readme:latest', { Dockerfile: `FROM claude-entry-test/node:22-bookworm-slim\n${snippet.replaceAll('ghcr.io/OWNER/', 'ghcr.io/owner/')}` });
-      const r = await run(['claude-entry-test/readme:latest', 'sh', '-c', 'stat -c %a ~/.claude/.credentials.json'], { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())) });
+      await buildContext(e, 'claude-entry-test/readme:latest', {
+        Dockerfile: `FROM claude-entry-test/node:22-bookworm-slim\n${snippet.replaceAll('ghcr.io/OWNER/', 'ghcr.io/owner/')}`,
+      });
+      const r = await run(['claude-entry-test/readme:latest', 'sh', '-c', 'stat -c %a ~/.claude/.credentials.json'], {
+        CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())),
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe('600');
     }, 600_000);

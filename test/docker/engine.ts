@@ -67,7 +67,6 @@ function answers(cli: string, env: NodeJS.ProcessEnv): boolean {
   return spawnSync(cli, ['version', '--format', '{{.Server.Version}}'], { env, stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
-
 /**
  * Why no engine can be had here, without starting one (test files are also collected by
  * `vitest list`, which runs no hooks: nothing may be left running by collecting); undefined
@@ -200,7 +199,12 @@ function removeRunDir(run: string): void {
  */
 export function dockerTierOptions(reason: string | undefined): TestOptions {
   if (!reason || process.env.CLAUDE_ENTRY_TEST_PARTIAL !== '1') return {};
-  return { skip: true, meta: { [`${META_PREFIX}docker`]: `Docker tier: ${reason}\tas root: npm run setup (docker.io, mmdebstrap), or a working DOCKER_HOST` } as TestOptions['meta'] };
+  return {
+    skip: true,
+    meta: {
+      [`${META_PREFIX}docker`]: `Docker tier: ${reason}\tas root: npm run setup (docker.io, mmdebstrap), or a working DOCKER_HOST`,
+    } as TestOptions['meta'],
+  };
 }
 
 /** @deprecated kept for callers that only need the yes/no. */

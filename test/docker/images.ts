@@ -17,8 +17,17 @@ import type { Engine } from './engine.js';
 export const DOCKERFILE_EXAMPLE = path.join(ROOT, 'Dockerfile.example');
 
 /** docker with the engine's environment; a failure throws with the client's stderr. */
-export async function docker(e: Engine, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; check?: boolean; cwd?: string } = {}): Promise<RunResult> {
-  const result = await runProcess([e.cli, ...args], { env: { ...e.env, ...options.env }, input: options.input, timeoutMs: options.timeoutMs ?? 120_000, cwd: options.cwd });
+export async function docker(
+  e: Engine,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; check?: boolean; cwd?: string } = {},
+): Promise<RunResult> {
+  const result = await runProcess([e.cli, ...args], {
+    env: { ...e.env, ...options.env },
+    input: options.input,
+    timeoutMs: options.timeoutMs ?? 120_000,
+    cwd: options.cwd,
+  });
   if (options.check !== false && result.code !== 0) {
     throw new Error(`docker ${args.slice(0, 3).join(' ')} ... exited ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
   }
@@ -39,9 +48,12 @@ export async function baseImage(e: Engine): Promise<string> {
   const tar = path.join(e.cacheDir, `rootfs-${key}.tar`);
   if (!fs.existsSync(tar)) {
     // mmdebstrap picks the format from the name: keep it ending in .tar
-    const partial = `${tar.replace(/\.tar$/, "")}.partial-${process.pid}.tar`;
+    const partial = `${tar.replace(/\.tar$/, '')}.partial-${process.pid}.tar`;
     const made = await runProcess(['mmdebstrap', '--quiet', ...BASE_RECIPE, partial], { timeoutMs: 600_000 });
-    if (made.code !== 0) throw new Error(`mmdebstrap (Debian package mmdebstrap; .ci/run installs it) exited ${made.code}: ${made.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    if (made.code !== 0)
+      throw new Error(
+        `mmdebstrap (Debian package mmdebstrap; .ci/run installs it) exited ${made.code}: ${made.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
     fs.renameSync(partial, tar);
   }
   await docker(e, ['import', tar, tag], { timeoutMs: 300_000 });

@@ -15,7 +15,6 @@ import { runContainer, tempRoot, type ContainerRun, type ContainerSpec } from '.
 import { imageUser, readDockerfile, type ImageModel, type ImageUser } from './dockerfile.js';
 import { loadYaml } from './files.js';
 
-
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** `docker run` sets HOME from the user's passwd entry and HOSTNAME; then the image's ENV. */
@@ -164,7 +163,7 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
 
   // The image's Node (node:22): there claude-entry is not PID 1 (tini is) and has
   // process.execve, so it replaces itself with the command instead of supervising it.
-  test('compose.yaml on the image\'s Node major: claude-entry execs, the command is tini\'s child', async () => {
+  test("compose.yaml on the image's Node major: claude-entry execs, the command is tini's child", async () => {
     const major = Number(/^node:(\d+)/.exec(image.final.from)?.[1]);
     const node = [18, 20, 22, 24].includes(major) ? nodeBinary(major as 18 | 20 | 22 | 24) : undefined;
     if (!node) throw new Error(`no Node ${major} binary in tools/nodes (npm run setup installs it)`);
@@ -273,7 +272,12 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
     const credentials = credentialsJson();
     const local: Record<string, string> = { CLAUDE_CREDENTIALS_B64: Buffer.from(JSON.stringify(credentials)).toString('base64') };
     const containerEnv = (localEnv: Record<string, string>) =>
-      Object.fromEntries(Object.entries(devcontainer.containerEnv as Record<string, string>).map(([k, v]) => [k, v.replace(/\$\{localEnv:(\w+)\}/g, (_, name: string) => localEnv[name] ?? '')]));
+      Object.fromEntries(
+        Object.entries(devcontainer.containerEnv as Record<string, string>).map(([k, v]) => [
+          k,
+          v.replace(/\$\{localEnv:(\w+)\}/g, (_, name: string) => localEnv[name] ?? ''),
+        ]),
+      );
     const spec = (localEnv: Record<string, string>): ContainerSpec => ({
       ...base(),
       home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
@@ -310,7 +314,13 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
       capabilities: capabilities ?? container.securityContext.capabilities.add,
       env: { ...dockerEnv(image, '/root'), ...k8sEnv(container) },
       argv: [...((container.command as string[]) ?? image.entrypoint), ...((container.args as string[]) ?? image.cmd)],
-      secret: { path: `${mount.mountPath}/${volume.secret.items[0].path}`, content: JSON.stringify(credentials), mode: volume.secret.defaultMode, uid: 0, gid: 0 },
+      secret: {
+        path: `${mount.mountPath}/${volume.secret.items[0].path}`,
+        content: JSON.stringify(credentials),
+        mode: volume.secret.defaultMode,
+        uid: 0,
+        gid: 0,
+      },
       health: image.healthcheck!.command,
     };
     return { spec, container, credentials };

@@ -171,10 +171,7 @@ export async function runContainer(spec: ContainerSpec, dir: string, claudeEntry
         'init=$(pgrep -P $ns | head -n 1); kill -TERM "$init"',
         'wait $ns; echo "container-exit=$?"',
       ]
-    : [
-        `${container}; echo "container-exit=$?"`,
-        `${health} > ${quote(path.join(dir, 'health.out'))}; echo "health-exit=$?"`,
-      ];
+    : [`${container}; echo "container-exit=$?"`, `${health} > ${quote(path.join(dir, 'health.out'))}; echo "health-exit=$?"`];
   const script = [...setup, ...run].join('\n');
 
   const image = spec.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -64,14 +64,20 @@ describe('Dockerfile.example, parsed', () => {
   });
 
   test('no secret in the image: no credential variable in ENV or ARG', () => {
-    const names = [...Object.keys(image.env), ...image.stages.flatMap((s) => s.instructions.filter((i) => i.getKeyword() === 'ARG').map((i) => (i.getArgumentsContent() ?? '').split('=')[0]!))];
+    const names = [
+      ...Object.keys(image.env),
+      ...image.stages.flatMap((s) => s.instructions.filter((i) => i.getKeyword() === 'ARG').map((i) => (i.getArgumentsContent() ?? '').split('=')[0]!)),
+    ];
     expect(names.filter((n) => /TOKEN|KEY|CREDENTIALS|SECRET/.test(n))).toEqual([]);
   });
 });
 
 describe('the first stage builds the bundle from exactly what it copies', () => {
   test('COPY sources into WORKDIR, the install (stood in for by node_modules), then its RUN', () => {
-    const workdir = build!.instructions.find((i) => i.getKeyword() === 'WORKDIR')?.getArgumentsContent()?.trim();
+    const workdir = build!.instructions
+      .find((i) => i.getKeyword() === 'WORKDIR')
+      ?.getArgumentsContent()
+      ?.trim();
     expect(workdir).toBe('/src');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'claude-entry-stage-'));
     try {

@@ -102,7 +102,12 @@ const RULES: Rule[] = [
       docs.flatMap((d) => {
         const task = cloudRunTask(d);
         return [
-          ...(task.containers ?? []).map((c: Doc, i: number) => ({ label: `${file} container ${i}`, module: 'kubernetes-models/v1', type: 'IContainer', value: c })),
+          ...(task.containers ?? []).map((c: Doc, i: number) => ({
+            label: `${file} container ${i}`,
+            module: 'kubernetes-models/v1',
+            type: 'IContainer',
+            value: c,
+          })),
           ...(task.volumes ?? []).map((v: Doc, i: number) => ({ label: `${file} volume ${i}`, module: 'kubernetes-models/v1', type: 'IVolume', value: v })),
         ];
       }),
@@ -116,7 +121,9 @@ const RULES: Rule[] = [
         if (d.Version !== '2012-10-17') errors.push(`Version ${d.Version}`);
         if (!Array.isArray(d.Statement) || d.Statement.length === 0) errors.push('no Statement list');
         for (const s of d.Statement ?? []) {
-          const unknown = Object.keys(s).filter((k) => !['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition'].includes(k));
+          const unknown = Object.keys(s).filter(
+            (k) => !['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition'].includes(k),
+          );
           if (unknown.length) errors.push(`unknown statement keys ${unknown.join(', ')}`);
           if (!['Allow', 'Deny'].includes(s.Effect)) errors.push(`Effect ${s.Effect}`);
           if (!s.Action && !s.NotAction) errors.push('no Action');
@@ -130,12 +137,14 @@ const RULES: Rule[] = [
     validate: (_f, docs) =>
       docs.flatMap((d) => {
         const errors: string[] = [];
-        if (typeof d.image !== 'string' && typeof d.build?.dockerfile !== 'string' && !d.dockerComposeFile) errors.push('no image, build.dockerfile or dockerComposeFile');
+        if (typeof d.image !== 'string' && typeof d.build?.dockerfile !== 'string' && !d.dockerComposeFile)
+          errors.push('no image, build.dockerfile or dockerComposeFile');
         for (const key of ['containerEnv', 'remoteEnv']) {
           for (const [k, v] of Object.entries((d[key] ?? {}) as Doc)) if (typeof v !== 'string') errors.push(`${key}.${k} is not a string`);
         }
         const cmd = d.postStartCommand;
-        if (cmd !== undefined && typeof cmd !== 'string' && !(Array.isArray(cmd) && cmd.every((s) => typeof s === 'string'))) errors.push('postStartCommand: not a string or a list of strings');
+        if (cmd !== undefined && typeof cmd !== 'string' && !(Array.isArray(cmd) && cmd.every((s) => typeof s === 'string')))
+          errors.push('postStartCommand: not a string or a list of strings');
         return errors;
       }),
   },
@@ -266,7 +275,8 @@ describe('each example is complete', () => {
 
 describe('what the examples tell claude-entry', () => {
   const settings = dataFiles.flatMap((file) => docsOf(file).flatMap((d) => settingsIn(d).map((s) => ({ file, ...s }))));
-  const source = fs.readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+  const source = fs
+    .readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts'))
     .map((f) => fs.readFileSync(path.join(ROOT, 'src', f), 'utf8'))
     .join('\n');
@@ -281,13 +291,20 @@ describe('what the examples tell claude-entry', () => {
 
   test('every cloud secret reference is one claude-entry recognises', () => {
     const refs = settings.filter((s) => /^CLAUDE_CREDENTIALS_(AWS|GCP|AZURE)_SECRET$/.test(s.name));
-    expect(new Set(refs.map((r) => r.name))).toEqual(new Set(['CLAUDE_CREDENTIALS_AWS_SECRET', 'CLAUDE_CREDENTIALS_GCP_SECRET', 'CLAUDE_CREDENTIALS_AZURE_SECRET']));
+    expect(new Set(refs.map((r) => r.name))).toEqual(
+      new Set(['CLAUDE_CREDENTIALS_AWS_SECRET', 'CLAUDE_CREDENTIALS_GCP_SECRET', 'CLAUDE_CREDENTIALS_AZURE_SECRET']),
+    );
     const syntax: Record<string, RegExp> = {
       CLAUDE_CREDENTIALS_AWS_SECRET: /^(arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|aws-sm:[A-Za-z0-9/_+=.@-]+)(#[\w.-]+)?$/,
       CLAUDE_CREDENTIALS_GCP_SECRET: /^projects\/[a-z][a-z0-9-]+\/secrets\/[A-Za-z0-9_-]+(\/versions\/(latest|\d+))?(#[\w.-]+)?$/,
       CLAUDE_CREDENTIALS_AZURE_SECRET: /^https:\/\/[a-z0-9-]+\.vault\.azure\.net\/secrets\/[A-Za-z0-9-]+(\/[0-9a-f]{32})?(#[\w.-]+)?$/,
     };
-    const ctx = { env: { AWS_REGION: 'eu-west-1' }, log: { debug() {}, info() {}, warn() {}, error() {}, addSecret() {} }, timeoutMs: 1000, credentialsPath: '/claude-entry-no-such-dir/.credentials.json' } as unknown as SourceContext;
+    const ctx = {
+      env: { AWS_REGION: 'eu-west-1' },
+      log: { debug() {}, info() {}, warn() {}, error() {}, addSecret() {} },
+      timeoutMs: 1000,
+      credentialsPath: '/claude-entry-no-such-dir/.credentials.json',
+    } as unknown as SourceContext;
     for (const ref of refs) {
       const value = fillPlaceholders(ref.value);
       expect(value, `${ref.file}: ${ref.name}`).toMatch(syntax[ref.name]!);
@@ -301,7 +318,9 @@ describe('what the examples tell claude-entry', () => {
     for (const file of dataFiles.filter((f) => f.startsWith('docker-compose/'))) {
       for (const doc of docsOf(file)) {
         for (const service of Object.values(doc.services as Record<string, Doc>)) {
-          const mounted = (service.secrets ?? []).map((s: string | Doc) => (typeof s === 'string' ? `/run/secrets/${s}` : s.target?.startsWith('/') ? s.target : `/run/secrets/${s.target ?? s.source}`));
+          const mounted = (service.secrets ?? []).map((s: string | Doc) =>
+            typeof s === 'string' ? `/run/secrets/${s}` : s.target?.startsWith('/') ? s.target : `/run/secrets/${s.target ?? s.source}`,
+          );
           for (const [name, value] of Object.entries(service.environment ?? {})) {
             if (/_FILE$/.test(name)) {
               expect(mounted, `${file}: ${name}`).toContain(value);

@@ -43,7 +43,8 @@ export function validateCompose(doc: unknown): string[] {
     const ajv = new Ajv({ allErrors: true, strict: false });
     addFormats(ajv);
     const validate = ajv.compile(schema);
-    composeValidator = (data) => (validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`));
+    composeValidator = (data) =>
+      validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
   }
   return composeValidator(doc);
 }
@@ -82,10 +83,7 @@ export async function validateKubernetesPart(definition: string, value: unknown)
 // ----------------------------------------------------------------------------- GitHub Actions
 
 interface WorkflowParser {
-  parseWorkflow(
-    file: { name: string; content: string },
-    trace: unknown,
-  ): { context: { errors: { getErrors(): { message: string }[] } }; value?: unknown };
+  parseWorkflow(file: { name: string; content: string }, trace: unknown): { context: { errors: { getErrors(): { message: string }[] } }; value?: unknown };
   NoOperationTraceWriter: new () => unknown;
 }
 

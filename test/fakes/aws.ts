@@ -171,7 +171,11 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
           ? secret.versions.find((v) => v.id === id && (stage === undefined || v.stages.has(stage)))
           : secret.versions.find((v) => v.stages.has(stage ?? 'AWSCURRENT'));
       if (!version) {
-        throw new AwsError(400, 'ResourceNotFoundException', `Secrets Manager can't find the specified secret value for ${id ? `VersionId: ${id}` : `staging label: ${stage}`}`);
+        throw new AwsError(
+          400,
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for ${id ? `VersionId: ${id}` : `staging label: ${stage}`}`,
+        );
       }
       return {
         ARN: secret.arn,
@@ -186,11 +190,14 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       const name = body.Name;
       if (typeof name !== 'string' || !/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) throw new AwsError(400, 'InvalidParameterException', 'Invalid name.');
       checkAllowed('CreateSecret', name);
-      if ([...secrets.values()].some((s) => s.name === name)) throw new AwsError(400, 'ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      if ([...secrets.values()].some((s) => s.name === name))
+        throw new AwsError(400, 'ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
       const secret: Secret = { name, arn: arnFor(name, region), versions: [], created: Date.now() / 1000, changed: Date.now() / 1000 };
       secrets.set(name, secret);
       const hasValue = body.SecretString !== undefined || body.SecretBinary !== undefined;
-      const version = hasValue ? addVersion(secret, valueFrom(body), ['AWSCURRENT'], typeof body.ClientRequestToken === 'string' ? body.ClientRequestToken : undefined) : undefined;
+      const version = hasValue
+        ? addVersion(secret, valueFrom(body), ['AWSCURRENT'], typeof body.ClientRequestToken === 'string' ? body.ClientRequestToken : undefined)
+        : undefined;
       return { ARN: secret.arn, Name: name, ...(version ? { VersionId: version.id } : {}) };
     },
     PutSecretValue(body) {
@@ -212,15 +219,18 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       const secret = find(body.SecretId);
       checkAllowed('UpdateSecretVersionStage', secret.name);
       const stage = body.VersionStage;
-      if (typeof stage !== 'string' || !/^[A-Za-z0-9/_+=.@-]{1,256}$/.test(stage)) throw new AwsError(400, 'InvalidParameterException', 'VersionStage is required.');
+      if (typeof stage !== 'string' || !/^[A-Za-z0-9/_+=.@-]{1,256}$/.test(stage))
+        throw new AwsError(400, 'InvalidParameterException', 'VersionStage is required.');
       const moveTo = typeof body.MoveToVersionId === 'string' ? body.MoveToVersionId : undefined;
       const removeFrom = typeof body.RemoveFromVersionId === 'string' ? body.RemoveFromVersionId : undefined;
       const holder = secret.versions.find((v) => v.stages.has(stage));
       if (moveTo === undefined) {
         // Only removing the label.
         if (removeFrom === undefined) throw new AwsError(400, 'InvalidParameterException', 'You must specify MoveToVersionId or RemoveFromVersionId.');
-        if (holder?.id !== removeFrom) throw new AwsError(400, 'InvalidParameterException', `The staging label ${stage} is not attached to version ${removeFrom}.`);
-        if (stage === 'AWSCURRENT') throw new AwsError(400, 'InvalidParameterException', 'You can only move the staging label AWSCURRENT to another version, not remove it.');
+        if (holder?.id !== removeFrom)
+          throw new AwsError(400, 'InvalidParameterException', `The staging label ${stage} is not attached to version ${removeFrom}.`);
+        if (stage === 'AWSCURRENT')
+          throw new AwsError(400, 'InvalidParameterException', 'You can only move the staging label AWSCURRENT to another version, not remove it.');
         holder.stages.delete(stage);
         secret.changed = Date.now() / 1000;
         return { ARN: secret.arn, Name: secret.name };
@@ -236,7 +246,11 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
           );
         }
         if (removeFrom !== holder.id) {
-          throw new AwsError(400, 'InvalidParameterException', `You can only move staging label ${stage} from the version that has it now: RemoveFromVersionId must be ${holder.id}.`);
+          throw new AwsError(
+            400,
+            'InvalidParameterException',
+            `You can only move staging label ${stage} from the version that has it now: RemoveFromVersionId must be ${holder.id}.`,
+          );
         }
         holder.stages.delete(stage);
         if (stage === 'AWSCURRENT') {
@@ -246,7 +260,11 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       } else if (!holder && removeFrom !== undefined) {
         throw new AwsError(400, 'InvalidParameterException', `The staging label ${stage} is not attached to version ${removeFrom}.`);
       } else if (holder === target && removeFrom !== undefined && removeFrom !== target.id) {
-        throw new AwsError(400, 'InvalidParameterException', `You can only move staging label ${stage} from the version that has it now: RemoveFromVersionId must be ${holder.id}.`);
+        throw new AwsError(
+          400,
+          'InvalidParameterException',
+          `You can only move staging label ${stage} from the version that has it now: RemoveFromVersionId must be ${holder.id}.`,
+        );
       }
       target.stages.add(stage);
       // A version left with no label is deprecated: Secrets Manager reclaims it.
@@ -287,7 +305,7 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       imdsTokens.add(token);
       text(200, token);
     } else if (url.startsWith('/latest/')) {
-      if (!imdsTokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) return text(401, ''), true;
+      if (!imdsTokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) return (text(401, ''), true);
       if (url === '/latest/meta-data/iam/security-credentials/') text(200, FAKE_ROLE_NAME);
       else if (url === `/latest/meta-data/iam/security-credentials/${FAKE_ROLE_NAME}`) {
         text(200, JSON.stringify({ Code: 'Success', LastUpdated: new Date().toISOString(), Type: 'AWS-HMAC', ...role }), 'application/json');
@@ -304,7 +322,12 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
-      const record: RecordedRequest = { operation: String(req.headers['x-amz-target'] ?? '').replace(/^secretsmanager\./, ''), region: '', service: '', body: {} };
+      const record: RecordedRequest = {
+        operation: String(req.headers['x-amz-target'] ?? '').replace(/^secretsmanager\./, ''),
+        region: '',
+        service: '',
+        body: {},
+      };
       requests.push(record);
       const send = (status: number, payload: unknown, errorType?: string) => {
         record.status = status;
@@ -327,7 +350,8 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
           throw new AwsError(500, 'InternalServiceError', 'An error occurred on the server side.');
         }
         if (req.method !== 'POST' || req.url !== '/') throw new AwsError(404, 'UnknownOperationException', 'Not found');
-        if (!String(req.headers['content-type']).startsWith('application/x-amz-json-1.1')) throw new AwsError(400, 'SerializationException', 'Bad content type');
+        if (!String(req.headers['content-type']).startsWith('application/x-amz-json-1.1'))
+          throw new AwsError(400, 'SerializationException', 'Bad content type');
         const operation = operations[record.operation];
         if (!operation) throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${record.operation}`);
         let body: Record<string, unknown>;
@@ -349,7 +373,10 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
   /** SigV4, as AWS checks it: the canonical request, the string to sign, the derived signing key. */
   function verifySignature(req: http.IncomingMessage, body: Buffer): { region: string; service: string; accessKeyId: string } {
     const authorization = String(req.headers.authorization ?? '');
-    const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(authorization);
+    const match =
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+        authorization,
+      );
     if (!match) throw new AwsError(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
     const [, accessKeyId, date, region, service, signedHeaderList, signature] = match as unknown as string[];
     const keyPair = [FAKE_AWS_CREDENTIALS, FAKE_AWS_ROLE_CREDENTIALS].find((k) => k.accessKeyId === accessKeyId);
@@ -360,7 +387,14 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
     }
     const amzDate = String(req.headers['x-amz-date'] ?? '');
     if (!/^\d{8}T\d{6}Z$/.test(amzDate) || amzDate.slice(0, 8) !== date) throw new AwsError(403, 'IncompleteSignatureException', 'Bad X-Amz-Date.');
-    const signedAt = Date.UTC(+amzDate.slice(0, 4), +amzDate.slice(4, 6) - 1, +amzDate.slice(6, 8), +amzDate.slice(9, 11), +amzDate.slice(11, 13), +amzDate.slice(13, 15));
+    const signedAt = Date.UTC(
+      +amzDate.slice(0, 4),
+      +amzDate.slice(4, 6) - 1,
+      +amzDate.slice(6, 8),
+      +amzDate.slice(9, 11),
+      +amzDate.slice(11, 13),
+      +amzDate.slice(13, 15),
+    );
     if (Math.abs(Date.now() - signedAt) > 15 * 60_000) throw new AwsError(403, 'InvalidSignatureException', 'Signature expired.');
     const signedHeaders = signedHeaderList!.split(';');
     for (const required of ['host', 'x-amz-date', 'x-amz-target', ...(sessionToken ? ['x-amz-security-token'] : [])]) {
@@ -370,7 +404,11 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
     const canonicalRequest = [
       req.method,
       url.pathname.split('/').map(encodeRfc3986).join('/'),
-      [...url.searchParams].map(([k, v]) => [encodeRfc3986(k), encodeRfc3986(v)]).sort(([a, x], [b, y]) => (a! < b! ? -1 : a! > b! ? 1 : x! < y! ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&'),
+      [...url.searchParams]
+        .map(([k, v]) => [encodeRfc3986(k), encodeRfc3986(v)])
+        .sort(([a, x], [b, y]) => (a! < b! ? -1 : a! > b! ? 1 : x! < y! ? -1 : 1))
+        .map(([k, v]) => `${k}=${v}`)
+        .join('&'),
       signedHeaders.map((h) => `${h}:${headerValue(req, h)}\n`).join(''),
       signedHeaderList,
       sha256Hex(body),
@@ -415,7 +453,9 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       requestHook = hook;
     },
     versionsOf(name) {
-      return (secrets.get(name)?.versions ?? []).filter((v) => v.stages.size > 0).map((v) => ({ id: v.id, stages: [...v.stages], value: v.string ?? v.binary }));
+      return (secrets.get(name)?.versions ?? [])
+        .filter((v) => v.stages.size > 0)
+        .map((v) => ({ id: v.id, stages: [...v.stages], value: v.string ?? v.binary }));
     },
     failNext(kind, times = Infinity) {
       failures.push({ kind, remaining: times });

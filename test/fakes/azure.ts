@@ -53,10 +53,7 @@ export type VaultBehaviour =
   | { kind: 'hang' } // accept the request and never answer
   | { kind: 'challenge'; resource: string }; // challenge for another resource (a host that is not a vault)
 
-export type TokenBehaviour =
-  | { kind: 'ok' }
-  | { kind: 'status'; status: number; error?: string; description?: string }
-  | { kind: 'hang' };
+export type TokenBehaviour = { kind: 'ok' } | { kind: 'status'; status: number; error?: string; description?: string } | { kind: 'hang' };
 
 export interface StoredVersion {
   version: string;
@@ -141,12 +138,17 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
     });
     res.end(text);
   };
-  const sendError = (res: http.ServerResponse, status: number, code: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-    sendJson(res, status, { error: { code, message, ...extra } }, headers);
+  const sendError = (
+    res: http.ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) => sendJson(res, status, { error: { code, message, ...extra } }, headers);
 
   const challenge = (error?: string, resource = KEY_VAULT_RESOURCE) =>
-    `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="${resource}"` +
-    (error ? `, error="${error}"` : '');
+    `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="${resource}"` + (error ? `, error="${error}"` : '');
 
   const vault = https.createServer({ key: options.ca.key, cert: options.ca.cert }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://fake');
@@ -172,7 +174,14 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
       const scripted = behaviours.get(named) ?? behaviours.get('*');
       if (scripted?.kind === 'challenge') {
         return reply(401, () =>
-          sendError(res, 401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', {}, { 'www-authenticate': challenge(undefined, scripted.resource) }),
+          sendError(
+            res,
+            401,
+            'Unauthorized',
+            'AKV10000: Request is missing a Bearer or PoP token.',
+            {},
+            { 'www-authenticate': challenge(undefined, scripted.resource) },
+          ),
         );
       }
       if (!record.authorized) {
@@ -199,9 +208,13 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
       if (behaviour?.kind === 'forbidden' && (!behaviour.methods || behaviour.methods.includes(req.method as 'GET' | 'PUT'))) {
         const action = req.method === 'PUT' ? 'setSecret' : 'getSecret';
         return reply(403, () =>
-          sendError(res, 403, 'Forbidden',
+          sendError(
+            res,
+            403,
+            'Forbidden',
             `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=fake;oid=fake;iss=https://sts.windows.net/${tenantId}/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/${action}/action'\r\nResource: '/subscriptions/fake/resourcegroups/fake/providers/microsoft.keyvault/vaults/fake/secrets/${name}'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC'\r\nVault: fake;location=westeurope\r\n`,
-            { innererror: { code: 'ForbiddenByRbac' } }),
+            { innererror: { code: 'ForbiddenByRbac' } },
+          ),
         );
       }
       if (behaviour?.kind === 'throttle') {
@@ -209,14 +222,25 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
         if (count < behaviour.times) {
           throttled.set(name, count + 1);
           return reply(429, () =>
-            sendError(res, 429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached', {},
-              { 'retry-after': String(behaviour.retryAfterSeconds ?? 1) }),
+            sendError(
+              res,
+              429,
+              'Throttled',
+              'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached',
+              {},
+              { 'retry-after': String(behaviour.retryAfterSeconds ?? 1) },
+            ),
           );
         }
       }
       if (behaviour?.kind === 'status') {
         return reply(behaviour.status, () =>
-          sendError(res, behaviour.status, behaviour.code ?? (behaviour.status >= 500 ? 'InternalServerError' : 'BadRequest'), behaviour.message ?? `fake: status ${behaviour.status}`),
+          sendError(
+            res,
+            behaviour.status,
+            behaviour.code ?? (behaviour.status >= 500 ? 'InternalServerError' : 'BadRequest'),
+            behaviour.message ?? `fake: status ${behaviour.status}`,
+          ),
         );
       }
 
@@ -238,8 +262,12 @@ export async function startFakeAzure(options: FakeAzureOptions): Promise<FakeAzu
       const found = parts[2] ? versions?.find((v) => v.version === parts[2]) : versions?.at(-1);
       if (!found) {
         return reply(404, () =>
-          sendError(res, 404, 'SecretNotFound',
-            `A secret with (name/id) ${parts[2] ? `${name}/${parts[2]}` : name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`),
+          sendError(
+            res,
+            404,
+            'SecretNotFound',
+            `A secret with (name/id) ${parts[2] ? `${name}/${parts[2]}` : name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+          ),
         );
       }
       if (!found.enabled) {

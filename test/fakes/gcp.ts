@@ -126,7 +126,8 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
   const denied = new Map<string, Set<GcpOperation>>();
   const faults: { fault: Fault; remaining: number; methods: string[] }[] = [];
   /** A resource name as the service writes it in answers: the project as its number. */
-  const answered = (name: string) => name.replace(/^projects\/([^/]+)/, (whole, project: string) => (options.projectNumbers?.[project] ? `projects/${options.projectNumbers[project]}` : whole));
+  const answered = (name: string) =>
+    name.replace(/^projects\/([^/]+)/, (whole, project: string) => (options.projectNumbers?.[project] ? `projects/${options.projectNumbers[project]}` : whole));
   const isDenied = (secret: string | undefined, operation: GcpOperation) => secret !== undefined && (denied.get(secret)?.has(operation) ?? false);
   /** A scripted fault for this method, if one is due; consumes it. */
   const scriptedFor = (method: string): Fault | undefined => {
@@ -160,8 +161,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     if (options.requireBearer && !/^Bearer \S+/.test(metadata.authorization ?? '')) {
       return {
         code: Status.UNAUTHENTICATED,
-        details:
-          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+        details: 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
       };
     }
     return undefined;
@@ -241,7 +241,10 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       if (!SECRET_NAME.test(parent)) return callback({ code: Status.INVALID_ARGUMENT, details: 'Invalid resource field value in the request.' });
       // IAM answers before the service looks: a missing secret is denied the same way.
       if (isDenied(parent, 'add')) {
-        return callback({ code: Status.PERMISSION_DENIED, details: `Permission 'secretmanager.versions.add' denied for resource '${parent}' (or it may not exist).` });
+        return callback({
+          code: Status.PERMISSION_DENIED,
+          details: `Permission 'secretmanager.versions.add' denied for resource '${parent}' (or it may not exist).`,
+        });
       }
       const secret = secrets.get(parent);
       if (!secret) return callback({ code: Status.NOT_FOUND, details: `Secret [${parent}] not found.` });
@@ -273,7 +276,10 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
         return callback({ code: Status.INVALID_ARGUMENT, details: 'Invalid resource field value in the request.' });
       }
       if (isDenied(name, 'create')) {
-        return callback({ code: Status.PERMISSION_DENIED, details: `Permission 'secretmanager.secrets.create' denied for resource '${parent}' (or it may not exist).` });
+        return callback({
+          code: Status.PERMISSION_DENIED,
+          details: `Permission 'secretmanager.secrets.create' denied for resource '${parent}' (or it may not exist).`,
+        });
       }
       // As the service does: a global secret needs a replication policy, a regional one takes none.
       const replication = call.request.secret?.replication;
@@ -304,9 +310,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
     : grpc.ServerCredentials.createInsecure();
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', credentials, (error, p) => (error ? reject(error) : resolve(p))),
-  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (error, p) => (error ? reject(error) : resolve(p))));
 
   return {
     address: `127.0.0.1:${port}`,

@@ -364,7 +364,7 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
           up.pipe(res);
         },
       );
-      upstream.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502).end());
+      upstream.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
       upstream.end(chunks.length ? Buffer.concat(chunks) : undefined);
     });
   });
@@ -478,8 +478,14 @@ export function answerStreamedMessage(req: RecordedRequest, res: http.ServerResp
   const usage = { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
   if (req.body?.stream !== true) {
     sendJson(res, 200, {
-      id, type: 'message', role: 'assistant', model, content: [{ type: 'text', text }],
-      stop_reason: 'end_turn', stop_sequence: null, usage,
+      id,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [{ type: 'text', text }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage,
     });
     return;
   }
@@ -558,7 +564,12 @@ export async function startRefreshRig(options: RefreshRigOptions = {}): Promise<
     await api.close();
     throw e;
   }
-  if (options.gate) gateMessages(api, (t) => t !== undefined && proxy.isValidAccessToken(t), () => reply);
+  if (options.gate)
+    gateMessages(
+      api,
+      (t) => t !== undefined && proxy.isValidAccessToken(t),
+      () => reply,
+    );
   return {
     api,
     proxy,

@@ -14,7 +14,11 @@ import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } fr
 const GATEWAY = 'sk-ant-oat01-TESTgateway000000000000000000000000000000000000000000000000000000000000-TESTAA';
 const SECRETS = [...Object.values(FAKE), GATEWAY];
 /** Prints whether each variable is set, never its value. */
-const SHOW = ['sh', '-c', 'for v in ANTHROPIC_AUTH_TOKEN CLAUDE_CODE_OAUTH_TOKEN IS_SANDBOX; do eval "x=\\${$v+set}"; echo "$v=${x:-unset}"; done; echo "IS_SANDBOX_VALUE=${IS_SANDBOX:-}"'];
+const SHOW = [
+  'sh',
+  '-c',
+  'for v in ANTHROPIC_AUTH_TOKEN CLAUDE_CODE_OAUTH_TOKEN IS_SANDBOX; do eval "x=\\${$v+set}"; echo "$v=${x:-unset}"; done; echo "IS_SANDBOX_VALUE=${IS_SANDBOX:-}"',
+];
 
 async function run(args: string[], env: NodeJS.ProcessEnv, cwd?: string) {
   const home = env.HOME ?? tempDir();
@@ -32,11 +36,13 @@ describe('ANTHROPIC_AUTH_TOKEN beside the credential the chain delivered', () =>
     expect(r.stderr).not.toMatch(/will not use/);
   });
 
-  it("with ANTHROPIC_BASE_URL (a gateway) it is kept, and the start warns once that the login is not used", async () => {
+  it('with ANTHROPIC_BASE_URL (a gateway) it is kept, and the start warns once that the login is not used', async () => {
     const r = await run(['--', ...SHOW], { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ANTHROPIC_AUTH_TOKEN: GATEWAY, ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('ANTHROPIC_AUTH_TOKEN=set');
-    expect(r.stderr.match(/warning: Claude Code will not use the login claude-entry installed \(CLAUDE_CODE_OAUTH_TOKEN\) but ANTHROPIC_AUTH_TOKEN/g)).toHaveLength(1);
+    expect(
+      r.stderr.match(/warning: Claude Code will not use the login claude-entry installed \(CLAUDE_CODE_OAUTH_TOKEN\) but ANTHROPIC_AUTH_TOKEN/g),
+    ).toHaveLength(1);
   });
 
   it('check prints the winner and the shadowing only when something shadows; JSON always', async () => {
@@ -82,7 +88,9 @@ describe('root and bypass permissions', needs(needs.root()), () => {
     const r = await run(['--', ...SHOW, '--dangerously-skip-permissions'], { ANTHROPIC_API_KEY: FAKE.apiKey });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('IS_SANDBOX=unset');
-    expect(r.stderr).toMatch(/warning: --dangerously-skip-permissions with the command running as root: Claude Code refuses it .*CLAUDE_ENTRY_USER.*CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1/);
+    expect(r.stderr).toMatch(
+      /warning: --dangerously-skip-permissions with the command running as root: Claude Code refuses it .*CLAUDE_ENTRY_USER.*CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1/,
+    );
   });
 
   it('as root with CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1 (or --allow-root-bypass): IS_SANDBOX=1, no warning', async () => {
@@ -100,7 +108,12 @@ describe('root and bypass permissions', needs(needs.root()), () => {
   it('as a user: neither the warning nor IS_SANDBOX, even with the opt-in', async () => {
     const home = tempDir();
     fs.chownSync(home, 65534, 65534);
-    const r = await run(['--', ...SHOW, '--dangerously-skip-permissions'], { HOME: home, CLAUDE_ENTRY_USER: '65534', CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: '1', ANTHROPIC_API_KEY: FAKE.apiKey });
+    const r = await run(['--', ...SHOW, '--dangerously-skip-permissions'], {
+      HOME: home,
+      CLAUDE_ENTRY_USER: '65534',
+      CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: '1',
+      ANTHROPIC_API_KEY: FAKE.apiKey,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('IS_SANDBOX=unset');
     expect(r.stderr).not.toMatch(/running as root/);

@@ -31,17 +31,70 @@ function file(dir: string, name: string, content: string | Buffer, mode = 0o600)
 }
 
 const cases: Case[] = [
-  { name: 'invalid base64', setup: () => ({ CLAUDE_CREDENTIALS_B64: `${FAKE.accessToken.slice(13)}$$$%%%` }), code: 78, message: /^CLAUDE_CREDENTIALS_B64: not a Claude credential/ },
-  { name: 'base64 of garbage', setup: () => ({ CLAUDE_CREDENTIALS_B64: b64(`garbage ${FAKE.accessToken.slice(13)}`) }), code: 78, message: /^CLAUDE_CREDENTIALS_B64: base64 that does not decode to a Claude credential/ },
-  { name: 'JSON that is not an object', setup: () => ({ CLAUDE_CREDENTIALS_JSON: JSON.stringify([FAKE.accessToken]) }), code: 78, message: /^CLAUDE_CREDENTIALS_JSON: the JSON is not an object/ },
-  { name: 'claudeAiOauth missing', setup: () => ({ CLAUDE_CREDENTIALS_B64: b64(JSON.stringify({ accessToken: FAKE.accessToken })) }), code: 78, message: /^CLAUDE_CREDENTIALS_B64 \(base64-decoded\): the JSON has no "claudeAiOauth" object/ },
-  { name: 'token empty', setup: () => ({ CLAUDE_CREDENTIALS_JSON: json({ accessToken: '' }) }), code: 78, message: /"claudeAiOauth.accessToken" is missing or empty/ },
-  { name: 'scopes without user:inference', setup: () => ({ CLAUDE_CREDENTIALS_JSON: json({ scopes: ['user:profile'] }) }), code: 78, message: /lacks "user:inference"/ },
-  { name: 'blanked by a failed refresh', setup: () => ({ CLAUDE_CREDENTIALS_JSON: json({ accessToken: '', refreshToken: '', expiresAt: 0 }) }), code: 78, message: /blanked by a failed token refresh; log in again/ },
-  { name: 'an API key in CLAUDE_CODE_OAUTH_TOKEN', setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.apiKey }), code: 78, message: /^CLAUDE_CODE_OAUTH_TOKEN: holds an API key/ },
-  { name: 'a 50 MB file', setup: (d) => ({ CLAUDE_CREDENTIALS_FILE: file(d, 'big', Buffer.alloc(50 * 1024 * 1024, 'A')) }), code: 78, message: /is 52428800 bytes, more than a credential can be/ },
+  {
+    name: 'invalid base64',
+    setup: () => ({ CLAUDE_CREDENTIALS_B64: `${FAKE.accessToken.slice(13)}$$$%%%` }),
+    code: 78,
+    message: /^CLAUDE_CREDENTIALS_B64: not a Claude credential/,
+  },
+  {
+    name: 'base64 of garbage',
+    setup: () => ({ CLAUDE_CREDENTIALS_B64: b64(`garbage ${FAKE.accessToken.slice(13)}`) }),
+    code: 78,
+    message: /^CLAUDE_CREDENTIALS_B64: base64 that does not decode to a Claude credential/,
+  },
+  {
+    name: 'JSON that is not an object',
+    setup: () => ({ CLAUDE_CREDENTIALS_JSON: JSON.stringify([FAKE.accessToken]) }),
+    code: 78,
+    message: /^CLAUDE_CREDENTIALS_JSON: the JSON is not an object/,
+  },
+  {
+    name: 'claudeAiOauth missing',
+    setup: () => ({ CLAUDE_CREDENTIALS_B64: b64(JSON.stringify({ accessToken: FAKE.accessToken })) }),
+    code: 78,
+    message: /^CLAUDE_CREDENTIALS_B64 \(base64-decoded\): the JSON has no "claudeAiOauth" object/,
+  },
+  {
+    name: 'token empty',
+    setup: () => ({ CLAUDE_CREDENTIALS_JSON: json({ accessToken: '' }) }),
+    code: 78,
+    message: /"claudeAiOauth.accessToken" is missing or empty/,
+  },
+  {
+    name: 'scopes without user:inference',
+    setup: () => ({ CLAUDE_CREDENTIALS_JSON: json({ scopes: ['user:profile'] }) }),
+    code: 78,
+    message: /lacks "user:inference"/,
+  },
+  {
+    name: 'blanked by a failed refresh',
+    setup: () => ({ CLAUDE_CREDENTIALS_JSON: json({ accessToken: '', refreshToken: '', expiresAt: 0 }) }),
+    code: 78,
+    message: /blanked by a failed token refresh; log in again/,
+  },
+  {
+    name: 'an API key in CLAUDE_CODE_OAUTH_TOKEN',
+    setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.apiKey }),
+    code: 78,
+    message: /^CLAUDE_CODE_OAUTH_TOKEN: holds an API key/,
+  },
+  {
+    name: 'a 50 MB file',
+    setup: (d) => ({ CLAUDE_CREDENTIALS_FILE: file(d, 'big', Buffer.alloc(50 * 1024 * 1024, 'A')) }),
+    code: 78,
+    message: /is 52428800 bytes, more than a credential can be/,
+  },
   { name: 'a directory where a file was expected', setup: (d) => ({ CLAUDE_CREDENTIALS_FILE: d }), code: 78, message: /is a directory, not a file/ },
-  { name: 'a FIFO (must not block)', setup: (d) => { execFileSync('mkfifo', [path.join(d, 'fifo')]); return { CLAUDE_ENTRY_SOURCE: path.join(d, 'fifo') }; }, code: 78, message: /^file:.*fifo is not a regular file \(a FIFO\)/ },
+  {
+    name: 'a FIFO (must not block)',
+    setup: (d) => {
+      execFileSync('mkfifo', [path.join(d, 'fifo')]);
+      return { CLAUDE_ENTRY_SOURCE: path.join(d, 'fifo') };
+    },
+    code: 78,
+    message: /^file:.*fifo is not a regular file \(a FIFO\)/,
+  },
   { name: 'a missing file', setup: (d) => ({ CLAUDE_CREDENTIALS_FILE: path.join(d, 'nope') }), code: 78, message: /nope does not exist/ },
   {
     name: 'an unreadable file',
@@ -55,8 +108,18 @@ const cases: Case[] = [
     code: 78,
     message: /root-only is not readable by uid 65534/,
   },
-  { name: 'unknown user', setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, CLAUDE_ENTRY_USER: 'no-such-user-xyz' }), code: 78, message: /^CLAUDE_ENTRY_USER: unknown user "no-such-user-xyz"/ },
-  { name: 'uid with no passwd entry', setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, CLAUDE_ENTRY_USER: '48213' }), code: 78, message: /uid 48213 has no entry in \/etc\/passwd/ },
+  {
+    name: 'unknown user',
+    setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, CLAUDE_ENTRY_USER: 'no-such-user-xyz' }),
+    code: 78,
+    message: /^CLAUDE_ENTRY_USER: unknown user "no-such-user-xyz"/,
+  },
+  {
+    name: 'uid with no passwd entry',
+    setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, CLAUDE_ENTRY_USER: '48213' }),
+    code: 78,
+    message: /uid 48213 has no entry in \/etc\/passwd/,
+  },
   {
     name: 'a home owned by another user while not root',
     setup: (d) => {
@@ -69,9 +132,25 @@ const cases: Case[] = [
     message: /home is not writable by uid 65534 \(owned by uid 0\)/,
   },
   { name: 'no command after --', setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), args: ['--'], code: 64, message: /^no command to run/ },
-  { name: 'an unknown flag', setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), args: ['--bogus', '--', 'true'], code: 64, message: /Unknown option '--bogus'/ },
-  { name: 'a bad CLAUDE_ENTRY_SOURCE reference', setup: () => ({ CLAUDE_ENTRY_SOURCE: 'vault:secret/x' }), code: 78, message: /^CLAUDE_ENTRY_SOURCE: unrecognised reference "vault:secret\/x"/ },
-  { name: 'no credential at all', setup: () => ({}), code: 78, message: /^no credential found \(looked at CLAUDE_CREDENTIALS_FILE, .*\/run\/secrets\/claude-credentials, .*\.credentials\.json \(already in place\)\)/ },
+  {
+    name: 'an unknown flag',
+    setup: () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }),
+    args: ['--bogus', '--', 'true'],
+    code: 64,
+    message: /Unknown option '--bogus'/,
+  },
+  {
+    name: 'a bad CLAUDE_ENTRY_SOURCE reference',
+    setup: () => ({ CLAUDE_ENTRY_SOURCE: 'vault:secret/x' }),
+    code: 78,
+    message: /^CLAUDE_ENTRY_SOURCE: unrecognised reference "vault:secret\/x"/,
+  },
+  {
+    name: 'no credential at all',
+    setup: () => ({}),
+    code: 78,
+    message: /^no credential found \(looked at CLAUDE_CREDENTIALS_FILE, .*\/run\/secrets\/claude-credentials, .*\.credentials\.json \(already in place\)\)/,
+  },
 ];
 
 describe('bad input', () => {
@@ -84,7 +163,10 @@ describe('bad input', () => {
     const before = snapshot(home);
     const args = c.args ?? ['--', 'sh', '-c', 'echo SHOULD-NOT-RUN'];
     const r = c.as
-      ? await runProcess(['setpriv', `--reuid=${c.as.split(':')[0]}`, `--regid=${c.as.split(':')[1]}`, '--clear-groups', process.execPath, BUNDLE, ...args], { env, timeoutMs: 10_000 })
+      ? await runProcess(['setpriv', `--reuid=${c.as.split(':')[0]}`, `--regid=${c.as.split(':')[1]}`, '--clear-groups', process.execPath, BUNDLE, ...args], {
+          env,
+          timeoutMs: 10_000,
+        })
       : await runBundle(args, { env, timeoutMs: 10_000 });
 
     expect(r.code).toBe(c.code);

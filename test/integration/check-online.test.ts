@@ -28,10 +28,12 @@ function loggedInHome(): string {
   return home;
 }
 
-const answer = (status: number, body = errorBody(status), headers: Record<string, string> = {}) => (_req: unknown, res: http.ServerResponse) => {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(body);
-};
+const answer =
+  (status: number, body = errorBody(status), headers: Record<string, string> = {}) =>
+  (_req: unknown, res: http.ServerResponse) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(body);
+  };
 
 describe('check --online', () => {
   it.each([
@@ -40,7 +42,12 @@ describe('check --online', () => {
     [201, /online: accepted \(HTTP 201\)$/, 0, 0],
     [401, /^unhealthy: the Anthropic API rejected the credential \(HTTP 401 authentication_error\).*online: rejected \(HTTP 401\)$/, 1, 1],
     [403, /^unhealthy: the Anthropic API rejected the credential \(HTTP 403 permission_error\).*online: rejected \(HTTP 403\)$/, 1, 1],
-    [404, /^unhealthy: the Anthropic API answered HTTP 404 not_found_error, which neither accepts nor rejects the credential.*online: unexpected \(HTTP 404\)$/, 1, 0],
+    [
+      404,
+      /^unhealthy: the Anthropic API answered HTTP 404 not_found_error, which neither accepts nor rejects the credential.*online: unexpected \(HTTP 404\)$/,
+      1,
+      0,
+    ],
     [429, /^unhealthy: the Anthropic API answered HTTP 429 rate_limit_error.*online: unexpected \(HTTP 429\)$/, 1, 0],
     [500, /^unhealthy: the Anthropic API answered HTTP 500 api_error.*online: unexpected \(HTTP 500\)$/, 1, 0],
     [529, /^unhealthy: the Anthropic API answered HTTP 529 overloaded_error.*online: unexpected \(HTTP 529\)$/, 1, 0],
@@ -62,11 +69,13 @@ describe('check --online', () => {
     const home = tempDir();
     const r = await runBundle(['check', '--online'], { env: baseEnv(home, { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: FAKE.apiKey }) });
     expect(r.code).toBe(1);
-    expect(r.stdout.trim()).toMatch(/^unhealthy: the Anthropic API answered HTTP 307, which neither accepts nor rejects the credential.*online: unexpected \(HTTP 307\)$/);
+    expect(r.stdout.trim()).toMatch(
+      /^unhealthy: the Anthropic API answered HTTP 307, which neither accepts nor rejects the credential.*online: unexpected \(HTTP 307\)$/,
+    );
     expect(elsewhere.requests).toEqual([]);
   });
 
-  it('an error body that is not the API\'s JSON is not quoted', async () => {
+  it("an error body that is not the API's JSON is not quoted", async () => {
     api.setRoute('/v1/messages', answer(500, `<html>${FAKE.accessToken} upstream failed</html>`));
     const r = await runBundle(['check', '--online', '--json'], { env: baseEnv(loggedInHome(), { ANTHROPIC_BASE_URL: api.url }) });
     expect(r.code).toBe(1);

@@ -55,7 +55,10 @@ const exportTo = (home: string, ref: string, extra: NodeJS.ProcessEnv = {}) =>
 /** A container started from the reference: the .credentials.json it wrote. */
 async function startFrom(ref: string): Promise<unknown> {
   const home = tempDir();
-  const r = await runBundle(['--', 'sh', '-c', 'cat "$HOME/.claude/.credentials.json"'], { env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: ref })), timeoutMs: 30_000 });
+  const r = await runBundle(['--', 'sh', '-c', 'cat "$HOME/.claude/.credentials.json"'], {
+    env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: ref })),
+    timeoutMs: 30_000,
+  });
   expect(r.code, r.stderr).toBe(0);
   expect(fs.statSync(path.join(home, '.claude', '.credentials.json')).mode & 0o777).toBe(0o600);
   return JSON.parse(r.stdout);
@@ -134,7 +137,8 @@ describe('export --to aws-sm', () => {
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('claude-entry: error:'));
     expect(errors, r.stderr).toHaveLength(1);
     expect(errors[0]).toMatch(/AccessDeniedException/);
-    for (const action of ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:CreateSecret', 'kms:GenerateDataKey']) expect(errors[0]).toContain(action);
+    for (const action of ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage', 'secretsmanager:CreateSecret', 'kms:GenerateDataKey'])
+      expect(errors[0]).toContain(action);
     expect(r.stdout).toBe('');
     expectNoSecret(r.stdout + r.stderr, SECRETS);
     expect(fake.valueOf(name)).toBe('placeholder');
@@ -188,7 +192,10 @@ describe('sync with aws-sm', () => {
     fake.putSecret(name, A);
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
     const home = tempDir();
-    const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 1`, [blank], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 1`, [blank], {
+      CLAUDE_ENTRY_SYNC: 'push',
+      CLAUDE_ENTRY_LOG: 'debug',
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(fake.valueOf(name)).toBe(A);
     expect(fake.versionsOf(name)).toHaveLength(1);
@@ -231,7 +238,10 @@ describe('sync with aws-sm', () => {
     });
     const before = fake.requests.length;
     try {
-      const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [older], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+      const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [older], {
+        CLAUDE_ENTRY_SYNC: 'push',
+        CLAUDE_ENTRY_LOG: 'debug',
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/not pushing to aws-sm:.*: the other side holds a pair as new or newer/);
     } finally {
@@ -272,7 +282,9 @@ describe('sync with aws-sm', () => {
     // command rewrites its file: every push meets them.
     const script = `${WRITE_LIKE_CLI(localOf(home))}; sleep 1.5; echo still running; exit 5`;
     try {
-      const r = await supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, () => fake.failNext('internal'));
+      const r = await supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, () =>
+        fake.failNext('internal'),
+      );
       expect(r.code, r.stderr).toBe(5);
       expect(r.stdout).toBe('still running\n');
       expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync push: cannot (read|write) aws-sm:${name}`));
@@ -313,7 +325,11 @@ describe('readSecret / writeSecret', () => {
   const KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_EC2_METADATA_DISABLED'] as const;
   beforeAll(() => {
     for (const k of KEYS) saved[k] = process.env[k];
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
   });
   afterAll(() => {
     for (const k of KEYS) {

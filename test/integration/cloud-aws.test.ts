@@ -144,11 +144,11 @@ describe('AWS Secrets Manager: the SDK default credential chain, in the bundle',
     run({ AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_EC2_METADATA_DISABLED: undefined, ...env });
 
   it.each([
-    ['an EC2 instance role (IMDSv2)', () => ({ AWS_EC2_METADATA_SERVICE_ENDPOINT: fake.url }), [
-      'PUT /latest/api/token',
-      'GET /latest/meta-data/iam/security-credentials/',
-      `GET /latest/meta-data/iam/security-credentials/${FAKE_ROLE_NAME}`,
-    ]],
+    [
+      'an EC2 instance role (IMDSv2)',
+      () => ({ AWS_EC2_METADATA_SERVICE_ENDPOINT: fake.url }),
+      ['PUT /latest/api/token', 'GET /latest/meta-data/iam/security-credentials/', `GET /latest/meta-data/iam/security-credentials/${FAKE_ROLE_NAME}`],
+    ],
     ['an ECS task role', () => ({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${fake.url}/ecs/credentials` }), ['GET /ecs/credentials']],
   ])('%s: temporary credentials, the session token signed', async (_, env, calls) => {
     const n = unique('role');

@@ -12,7 +12,19 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAzure, type FakeAzure } from '../fakes/azure.js';
 import { makeTestCa, type TestCa } from '../fakes/tls.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, type RunResult, loginPair as pair, tokenOf } from '../helpers.js';
+import {
+  FAKE,
+  baseEnv,
+  credentialsJson,
+  expectNoSecret,
+  runBundle,
+  runSupervised,
+  shWaitFor,
+  tempDir,
+  type RunResult,
+  loginPair as pair,
+  tokenOf,
+} from '../helpers.js';
 
 let ca: TestCa;
 let fake: FakeAzure;
@@ -68,7 +80,10 @@ function errorLine(r: RunResult): string {
   const lines = r.stderr.split('\n').filter(Boolean);
   const errors = lines.filter((l) => l.startsWith('claude-entry: error: '));
   expect(errors, r.stderr).toHaveLength(1);
-  expect(lines.filter((l) => !l.startsWith('claude-entry: warning: this login holds a refresh token')), r.stderr).toEqual(errors);
+  expect(
+    lines.filter((l) => !l.startsWith('claude-entry: warning: this login holds a refresh token')),
+    r.stderr,
+  ).toEqual(errors);
   return errors[0]!;
 }
 
@@ -87,7 +102,10 @@ describe('export --to an Azure Key Vault secret', () => {
     expect(versions).toHaveLength(2);
     expect(JSON.parse(versions[1]!.value)).toEqual(JSON.parse(dev.text));
     // PUT /secrets/NAME: the challenge first, then with the managed identity's Key Vault token
-    expect(fake.requests.filter((q) => q.method === 'PUT' && q.path === `/secrets/${name}`).map((q) => [q.authorized, q.status])).toEqual([[false, 401], [true, 200]]);
+    expect(fake.requests.filter((q) => q.method === 'PUT' && q.path === `/secrets/${name}`).map((q) => [q.authorized, q.status])).toEqual([
+      [false, 401],
+      [true, 200],
+    ]);
     expect(await startFrom(fake.secretUrl(name))).toEqual(JSON.parse(dev.text));
   });
 
@@ -225,7 +243,11 @@ describe('sync with Azure Key Vault: push', () => {
         fs.writeFileSync(put, 'x');
       }
     });
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; node -e 'process.stdout.write(String(Date.now()))' > "${stamp}"; ${shWaitFor(put, 'x', 60)}; [ -e "${put}" ] && echo pushed while running; exit 7`, [B]);
+    const r = await run(
+      w,
+      `${WRITE_LIKE_CLI(w.local)}; node -e 'process.stdout.write(String(Date.now()))' > "${stamp}"; ${shWaitFor(put, 'x', 60)}; [ -e "${put}" ] && echo pushed while running; exit 7`,
+      [B],
+    );
     fake.onAnswered(undefined);
     expect(r.code, r.stderr).toBe(7);
     expect(r.stdout).toBe('pushed while running\n');
@@ -251,7 +273,11 @@ describe('sync with Azure Key Vault: push', () => {
   });
 
   it.each([
-    ['a blanked file', JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }), /blanked by a failed refresh/],
+    [
+      'a blanked file',
+      JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }),
+      /blanked by a failed refresh/,
+    ],
     ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
   ])('%s is never pushed', async (_name, written, reason) => {
     const A = pair(Date.now() + HOUR);
@@ -329,7 +355,9 @@ describe('sync with Azure Key Vault: pull', () => {
     const r = await run(w, `${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`, [], { CLAUDE_ENTRY_SYNC: 'pull' });
     expect(r.code, r.stderr).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
-    expect(r.stderr).toMatch(new RegExp(`sync pull: replaced .*\\.credentials\\.json with the newer login from ${fake.secretUrl(w.name).replace(/[.]/g, '\\.')}`));
+    expect(r.stderr).toMatch(
+      new RegExp(`sync pull: replaced .*\\.credentials\\.json with the newer login from ${fake.secretUrl(w.name).replace(/[.]/g, '\\.')}`),
+    );
     expect(fs.statSync(w.local).mode & 0o777).toBe(0o600);
     expectNoSecret(r.stderr, allSecrets(tokenOf(A), tokenOf(B)));
   });

@@ -96,7 +96,10 @@ describe('Azure Key Vault: success', () => {
     expect(r.stderr).toContain(`from ${fake.secretUrl(name)}`);
     // The challenge flow: unauthenticated first, then with the managed identity's token.
     const mine = fake.requests.slice(before);
-    expect(mine.map((q) => [q.authorized, q.status])).toEqual([[false, 401], [true, 200]]);
+    expect(mine.map((q) => [q.authorized, q.status])).toEqual([
+      [false, 401],
+      [true, 200],
+    ]);
     expect(mine[0]!.apiVersion).toBeTruthy();
     expect(fake.tokenRequests.at(-1)).toMatchObject({ resource: KEY_VAULT_RESOURCE, identityHeaderOk: true, status: 200 });
     expectNoSecret(r.stdout + r.stderr, allSecrets());
@@ -156,7 +159,7 @@ describe('Azure Key Vault: success', () => {
     expect(childSaw(r)).toEqual({ oauth: '-', api: sha(FAKE.apiKey) });
   });
 
-  it('debug logs, the SDK\'s own included (AZURE_LOG_LEVEL=verbose): no token, header or secret in them', async () => {
+  it("debug logs, the SDK's own included (AZURE_LOG_LEVEL=verbose): no token, header or secret in them", async () => {
     const name = uniqueName('debug');
     fake.setSecret(name, FAKE.oauthToken);
     const r = await run({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(name), CLAUDE_ENTRY_LOG: 'debug', AZURE_LOG_LEVEL: 'verbose' });
@@ -182,7 +185,12 @@ describe('Azure Key Vault: success', () => {
 
 describe('the fake vault', () => {
   /** One HTTPS request to the fake, trusting the test CA. */
-  function request(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
+  function request(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
       const req = https.request(url, { method, headers, ca: ca.caPem }, (res) => {
         let text = '';
@@ -206,11 +214,13 @@ describe('the fake vault', () => {
     identity.search = new URLSearchParams({ 'api-version': '2019-08-01', resource: KEY_VAULT_RESOURCE }).toString();
     const token = JSON.parse(
       await new Promise<string>((resolve, reject) =>
-        http.get(identity, { headers: { 'x-identity-header': fake.identityEnv.IDENTITY_HEADER! } }, (res) => {
-          let text = '';
-          res.on('data', (d) => (text += d));
-          res.on('end', () => resolve(text));
-        }).on('error', reject),
+        http
+          .get(identity, { headers: { 'x-identity-header': fake.identityEnv.IDENTITY_HEADER! } }, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve(text));
+          })
+          .on('error', reject),
       ),
     ).access_token;
     const put = await request('PUT', url, { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body);

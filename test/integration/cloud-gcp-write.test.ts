@@ -16,7 +16,19 @@ import { StoreConflictError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { parseGcpReference } from '../../src/sources/gcp.js';
 import { startFakeSecretManager, Status, type FakeSecretManager } from '../fakes/gcp.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, type RunResult, loginPair as pair, tokenOf } from '../helpers.js';
+import {
+  FAKE,
+  baseEnv,
+  credentialsJson,
+  expectNoSecret,
+  runBundle,
+  runSupervised,
+  shWaitFor,
+  tempDir,
+  type RunResult,
+  loginPair as pair,
+  tokenOf,
+} from '../helpers.js';
 
 const SECRETS = Object.values(FAKE);
 const HOUR = 3600_000;
@@ -51,7 +63,10 @@ function devHome(oauth: Record<string, unknown> = {}): { home: string; text: str
 }
 
 function oneErrorLine(r: RunResult): string {
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('claude-entry: warning: this login holds a refresh token'));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('claude-entry: warning: this login holds a refresh token'));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^claude-entry: error: /);
   return lines[0]!.slice('claude-entry: error: '.length);
@@ -133,7 +148,9 @@ describe('export --to a GCP secret', () => {
     const dev = devHome();
     const r = await runBundle(['export', '--to', 'projects/p/secrets/new'], { env: gcpEnv(dev.home, fake) });
     expect(r.code).toBe(69);
-    expect(oneErrorLine(r)).toMatch(/^projects\/p\/secrets\/new: GCP Secret Manager: the secret does not exist and creating it was denied \(PERMISSION_DENIED: .*\); create it first .*secretmanager\.secrets\.create/);
+    expect(oneErrorLine(r)).toMatch(
+      /^projects\/p\/secrets\/new: GCP Secret Manager: the secret does not exist and creating it was denied \(PERMISSION_DENIED: .*\); create it first .*secretmanager\.secrets\.create/,
+    );
     expect(fake.versions('projects/p/secrets/new')).toBeUndefined();
     expectNoSecret(r.stdout + r.stderr, [...SECRETS, dev.text]);
   });
@@ -334,7 +351,9 @@ describe('sync with a GCP secret', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     fake.addVersion(CREDS, A);
-    const r1 = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; ${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' }, () => fake.addVersion(CREDS, B));
+    const r1 = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; ${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' }, () =>
+      fake.addVersion(CREDS, B),
+    );
     const r = await r1.run;
     expect(r.code).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
@@ -346,10 +365,16 @@ describe('sync with a GCP secret', () => {
     const B = pair(Date.now() + 8 * HOUR);
     fake.addVersion(CREDS, A);
     // UNAVAILABLE from the moment the supervisor has started (its start read A), before the command writes.
-    const r1 = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1; echo still running; exit 5`, [B], {
-      CLAUDE_ENTRY_SYNC: 'both',
-      CLAUDE_ENTRY_TIMEOUT: '3s', // for the start and each sync call
-    }, () => fake.failNext({ code: Status.UNAVAILABLE }, Infinity, ['AccessSecretVersion', 'AddSecretVersion', 'CreateSecret']));
+    const r1 = replica(
+      fake,
+      `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1; echo still running; exit 5`,
+      [B],
+      {
+        CLAUDE_ENTRY_SYNC: 'both',
+        CLAUDE_ENTRY_TIMEOUT: '3s', // for the start and each sync call
+      },
+      () => fake.failNext({ code: Status.UNAVAILABLE }, Infinity, ['AccessSecretVersion', 'AddSecretVersion', 'CreateSecret']),
+    );
     const r = await r1.run;
     expect(r.code).toBe(5);
     expect(r.stdout).toBe('still running\n');

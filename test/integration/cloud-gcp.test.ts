@@ -76,7 +76,12 @@ async function timed(run: Promise<RunResult>): Promise<RunResult & { ms: number 
 }
 
 function envLines(stdout: string): Record<string, string> {
-  return Object.fromEntries(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 describe('credentials from GCP Secret Manager', () => {
@@ -128,10 +133,17 @@ describe('credentials from GCP Secret Manager', () => {
     const fake = await store();
     const home = homeIn(tempDir());
     const before = metadata.hits.length;
-    const env = baseEnv(home, { CLAUDE_ENTRY_SOURCE: 'projects/p/secrets/creds', SECRET_MANAGER_EMULATOR_HOST: fake.address, GCE_METADATA_HOST: metadata.host, CLAUDE_ENTRY_LOG: 'debug' });
+    const env = baseEnv(home, {
+      CLAUDE_ENTRY_SOURCE: 'projects/p/secrets/creds',
+      SECRET_MANAGER_EMULATOR_HOST: fake.address,
+      GCE_METADATA_HOST: metadata.host,
+      CLAUDE_ENTRY_LOG: 'debug',
+    });
     const r = await runBundle(PRINT_ENV, { env });
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`accessing projects/p/secrets/creds/versions/latest at ${fake.address} (SECRET_MANAGER_EMULATOR_HOST, plaintext without credentials)`);
+    expect(r.stderr).toContain(
+      `accessing projects/p/secrets/creds/versions/latest at ${fake.address} (SECRET_MANAGER_EMULATOR_HOST, plaintext without credentials)`,
+    );
     expect(fake.calls).toHaveLength(1);
     expect(fake.calls[0]).toMatchObject({ method: 'AccessSecretVersion', resource: 'projects/p/secrets/creds/versions/latest' });
     expect(fake.calls[0]!.metadata['x-goog-request-params']).toBe('name=projects%2Fp%2Fsecrets%2Fcreds%2Fversions%2Flatest');
@@ -186,16 +198,93 @@ interface FailureCase {
 }
 
 const failures: FailureCase[] = [
-  { name: 'a secret that does not exist', ref: 'projects/p/secrets/missing', code: 78, calls: 1, message: /^projects\/p\/secrets\/missing: GCP Secret Manager: not found \(NOT_FOUND: Secret \[projects\/p\/secrets\/missing\] not found or has no versions\.\); check the project, the secret name and the version$/ },
-  { name: 'a version that does not exist', ref: 'gcp-sm:projects/p/secrets/creds/versions/9', code: 78, calls: 1, message: /^gcp-sm:projects\/p\/secrets\/creds\/versions\/9: GCP Secret Manager: not found \(NOT_FOUND: Secret Version \[.*\] not found\.\)/ },
-  { name: 'a disabled version', ref: 'projects/p/secrets/creds', setup: (f) => f.setState('projects/p/secrets/creds/versions/2', 'DISABLED'), code: 78, calls: 1, message: /^projects\/p\/secrets\/creds: GCP Secret Manager: the version cannot be accessed \(FAILED_PRECONDITION: .*is in DISABLED state\.\); enable it or name another version$/ },
-  { name: 'permission denied', ref: 'projects/p/secrets/creds', setup: (f) => f.deny('projects/p/secrets/creds'), code: 69, calls: 1, message: /^projects\/p\/secrets\/creds: GCP Secret Manager: permission denied \(PERMISSION_DENIED: Permission 'secretmanager\.versions\.access' denied .*\); grant the workload's service account roles\/secretmanager\.secretAccessor/ },
-  { name: 'UNAUTHENTICATED', ref: 'projects/p/secrets/creds', setup: (f) => f.failNext({ code: Status.UNAUTHENTICATED, details: 'Request had invalid authentication credentials.' }), code: 69, calls: 1, message: /the credentials were rejected \(UNAUTHENTICATED: Request had invalid authentication credentials\.\); check GOOGLE_APPLICATION_CREDENTIALS/ },
-  { name: 'an endpoint that is not Secret Manager', ref: 'projects/p/secrets/creds', setup: (f) => f.failNext({ code: Status.UNIMPLEMENTED, details: 'unknown service' }), code: 69, calls: 1, message: /request failed \(UNIMPLEMENTED: unknown service\); 127\.0\.0\.1:\d+ does not serve Secret Manager: check CLAUDE_ENTRY_GCP_ENDPOINT$/ },
-  { name: 'INTERNAL until the deadline', ref: 'projects/p/secrets/creds', setup: (f) => f.failNext({ code: Status.INTERNAL }, Infinity), code: 69, calls: [2], deadline: true, message: /^projects\/p\/secrets\/creds: GCP Secret Manager: still failing with INTERNAL: Internal error encountered\. after \d+ attempts when the deadline passed \(CLAUDE_ENTRY_TIMEOUT\); the service failed; try again$/ },
-  { name: 'UNAVAILABLE until the deadline', ref: 'projects/p/secrets/creds', setup: (f) => f.failNext({ code: Status.UNAVAILABLE }, Infinity), code: 69, calls: [2], deadline: true, message: /still failing with UNAVAILABLE: .* after \d+ attempts when the deadline passed \(CLAUDE_ENTRY_TIMEOUT\); could not reach 127\.0\.0\.1:\d+/ },
-  { name: 'RESOURCE_EXHAUSTED until the deadline', ref: 'projects/p/secrets/creds', setup: (f) => f.failNext({ code: Status.RESOURCE_EXHAUSTED }, Infinity), code: 69, calls: [2], deadline: true, message: /still failing with RESOURCE_EXHAUSTED: Quota exceeded .* over its Secret Manager access quota/ },
-  { name: 'a call accepted and never answered', ref: 'projects/p/secrets/creds', setup: (f) => f.failNext('hang', Infinity), code: 69, calls: 1, deadline: true, message: /^projects\/p\/secrets\/creds: GCP Secret Manager: no answer from 127\.0\.0\.1:\d+ within CLAUDE_ENTRY_TIMEOUT \(DEADLINE_EXCEEDED\); check network access to it$/ },
+  {
+    name: 'a secret that does not exist',
+    ref: 'projects/p/secrets/missing',
+    code: 78,
+    calls: 1,
+    message:
+      /^projects\/p\/secrets\/missing: GCP Secret Manager: not found \(NOT_FOUND: Secret \[projects\/p\/secrets\/missing\] not found or has no versions\.\); check the project, the secret name and the version$/,
+  },
+  {
+    name: 'a version that does not exist',
+    ref: 'gcp-sm:projects/p/secrets/creds/versions/9',
+    code: 78,
+    calls: 1,
+    message: /^gcp-sm:projects\/p\/secrets\/creds\/versions\/9: GCP Secret Manager: not found \(NOT_FOUND: Secret Version \[.*\] not found\.\)/,
+  },
+  {
+    name: 'a disabled version',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.setState('projects/p/secrets/creds/versions/2', 'DISABLED'),
+    code: 78,
+    calls: 1,
+    message:
+      /^projects\/p\/secrets\/creds: GCP Secret Manager: the version cannot be accessed \(FAILED_PRECONDITION: .*is in DISABLED state\.\); enable it or name another version$/,
+  },
+  {
+    name: 'permission denied',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.deny('projects/p/secrets/creds'),
+    code: 69,
+    calls: 1,
+    message:
+      /^projects\/p\/secrets\/creds: GCP Secret Manager: permission denied \(PERMISSION_DENIED: Permission 'secretmanager\.versions\.access' denied .*\); grant the workload's service account roles\/secretmanager\.secretAccessor/,
+  },
+  {
+    name: 'UNAUTHENTICATED',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.failNext({ code: Status.UNAUTHENTICATED, details: 'Request had invalid authentication credentials.' }),
+    code: 69,
+    calls: 1,
+    message: /the credentials were rejected \(UNAUTHENTICATED: Request had invalid authentication credentials\.\); check GOOGLE_APPLICATION_CREDENTIALS/,
+  },
+  {
+    name: 'an endpoint that is not Secret Manager',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.failNext({ code: Status.UNIMPLEMENTED, details: 'unknown service' }),
+    code: 69,
+    calls: 1,
+    message: /request failed \(UNIMPLEMENTED: unknown service\); 127\.0\.0\.1:\d+ does not serve Secret Manager: check CLAUDE_ENTRY_GCP_ENDPOINT$/,
+  },
+  {
+    name: 'INTERNAL until the deadline',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.failNext({ code: Status.INTERNAL }, Infinity),
+    code: 69,
+    calls: [2],
+    deadline: true,
+    message:
+      /^projects\/p\/secrets\/creds: GCP Secret Manager: still failing with INTERNAL: Internal error encountered\. after \d+ attempts when the deadline passed \(CLAUDE_ENTRY_TIMEOUT\); the service failed; try again$/,
+  },
+  {
+    name: 'UNAVAILABLE until the deadline',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.failNext({ code: Status.UNAVAILABLE }, Infinity),
+    code: 69,
+    calls: [2],
+    deadline: true,
+    message: /still failing with UNAVAILABLE: .* after \d+ attempts when the deadline passed \(CLAUDE_ENTRY_TIMEOUT\); could not reach 127\.0\.0\.1:\d+/,
+  },
+  {
+    name: 'RESOURCE_EXHAUSTED until the deadline',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.failNext({ code: Status.RESOURCE_EXHAUSTED }, Infinity),
+    code: 69,
+    calls: [2],
+    deadline: true,
+    message: /still failing with RESOURCE_EXHAUSTED: Quota exceeded .* over its Secret Manager access quota/,
+  },
+  {
+    name: 'a call accepted and never answered',
+    ref: 'projects/p/secrets/creds',
+    setup: (f) => f.failNext('hang', Infinity),
+    code: 69,
+    calls: 1,
+    deadline: true,
+    message:
+      /^projects\/p\/secrets\/creds: GCP Secret Manager: no answer from 127\.0\.0\.1:\d+ within CLAUDE_ENTRY_TIMEOUT \(DEADLINE_EXCEEDED\); check network access to it$/,
+  },
   {
     name: 'a server that accepts the connection and never speaks',
     ref: 'projects/p/secrets/creds',
@@ -220,14 +309,66 @@ const failures: FailureCase[] = [
     deadline: true,
     message: /still failing with UNAVAILABLE.* after \d+ attempts when the deadline passed \(CLAUDE_ENTRY_TIMEOUT\); could not reach 127\.0\.0\.1:\d+/,
   },
-  { name: 'a payload that is not a credential', ref: 'projects/p/secrets/garbage', setup: (f) => void f.addVersion('projects/p/secrets/garbage', `garbage ${FAKE.accessToken.slice(13)}`), code: 78, calls: 1, message: /^projects\/p\/secrets\/garbage: not a Claude credential/ },
-  { name: 'an empty payload', ref: 'projects/p/secrets/empty', setup: (f) => void f.addVersion('projects/p/secrets/empty', ''), code: 78, calls: 1, message: /^projects\/p\/secrets\/empty: .*empty/ },
-  { name: '#key naming a key the secret lacks', ref: 'projects/p/secrets/bundle#nope', code: 78, calls: 1, message: /^projects\/p\/secrets\/bundle#nope: the secret has no key "nope" \(it has "claude", "token", "other"\)$/ },
-  { name: '#key on a secret that is not JSON', ref: 'projects/p/secrets/token#claude', code: 78, calls: 1, message: /^projects\/p\/secrets\/token#claude: "#claude" selects a key, but the secret is not a JSON object$/ },
-  { name: 'a payload that fails its checksum', ref: 'projects/p/secrets/corrupt', setup: (f) => void f.addVersion('projects/p/secrets/corrupt', credsText, { checksum: 'bad' }), code: 69, calls: 1, message: /^projects\/p\/secrets\/corrupt: GCP Secret Manager: the payload failed its CRC32C check \(DATA_LOSS\); try again$/ },
-  { name: 'a malformed reference', ref: 'projects/p/secrets', code: 78, calls: 0, message: /^projects\/p\/secrets: not a GCP Secret Manager reference \(expected projects\/PROJECT\/secrets\/SECRET/ },
-  { name: 'gcp-sm:S with no project anywhere', ref: 'gcp-sm:creds', code: 78, calls: 0, message: /^gcp-sm:creds: no project: write projects\/PROJECT\/secrets\/creds or set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT or GCLOUD_PROJECT$/ },
-  { name: 'an endpoint with a path', ref: 'projects/p/secrets/creds', setup: async (f) => `${f.endpoint}/v1`, code: 78, calls: 0, message: /^CLAUDE_ENTRY_GCP_ENDPOINT: "http:\/\/127\.0\.0\.1:\d+\/v1": a gRPC endpoint is host\[:port\] only, without a path$/ },
+  {
+    name: 'a payload that is not a credential',
+    ref: 'projects/p/secrets/garbage',
+    setup: (f) => void f.addVersion('projects/p/secrets/garbage', `garbage ${FAKE.accessToken.slice(13)}`),
+    code: 78,
+    calls: 1,
+    message: /^projects\/p\/secrets\/garbage: not a Claude credential/,
+  },
+  {
+    name: 'an empty payload',
+    ref: 'projects/p/secrets/empty',
+    setup: (f) => void f.addVersion('projects/p/secrets/empty', ''),
+    code: 78,
+    calls: 1,
+    message: /^projects\/p\/secrets\/empty: .*empty/,
+  },
+  {
+    name: '#key naming a key the secret lacks',
+    ref: 'projects/p/secrets/bundle#nope',
+    code: 78,
+    calls: 1,
+    message: /^projects\/p\/secrets\/bundle#nope: the secret has no key "nope" \(it has "claude", "token", "other"\)$/,
+  },
+  {
+    name: '#key on a secret that is not JSON',
+    ref: 'projects/p/secrets/token#claude',
+    code: 78,
+    calls: 1,
+    message: /^projects\/p\/secrets\/token#claude: "#claude" selects a key, but the secret is not a JSON object$/,
+  },
+  {
+    name: 'a payload that fails its checksum',
+    ref: 'projects/p/secrets/corrupt',
+    setup: (f) => void f.addVersion('projects/p/secrets/corrupt', credsText, { checksum: 'bad' }),
+    code: 69,
+    calls: 1,
+    message: /^projects\/p\/secrets\/corrupt: GCP Secret Manager: the payload failed its CRC32C check \(DATA_LOSS\); try again$/,
+  },
+  {
+    name: 'a malformed reference',
+    ref: 'projects/p/secrets',
+    code: 78,
+    calls: 0,
+    message: /^projects\/p\/secrets: not a GCP Secret Manager reference \(expected projects\/PROJECT\/secrets\/SECRET/,
+  },
+  {
+    name: 'gcp-sm:S with no project anywhere',
+    ref: 'gcp-sm:creds',
+    code: 78,
+    calls: 0,
+    message: /^gcp-sm:creds: no project: write projects\/PROJECT\/secrets\/creds or set GOOGLE_CLOUD_PROJECT or CLOUDSDK_CORE_PROJECT or GCLOUD_PROJECT$/,
+  },
+  {
+    name: 'an endpoint with a path',
+    ref: 'projects/p/secrets/creds',
+    setup: async (f) => `${f.endpoint}/v1`,
+    code: 78,
+    calls: 0,
+    message: /^CLAUDE_ENTRY_GCP_ENDPOINT: "http:\/\/127\.0\.0\.1:\d+\/v1": a gRPC endpoint is host\[:port\] only, without a path$/,
+  },
 ];
 
 describe('SDK noise and leaks', () => {
@@ -238,7 +379,12 @@ describe('SDK noise and leaks', () => {
     const r = await runBundle(PRINT_ENV, { env });
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/secret-manager|accessSecretVersion|"type":"Buffer"/);
-    expect(r.stderr.trim().split('\n').every((l) => l.startsWith('claude-entry: '))).toBe(true);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .every((l) => l.startsWith('claude-entry: ')),
+    ).toBe(true);
     expectNoSecret(r.stderr, SECRETS);
   });
 });
@@ -275,7 +421,27 @@ describe('the real path: TLS and Application Default Credentials', () => {
   function tlsAndServiceAccount(dir: string) {
     const key = path.join(dir, 'tls.key');
     const cert = path.join(dir, 'tls.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const account = {
       type: 'service_account',
@@ -319,16 +485,26 @@ describe('the real path: TLS and Application Default Credentials', () => {
     const { keyFile } = tlsAndServiceAccount(dir);
     const fake = await store();
     const home = homeIn(dir);
-    const env = gcpEnv(home, `https://127.0.0.1:${fake.port}`, { CLAUDE_ENTRY_SOURCE: 'projects/p/secrets/creds', CLAUDE_ENTRY_TIMEOUT: '2s', GOOGLE_APPLICATION_CREDENTIALS: keyFile });
+    const env = gcpEnv(home, `https://127.0.0.1:${fake.port}`, {
+      CLAUDE_ENTRY_SOURCE: 'projects/p/secrets/creds',
+      CLAUDE_ENTRY_TIMEOUT: '2s',
+      GOOGLE_APPLICATION_CREDENTIALS: keyFile,
+    });
     const r = await runBundle(PRINT_ENV, { env });
-    expect(r.stderr).toMatch(/^claude-entry: error: projects\/p\/secrets\/creds: GCP Secret Manager: still failing with UNAVAILABLE.* when the deadline passed/);
+    expect(r.stderr).toMatch(
+      /^claude-entry: error: projects\/p\/secrets\/creds: GCP Secret Manager: still failing with UNAVAILABLE.* when the deadline passed/,
+    );
     expect(r.code).toBe(69);
     expect(fake.calls).toHaveLength(0);
     expect(fs.readdirSync(home)).toEqual([]);
   });
 
   it.each([
-    ['not JSON (and holding a secret)', `garbage ${FAKE.accessToken}`, /GOOGLE_APPLICATION_CREDENTIALS=\S+ is not a valid credentials JSON file \(UNAUTHENTICATED\)$/],
+    [
+      'not JSON (and holding a secret)',
+      `garbage ${FAKE.accessToken}`,
+      /GOOGLE_APPLICATION_CREDENTIALS=\S+ is not a valid credentials JSON file \(UNAUTHENTICATED\)$/,
+    ],
     ['missing', undefined, /GOOGLE_APPLICATION_CREDENTIALS=\S+ does not exist or is not a file \(UNAUTHENTICATED\)$/],
   ])('a GOOGLE_APPLICATION_CREDENTIALS file that is %s: 69, the file never quoted', async (_name, content, message) => {
     const dir = tempDir();
@@ -347,7 +523,10 @@ describe('the real path: TLS and Application Default Credentials', () => {
   it('a service account key that cannot sign: 69, says getting a token failed', async () => {
     const dir = tempDir();
     const { tls, certFile, keyFile, account } = tlsAndServiceAccount(dir);
-    fs.writeFileSync(keyFile, JSON.stringify({ ...account, private_key: '-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n' }));
+    fs.writeFileSync(
+      keyFile,
+      JSON.stringify({ ...account, private_key: '-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n' }),
+    );
     const fake = await startFakeSecretManager({ tls, requireBearer: true });
     onTestFinishedClose(fake);
     const home = homeIn(dir);
@@ -368,7 +547,9 @@ describe('the real path: TLS and Application Default Credentials', () => {
     const home = homeIn(tempDir());
     const env = gcpEnv(home, `https://127.0.0.1:${fake.port}`, { CLAUDE_ENTRY_SOURCE: 'projects/p/secrets/creds', CLAUDE_ENTRY_TIMEOUT: '5s' });
     const r = await runBundle(PRINT_ENV, { env });
-    expect(r.stderr).toMatch(/^claude-entry: error: projects\/p\/secrets\/creds: GCP Secret Manager: no Google credentials found \(UNAUTHENTICATED\); set GOOGLE_APPLICATION_CREDENTIALS/m);
+    expect(r.stderr).toMatch(
+      /^claude-entry: error: projects\/p\/secrets\/creds: GCP Secret Manager: no Google credentials found \(UNAUTHENTICATED\); set GOOGLE_APPLICATION_CREDENTIALS/m,
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1); // no MetadataLookupWarning
     expect(r.code).toBe(69);
     expect(fake.calls).toHaveLength(0);

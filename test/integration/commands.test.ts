@@ -34,13 +34,49 @@ async function check(home: string, args: string[] = [], env: NodeJS.ProcessEnv =
 
 describe('check', () => {
   it.each([
-    ['healthy', {}, [], 0, new RegExp(`^healthy \\| OAuth login \\(max\\) in .*/\\.claude/\\.credentials\\.json; expires in 8h; refresh token: yes; file 0600 uid ${UID}: ok$`)],
-    ['expiring, refreshable: still healthy', { expiresAt: Date.now() + 10 * 60_000 }, ['--min-valid', '1h'], 0, /^healthy \|.*expires in 10m; refresh token: yes/],
-    ['expiring, not refreshable, under --min-valid', { expiresAt: Date.now() + 10 * 60_000, refreshToken: undefined }, ['--min-valid', '1h'], 1, /^unhealthy: the access token is valid for 10m, less than 60m, and cannot be refreshed \|.*refresh token: no/],
-    ['not refreshable but above --min-valid', { expiresAt: Date.now() + 3 * HOUR, refreshToken: undefined }, ['--min-valid', '1h'], 0, /^healthy \|.*expires in 3h; refresh token: no/],
+    [
+      'healthy',
+      {},
+      [],
+      0,
+      new RegExp(`^healthy \\| OAuth login \\(max\\) in .*/\\.claude/\\.credentials\\.json; expires in 8h; refresh token: yes; file 0600 uid ${UID}: ok$`),
+    ],
+    [
+      'expiring, refreshable: still healthy',
+      { expiresAt: Date.now() + 10 * 60_000 },
+      ['--min-valid', '1h'],
+      0,
+      /^healthy \|.*expires in 10m; refresh token: yes/,
+    ],
+    [
+      'expiring, not refreshable, under --min-valid',
+      { expiresAt: Date.now() + 10 * 60_000, refreshToken: undefined },
+      ['--min-valid', '1h'],
+      1,
+      /^unhealthy: the access token is valid for 10m, less than 60m, and cannot be refreshed \|.*refresh token: no/,
+    ],
+    [
+      'not refreshable but above --min-valid',
+      { expiresAt: Date.now() + 3 * HOUR, refreshToken: undefined },
+      ['--min-valid', '1h'],
+      0,
+      /^healthy \|.*expires in 3h; refresh token: no/,
+    ],
     ['expired with a refresh token', { expiresAt: Date.now() - HOUR }, [], 0, /^healthy \|.*expired 60m ago; refresh token: yes/],
-    ['expired without a refresh token', { expiresAt: Date.now() - HOUR, refreshToken: undefined }, [], 1, /^unhealthy: .*expired 60m ago and there is no refresh token; log in again/],
-    ['blanked by a failed refresh', { accessToken: '', refreshToken: '', expiresAt: 0 }, [], 1, /^unhealthy: .*blanked by a failed token refresh; log in again/],
+    [
+      'expired without a refresh token',
+      { expiresAt: Date.now() - HOUR, refreshToken: undefined },
+      [],
+      1,
+      /^unhealthy: .*expired 60m ago and there is no refresh token; log in again/,
+    ],
+    [
+      'blanked by a failed refresh',
+      { accessToken: '', refreshToken: '', expiresAt: 0 },
+      [],
+      1,
+      /^unhealthy: .*blanked by a failed token refresh; log in again/,
+    ],
     ['scopes without user:inference', { scopes: ['user:profile'] }, [], 1, /^unhealthy: .*lacks "user:inference"/],
   ] as const)('%s', async (_name, oauth, args, code, line) => {
     const r = await check(homeWith(oauth), [...args]);
@@ -74,7 +110,9 @@ describe('check', () => {
     // the probe's environment has the container's variables, not the command's
     let r = await check(home, [], { CLAUDE_CREDENTIALS_B64: b64(FAKE.oauthToken) });
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe("healthy | OAuth token in CLAUDE_CODE_OAUTH_TOKEN in the command's environment, from CLAUDE_CREDENTIALS_B64; expiry not known");
+    expect(r.stdout.trim()).toBe(
+      "healthy | OAuth token in CLAUDE_CODE_OAUTH_TOKEN in the command's environment, from CLAUDE_CREDENTIALS_B64; expiry not known",
+    );
     r = await check(tempDir(), [], { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });
     expect(r.stdout.trim()).toBe('healthy | OAuth token in CLAUDE_CODE_OAUTH_TOKEN; expiry not known');
   });
@@ -140,7 +178,9 @@ describe('check', () => {
 describe('doctor', () => {
   it('explains the chain, the winner, the user and the run mode, writing nothing', async () => {
     const home = tempDir();
-    const r = await runBundle(['doctor'], { env: baseEnv(home, { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())), ANTHROPIC_API_KEY: FAKE.apiKey }) });
+    const r = await runBundle(['doctor'], {
+      env: baseEnv(home, { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())), ANTHROPIC_API_KEY: FAKE.apiKey }),
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ {3}2\. CLAUDE_CREDENTIALS_B64 +<- wins: Claude Code credentials JSON, expires in 8h$/m);
     expect(r.stdout).toMatch(/^ {3}1\. CLAUDE_CREDENTIALS_FILE +not set$/m);
@@ -163,7 +203,9 @@ describe('doctor', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^ {3}3\. CLAUDE_CREDENTIALS_JSON +<- set, but broken: a start would stop here$/m);
     expect(r.stdout).toMatch(/^ {2}- CLAUDE_CREDENTIALS_JSON: "claudeAiOauth.scopes" lacks "user:inference"/m);
-    expect(r.stdout).toMatch(/^ {2}- CLAUDE_CONFIG_DIR is .*cfg, so Claude Code ignores .*\.claude\/\.credentials\.json: move it there, or unset CLAUDE_CONFIG_DIR$/m);
+    expect(r.stdout).toMatch(
+      /^ {2}- CLAUDE_CONFIG_DIR is .*cfg, so Claude Code ignores .*\.claude\/\.credentials\.json: move it there, or unset CLAUDE_CONFIG_DIR$/m,
+    );
   });
 
   it('no source at all is a problem', async () => {
@@ -223,10 +265,16 @@ describe('export', () => {
     const dir = tempDir();
     const bin = path.join(dir, 'bin');
     fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(bin, 'security'), '#!/bin/sh\necho "security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain." >&2\nexit 44\n', { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(bin, 'security'),
+      '#!/bin/sh\necho "security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain." >&2\nexit 44\n',
+      { mode: 0o755 },
+    );
     let r = await runBundle(['export'], { env: { ...baseEnv(path.join(dir, 'home')), PATH: `${bin}:${process.env.PATH}` } });
     expect(r.code).toBe(78);
-    expect(r.stderr.trim()).toBe('claude-entry: error: no local login found in the keychain item "Claude Code-credentials" (security exited 44); run `claude` and log in first');
+    expect(r.stderr.trim()).toBe(
+      'claude-entry: error: no local login found in the keychain item "Claude Code-credentials" (security exited 44); run `claude` and log in first',
+    );
     r = await runBundle(['export'], { env: { ...baseEnv(path.join(dir, 'home')), PATH: '/usr/bin:/bin' } });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/no local login found: .*\.credentials\.json does not exist and there is no macOS keychain here/);
@@ -270,19 +318,52 @@ describe('help', () => {
 
 describe('doctor, for every state of the file in place', () => {
   it.each([
-    ['healthy', {}, {}, 0, new RegExp(`in place: .*\\(0600, uid ${UID}\\): Claude Code credentials JSON, expires in 8h, refresh token present$`, 'm'), /No problems found\./],
+    [
+      'healthy',
+      {},
+      {},
+      0,
+      new RegExp(`in place: .*\\(0600, uid ${UID}\\): Claude Code credentials JSON, expires in 8h, refresh token present$`, 'm'),
+      /No problems found\./,
+    ],
     ['expiring, refreshable', { expiresAt: Date.now() + 4 * 60_000 }, {}, 0, /expires in 4m, refresh token present$/m, /No problems found\./],
     ['expired with a refresh token', { expiresAt: Date.now() - HOUR }, {}, 0, /expired 60m ago, refresh token present$/m, /No problems found\./],
-    ['expired without a refresh token', { expiresAt: Date.now() - HOUR, refreshToken: undefined }, {}, 1, /: not usable$/m, /^ {2}- .*expired 60m ago and there is no refresh token; log in again/m],
-    ['blanked by a failed refresh', { accessToken: '', refreshToken: '', expiresAt: 0 }, {}, 1, /: not usable$/m, /^ {2}- .*blanked by a failed token refresh; log in again/m],
-    ['wrong mode', {}, { mode: 0o644 }, 1, new RegExp(`\\(0644, uid ${UID}\\)`), /^ {2}- .*has mode 0644, not 0600; restart the container \(claude-entry fixes it at start\) or chmod 600 it$/m],
+    [
+      'expired without a refresh token',
+      { expiresAt: Date.now() - HOUR, refreshToken: undefined },
+      {},
+      1,
+      /: not usable$/m,
+      /^ {2}- .*expired 60m ago and there is no refresh token; log in again/m,
+    ],
+    [
+      'blanked by a failed refresh',
+      { accessToken: '', refreshToken: '', expiresAt: 0 },
+      {},
+      1,
+      /: not usable$/m,
+      /^ {2}- .*blanked by a failed token refresh; log in again/m,
+    ],
+    [
+      'wrong mode',
+      {},
+      { mode: 0o644 },
+      1,
+      new RegExp(`\\(0644, uid ${UID}\\)`),
+      /^ {2}- .*has mode 0644, not 0600; restart the container \(claude-entry fixes it at start\) or chmod 600 it$/m,
+    ],
   ] as const)('%s', async (_name, oauth, opts, code, inPlaceLine, verdict) => {
     await doctorSees(homeWith(oauth, opts), code, inPlaceLine, verdict);
   });
 
   // A file owned by another uid than ours: made with chown, as root.
   it('wrong owner', needs(needs.root()), async () => {
-    await doctorSees(homeWith({}, { uid: 4321 }), 1, /\(0600, uid 4321\)/, /^ {2}- .*is owned by uid 4321, not 0, so Claude Code cannot save refreshed tokens/m);
+    await doctorSees(
+      homeWith({}, { uid: 4321 }),
+      1,
+      /\(0600, uid 4321\)/,
+      /^ {2}- .*is owned by uid 4321, not 0, so Claude Code cannot save refreshed tokens/m,
+    );
   });
 
   async function doctorSees(home: string, code: number, inPlaceLine: RegExp, verdict: RegExp): Promise<void> {

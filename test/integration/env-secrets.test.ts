@@ -15,7 +15,11 @@ const NPM = 'npm_TESTnpmtoken00000000000000000000000000';
 const MCP = 'mcp-TESTkey-0000000000000000000000000000';
 const SECRETS = [GH, NPM, MCP, FAKE.apiKey];
 /** Prints, for each name, a digest of its value (never the value) or "unset". */
-const show = (...names: string[]) => ['sh', '-c', names.map((n) => `if [ -n "\${${n}+x}" ]; then printf '%s=' ${n}; printf %s "$${n}" | sha256sum | cut -c1-12; else echo ${n}=unset; fi`).join('; ')];
+const show = (...names: string[]) => [
+  'sh',
+  '-c',
+  names.map((n) => `if [ -n "\${${n}+x}" ]; then printf '%s=' ${n}; printf %s "$${n}" | sha256sum | cut -c1-12; else echo ${n}=unset; fi`).join('; '),
+];
 const digest = (s: string) => require('node:crypto').createHash('sha256').update(s).digest('hex').slice(0, 12);
 
 async function run(args: string[], env: NodeJS.ProcessEnv) {
@@ -98,8 +102,18 @@ describe('CLAUDE_ENTRY_ENV_*', () => {
   });
 
   it.each([
-    ['a missing file', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: '/claude-entry-no-such-dir/gh' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN: .*\/claude-entry-no-such-dir\/gh does not exist/],
-    ['an env: reference to an unset variable', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: 'env:NOT_SET_HERE' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN: env:NOT_SET_HERE: NOT_SET_HERE is not set/],
+    [
+      'a missing file',
+      () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: '/claude-entry-no-such-dir/gh' }),
+      78,
+      /CLAUDE_ENTRY_ENV_GH_TOKEN: .*\/claude-entry-no-such-dir\/gh does not exist/,
+    ],
+    [
+      'an env: reference to an unset variable',
+      () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: 'env:NOT_SET_HERE' }),
+      78,
+      /CLAUDE_ENTRY_ENV_GH_TOKEN: env:NOT_SET_HERE: NOT_SET_HERE is not set/,
+    ],
     ['an unknown reference', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: 'vault:x' }), 78, /unrecognised reference "vault:x"/],
     ['an empty request', () => ({ CLAUDE_ENTRY_ENV_GH_TOKEN: ' ' }), 78, /CLAUDE_ENTRY_ENV_GH_TOKEN is empty/],
     ['a bad name', () => ({ 'CLAUDE_ENTRY_ENV_GH-TOKEN': '/x' }), 78, /"GH-TOKEN" is not a variable name/],

@@ -53,15 +53,14 @@ describe('a bad flag value exits 64, its variable 78', () => {
 });
 
 describe('parseArgs errors never quote a credential', () => {
-  it.each([
-    [['check', FAKE.oauthToken]],
-    [['doctor', JSON.stringify({ claudeAiOauth: { accessToken: 'TESTopaque' } })]],
-    [[`--${FAKE.apiKey}`, '--', 'true']],
-  ])('%j: 64, the argument not shown', async (args) => {
-    const r = await runBundle(args, { env: baseEnv(tempDir()) });
-    expect(r.code).toBe(64);
-    expect(r.stderr).toMatch(/not shown: it looks like a credential|sk-ant-\[REDACTED\]/);
-    expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
-    expect(r.stderr).not.toContain('TESTopaque');
-  });
+  it.each([[['check', FAKE.oauthToken]], [['doctor', JSON.stringify({ claudeAiOauth: { accessToken: 'TESTopaque' } })]], [[`--${FAKE.apiKey}`, '--', 'true']]])(
+    '%j: 64, the argument not shown',
+    async (args) => {
+      const r = await runBundle(args, { env: baseEnv(tempDir()) });
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(/not shown: it looks like a credential|sk-ant-\[REDACTED\]/);
+      expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
+      expect(r.stderr).not.toContain('TESTopaque');
+    },
+  );
 });

@@ -59,17 +59,31 @@ describe('REF#key on file: and env: references', () => {
   });
 
   it.each([
-    ['a missing key', (f: string) => `file:${f}#nope`, /^claude-entry: error: file:.*claude-bundle\.json#nope: the secret has no key "nope" \(it has "token", "apiKey", "login", "loginText", "port"\)$/m],
+    [
+      'a missing key',
+      (f: string) => `file:${f}#nope`,
+      /^claude-entry: error: file:.*claude-bundle\.json#nope: the secret has no key "nope" \(it has "token", "apiKey", "login", "loginText", "port"\)$/m,
+    ],
     ['a missing key (env)', () => 'env:BUNDLE#nope', /^claude-entry: error: env:BUNDLE#nope: the secret has no key "nope"/m],
     ['a value that is neither a string nor an object', (f: string) => `file:${f}#port`, /: the value under "port" is not a string or an object$/m],
-    ['not a JSON object (file)', (f: string) => `file:${f}.token#token`, /^claude-entry: error: file:.*\.token#token: "#token" selects a key, but the secret is not a JSON object$/m],
-    ['not a JSON object (env)', () => 'env:TOKEN#token', /^claude-entry: error: env:TOKEN#token: "#token" selects a key, but the secret is not a JSON object$/m],
+    [
+      'not a JSON object (file)',
+      (f: string) => `file:${f}.token#token`,
+      /^claude-entry: error: file:.*\.token#token: "#token" selects a key, but the secret is not a JSON object$/m,
+    ],
+    [
+      'not a JSON object (env)',
+      () => 'env:TOKEN#token',
+      /^claude-entry: error: env:TOKEN#token: "#token" selects a key, but the secret is not a JSON object$/m,
+    ],
     ['an inherited name', (f: string) => `file:${f}#constructor`, /the secret has no key "constructor"/m],
     ['an empty key', (f: string) => `file:${f}#`, /empty key after "#"/m],
   ])('%s: 78, named, nothing quoted', async (_name, ref, message) => {
     const { file, home } = mounted();
     fs.writeFileSync(`${file}.token`, FAKE.oauthToken, { mode: 0o600 });
-    const r = await runBundle(['--', 'sh', '-c', 'echo SHOULD-NOT-RUN'], { env: baseEnv(home, { CLAUDE_ENTRY_SOURCE: ref(file), BUNDLE: BUNDLE_SECRET, TOKEN: FAKE.oauthToken }) });
+    const r = await runBundle(['--', 'sh', '-c', 'echo SHOULD-NOT-RUN'], {
+      env: baseEnv(home, { CLAUDE_ENTRY_SOURCE: ref(file), BUNDLE: BUNDLE_SECRET, TOKEN: FAKE.oauthToken }),
+    });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');

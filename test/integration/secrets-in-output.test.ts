@@ -23,7 +23,11 @@ const VALUES: { name: string; value: string; fragments: string[] }[] = [
   { name: 'an OAuth token', value: FAKE.oauthToken, fragments: [FAKE.oauthToken] },
   { name: 'an API key', value: FAKE.apiKey, fragments: [FAKE.apiKey] },
   { name: 'a credentials JSON', value: LOGIN_JSON, fragments: [FAKE.accessToken, FAKE.refreshToken] },
-  { name: 'base64 of a credentials JSON', value: b64(LOGIN_JSON), fragments: [FAKE.accessToken, FAKE.refreshToken, b64(LOGIN_JSON).slice(0, 24), b64(LOGIN_JSON).slice(40, 64)] },
+  {
+    name: 'base64 of a credentials JSON',
+    value: b64(LOGIN_JSON),
+    fragments: [FAKE.accessToken, FAKE.refreshToken, b64(LOGIN_JSON).slice(0, 24), b64(LOGIN_JSON).slice(40, 64)],
+  },
   { name: 'a PEM key', value: PEM, fragments: ['MIIEvQIBADANBgkqhkiG9w0B', 'TESTTESTTEST'] },
   { name: 'a long random key', value: RANDOM_KEY, fragments: [RANDOM_KEY.slice(0, 16), RANDOM_KEY.slice(20, 36)] },
 ];
@@ -126,7 +130,15 @@ describe('a credential where a path or a reference belongs', () => {
   it('ordinary references are not mistaken for credentials', async () => {
     const home = tempDir();
     const arn = aws.putSecret('prod/claude-entry/Team_Alpha-2024', FAKE.oauthToken).arn;
-    const refs = [arn, 'aws-sm:prod/claude-entry/Team_Alpha-2024', '/run/secrets/claude-credentials', 'file:/var/run/secrets/kubernetes.io/..2024_01_01_12_00_00.123456789/token', 'env:MY_CLAUDE_TOKEN_0123456789', 'projects/my-project-123456/secrets/claude-credentials-production/versions/latest', 'https://my-vault-01.vault.azure.net/secrets/claude-credentials/0123456789abcdef0123456789abcdef'];
+    const refs = [
+      arn,
+      'aws-sm:prod/claude-entry/Team_Alpha-2024',
+      '/run/secrets/claude-credentials',
+      'file:/var/run/secrets/kubernetes.io/..2024_01_01_12_00_00.123456789/token',
+      'env:MY_CLAUDE_TOKEN_0123456789',
+      'projects/my-project-123456/secrets/claude-credentials-production/versions/latest',
+      'https://my-vault-01.vault.azure.net/secrets/claude-credentials/0123456789abcdef0123456789abcdef',
+    ];
     const r = await runBundle(['doctor'], { env: providerEnv(home, { CLAUDE_ENTRY_SOURCE: refs.join(',') }) });
     expect(r.stdout + r.stderr).not.toMatch(/looks like a credential/);
     expect(r.stdout).toContain(`1. ${arn}`);
@@ -152,7 +164,10 @@ describe('tokens read from files and providers are redacted like those from the 
   it('from AWS Secrets Manager', async () => {
     const dir = tempDir();
     const arn = aws.putSecret(`redact-${Date.now()}`, JSON.stringify(credentialsJson({ accessToken: opaque }))).arn;
-    const r = await runBundle(['--', opaque], { env: providerEnv(path.join(dir, 'home'), { CLAUDE_ENTRY_SOURCE: arn, CLAUDE_ENTRY_LOG: 'debug' }), timeoutMs: 30_000 });
+    const r = await runBundle(['--', opaque], {
+      env: providerEnv(path.join(dir, 'home'), { CLAUDE_ENTRY_SOURCE: arn, CLAUDE_ENTRY_LOG: 'debug' }),
+      timeoutMs: 30_000,
+    });
     expect(r.code).toBe(127);
     expect(r.stdout + r.stderr).not.toContain(opaque);
   });
@@ -192,7 +207,13 @@ describe('parser and HTTP-library messages never pass through', () => {
     try {
       const home = tempDir();
       const r = await runBundle(['--', 'true'], {
-        env: providerEnv(home, { AWS_ENDPOINT_URL: endpoint.url, AWS_MAX_ATTEMPTS: '1', CLAUDE_ENTRY_SOURCE: 'aws-sm:prod/claude', CLAUDE_ENTRY_LOG: 'debug', CLAUDE_ENTRY_TIMEOUT: '5s' }),
+        env: providerEnv(home, {
+          AWS_ENDPOINT_URL: endpoint.url,
+          AWS_MAX_ATTEMPTS: '1',
+          CLAUDE_ENTRY_SOURCE: 'aws-sm:prod/claude',
+          CLAUDE_ENTRY_LOG: 'debug',
+          CLAUDE_ENTRY_TIMEOUT: '5s',
+        }),
         timeoutMs: 30_000,
       });
       expect([69, 78]).toContain(r.code);
@@ -237,7 +258,9 @@ describe('parser and HTTP-library messages never pass through', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
-    const r = await runBundle(['check', '--online', '--json'], { env: baseEnv(home, { ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}/${gatewayKey}/anthropic`, CLAUDE_ENTRY_TIMEOUT: '2s' }) });
+    const r = await runBundle(['check', '--online', '--json'], {
+      env: baseEnv(home, { ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}/${gatewayKey}/anthropic`, CLAUDE_ENTRY_TIMEOUT: '2s' }),
+    });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).online).toEqual({ state: 'unreachable', error: `http://127.0.0.1:${port}: ECONNREFUSED` });
     expect(r.stdout + r.stderr).not.toContain(gatewayKey);

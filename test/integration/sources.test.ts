@@ -14,10 +14,20 @@ const creds = credentialsJson();
 const credsText = JSON.stringify(creds);
 
 /** The command prints the credential variables it received, one per line. */
-const PRINT_ENV = ['--', 'sh', '-c', 'for v in CLAUDE_CODE_OAUTH_TOKEN ANTHROPIC_API_KEY CLAUDE_CREDENTIALS_B64 CLAUDE_CREDENTIALS_JSON MY_SECRET; do eval "echo $v=\\${$v-UNSET}"; done'];
+const PRINT_ENV = [
+  '--',
+  'sh',
+  '-c',
+  'for v in CLAUDE_CODE_OAUTH_TOKEN ANTHROPIC_API_KEY CLAUDE_CREDENTIALS_B64 CLAUDE_CREDENTIALS_JSON MY_SECRET; do eval "echo $v=\\${$v-UNSET}"; done',
+];
 
 function parseEnvLines(stdout: string): Record<string, string> {
-  return Object.fromEntries(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 function secretFile(dir: string, content: string, name = 'secret'): string {
@@ -71,13 +81,25 @@ describe('credentials JSON sources write .credentials.json', () => {
 describe('token sources reach the command as the variable Claude Code reads', () => {
   const cases: [string, (dir: string) => NodeJS.ProcessEnv, Record<string, string>][] = [
     ['CLAUDE_CODE_OAUTH_TOKEN', () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }],
-    ['CLAUDE_CODE_OAUTH_TOKEN_FILE', (d) => ({ CLAUDE_CODE_OAUTH_TOKEN_FILE: secretFile(d, FAKE.oauthToken + '\n') }), { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }],
+    [
+      'CLAUDE_CODE_OAUTH_TOKEN_FILE',
+      (d) => ({ CLAUDE_CODE_OAUTH_TOKEN_FILE: secretFile(d, FAKE.oauthToken + '\n') }),
+      { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken },
+    ],
     ['ANTHROPIC_API_KEY', () => ({ ANTHROPIC_API_KEY: FAKE.apiKey }), { ANTHROPIC_API_KEY: FAKE.apiKey }],
     ['ANTHROPIC_API_KEY_FILE', (d) => ({ ANTHROPIC_API_KEY_FILE: secretFile(d, FAKE.apiKey) }), { ANTHROPIC_API_KEY: FAKE.apiKey }],
     ['an OAuth token in CLAUDE_CREDENTIALS_B64', () => ({ CLAUDE_CREDENTIALS_B64: b64(FAKE.oauthToken) }), { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }],
     ['an API key in a mounted file', (d) => ({ CLAUDE_ENTRY_SOURCE: secretFile(d, FAKE.apiKey) }), { ANTHROPIC_API_KEY: FAKE.apiKey }],
-    ['a token chosen over a lower-priority API key', () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ANTHROPIC_API_KEY: FAKE.apiKey }), { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }],
-    ['a B64 API key with a stray OAuth token variable', () => ({ CLAUDE_CREDENTIALS_B64: b64(FAKE.apiKey), CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), { ANTHROPIC_API_KEY: FAKE.apiKey }],
+    [
+      'a token chosen over a lower-priority API key',
+      () => ({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ANTHROPIC_API_KEY: FAKE.apiKey }),
+      { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken },
+    ],
+    [
+      'a B64 API key with a stray OAuth token variable',
+      () => ({ CLAUDE_CREDENTIALS_B64: b64(FAKE.apiKey), CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }),
+      { ANTHROPIC_API_KEY: FAKE.apiKey },
+    ],
   ];
 
   it.each(cases)('%s', async (_name, makeEnv, expected) => {
@@ -122,7 +144,20 @@ describe('conventional paths', () => {
     const home = path.join(dir, 'home');
     fs.mkdirSync('/run/secrets', { recursive: true });
     const r = await runProcess(
-      ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind -o ro "$0" /run/secrets && exec "$@"`, secrets, process.execPath, BUNDLE_PATH(), '--', 'true'],
+      [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        `mount --bind -o ro "$0" /run/secrets && exec "$@"`,
+        secrets,
+        process.execPath,
+        BUNDLE_PATH(),
+        '--',
+        'true',
+      ],
       { env: baseEnv(home) },
     );
     expect(r.stderr).toContain('from /run/secrets/claude-credentials');
@@ -148,7 +183,11 @@ describe('conventional paths', () => {
     const home = tempDir();
     const file = path.join(home, '.claude', '.credentials.json');
     fs.mkdirSync(path.dirname(file), { mode: 0o700 });
-    const refreshed = credentialsJson({ accessToken: `${FAKE.accessToken}-refreshed`, refreshToken: `${FAKE.refreshToken}-refreshed`, expiresAt: Date.now() + 9 * 3600_000 });
+    const refreshed = credentialsJson({
+      accessToken: `${FAKE.accessToken}-refreshed`,
+      refreshToken: `${FAKE.refreshToken}-refreshed`,
+      expiresAt: Date.now() + 9 * 3600_000,
+    });
     fs.writeFileSync(file, JSON.stringify(refreshed), { mode: 0o600 });
     let r = await runBundle(['--', 'true'], { env: baseEnv(home, { CLAUDE_CREDENTIALS_JSON: credsText }) });
     expect(r.code).toBe(0);
@@ -233,9 +272,14 @@ describe('running the command', () => {
 describe('logging', () => {
   it('json lines, one per step, no secret', async () => {
     const home = tempDir();
-    const r = await runBundle(['--', 'true'], { env: baseEnv(home, { CLAUDE_CREDENTIALS_B64: b64(credsText), CLAUDE_ENTRY_LOG_FORMAT: 'json', CLAUDE_ENTRY_LOG: 'debug' }) });
+    const r = await runBundle(['--', 'true'], {
+      env: baseEnv(home, { CLAUDE_CREDENTIALS_B64: b64(credsText), CLAUDE_ENTRY_LOG_FORMAT: 'json', CLAUDE_ENTRY_LOG: 'debug' }),
+    });
     expect(r.code).toBe(0);
-    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThan(2);
     for (const l of lines) expect(l).toMatchObject({ name: 'claude-entry', level: expect.stringMatching(/^(debug|info|warn)$/), msg: expect.any(String) });
     expectNoSecret(r.stderr, SECRETS);

@@ -50,7 +50,11 @@ describe('push', () => {
     // check shows the last sync
     const check = await runBundle(['check', '--json'], { env: baseEnv(w.home) });
     expect(check.code).toBe(0);
-    expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied', detail: expect.stringMatching(/^pushed the refreshed login to file:/) });
+    expect(JSON.parse(check.stdout).lastSync).toMatchObject({
+      direction: 'push',
+      result: 'copied',
+      detail: expect.stringMatching(/^pushed the refreshed login to file:/),
+    });
     const doctor = await runBundle(['doctor'], { env: baseEnv(w.home, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'both' }) });
     expect(doctor.stdout).toMatch(/^ {2}last sync: .*, push copied: pushed the refreshed login to file:/m);
     expect(doctor.stdout).toMatch(/^ {2}sync: both with file:/m);
@@ -66,7 +70,11 @@ describe('push', () => {
   });
 
   it.each([
-    ['a blanked file', JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }), /blanked by a failed refresh/],
+    [
+      'a blanked file',
+      JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }),
+      /blanked by a failed refresh/,
+    ],
     ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
     ['an invalid file', '{"claudeAiOauth": {}}', /not a valid login/],
   ])('%s is never pushed', async (_name, written, reason) => {
@@ -111,7 +119,7 @@ describe('pull', () => {
     expect(fs.statSync(w.local).mode & 0o777).toBe(0o600);
   });
 
-  it("waits while Claude Code holds its refresh lock, then pulls", async () => {
+  it('waits while Claude Code holds its refresh lock, then pulls', async () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
@@ -157,7 +165,11 @@ describe('failures', () => {
   });
 
   it.each([
-    [{ CLAUDE_ENTRY_SOURCE: 'env:LOGIN', LOGIN: pair(Date.now() + HOUR) }, 78, /CLAUDE_ENTRY_SYNC=push: LOGIN is an environment variable, which cannot be written back/],
+    [
+      { CLAUDE_ENTRY_SOURCE: 'env:LOGIN', LOGIN: pair(Date.now() + HOUR) },
+      78,
+      /CLAUDE_ENTRY_SYNC=push: LOGIN is an environment variable, which cannot be written back/,
+    ],
     [{ CLAUDE_ENTRY_SYNC: 'sideways' }, 78, /CLAUDE_ENTRY_SYNC: "sideways" is not one of off, push, pull, both/],
   ])('%o', async (env, code, message) => {
     const home = tempDir();

@@ -45,7 +45,9 @@ describe('file source', () => {
     const r = await run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5; exit 5`, [poison]);
     expect(r.code).toBe(5);
     expect(fs.readFileSync(w.source, 'utf8')).toBe(A);
-    expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync push: not pushing to file:${w.source} \\(.*\\): the pair is not plausible: ${why.source}`));
+    expect(r.stderr).toMatch(
+      new RegExp(`claude-entry: warning: sync push: not pushing to file:${w.source} \\(.*\\): the pair is not plausible: ${why.source}`),
+    );
     // Neither "pushed" nor "failed": nothing was written, and nothing said it was.
     expect(r.stderr).not.toMatch(/sync push: pushed|cannot write/);
     expectNoSecret(r.stderr, [tokenOf(A), tokenOf(poison)]);
@@ -74,11 +76,15 @@ describe('file source', () => {
     const r = await run(w, script, [poison, BLANK], { CLAUDE_ENTRY_SYNC: 'pull' });
     expect(r.code, r.stderr).toBe(0);
     expect(fs.readFileSync(w.local, 'utf8')).toBe(BLANK);
-    expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync pull: nothing newer in file:${w.source} \\(the local file was blanked\\): the pair is not plausible: ${why.source}`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `claude-entry: warning: sync pull: nothing newer in file:${w.source} \\(the local file was blanked\\): the pair is not plausible: ${why.source}`,
+      ),
+    );
     expectNoSecret(r.stderr, [tokenOf(A), tokenOf(poison)]);
   });
 
-  it('pull: a poisoned local pair is replaced by the source\'s real one at once', async () => {
+  it("pull: a poisoned local pair is replaced by the source's real one at once", async () => {
     const A = pair(Date.now() + HOUR);
     const poison = pair(Date.now() + 10 * YEAR);
     const w = world(A);
@@ -98,7 +104,7 @@ describe('file source', () => {
     expect(r.stdout).not.toMatch(/expires in/);
   });
 
-  it('a start: a poisoned pair in place does not win over the source\'s real pair', async () => {
+  it("a start: a poisoned pair in place does not win over the source's real pair", async () => {
     const real = pair(Date.now() + 8 * HOUR);
     const w = world(real);
     fs.mkdirSync(path.dirname(w.local), { recursive: true, mode: 0o700 });
@@ -112,7 +118,9 @@ describe('file source', () => {
     const w = world(pair(Date.now() + 10 * YEAR));
     const r = await runBundle(['--', 'true'], { env: baseEnv(w.home, { CLAUDE_ENTRY_SOURCE: w.source }) });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/warning: file:.*: the login is not plausible \(its expiresAt is 365\d days ahead.*\); it will not be synced or preferred over another pair/);
+    expect(r.stderr).toMatch(
+      /warning: file:.*: the login is not plausible \(its expiresAt is 365\d days ahead.*\); it will not be synced or preferred over another pair/,
+    );
   });
 });
 

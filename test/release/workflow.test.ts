@@ -22,7 +22,10 @@ const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'ut
 type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
 const steps = (job: string): Step[] => workflow.jobs[job].steps as Step[];
 const uses = (job: string, action: string) => steps(job).find((s) => s.uses?.startsWith(`${action}@`));
-const runs = (job: string) => steps(job).map((s) => s.run ?? '').join('\n');
+const runs = (job: string) =>
+  steps(job)
+    .map((s) => s.run ?? '')
+    .join('\n');
 
 /** Run one of the workflow's `run:` scripts with bash, as the runner would, in `cwd`. */
 function runStep(script: string, cwd: string, env: Record<string, string>) {
@@ -30,7 +33,7 @@ function runStep(script: string, cwd: string, env: Record<string, string>) {
 }
 
 describe('.github/workflows/release.yml', () => {
-  test('GitHub\'s parser accepts it, and rejects it broken', async () => {
+  test("GitHub's parser accepts it, and rejects it broken", async () => {
     expect(await validateWorkflow('release.yml', text)).toEqual([]);
     expect(await validateWorkflow('broken.yml', text.replace('secrets.GITHUB_TOKEN', 'secret.GITHUB_TOKEN'))).not.toEqual([]);
     expect(await validateWorkflow('broken.yml', text.replace('runs-on: ubuntu-24.04', 'runs-on: ubuntu-24.04\n    step: []'))).not.toEqual([]);
@@ -64,11 +67,13 @@ describe('.github/workflows/release.yml', () => {
   test('npm with provenance; the GitHub release with the three files and SHA256SUMS', () => {
     expect(runs('npm')).toMatch(/npm publish --provenance --access public/);
     expect(workflow.jobs.npm.permissions['id-token']).toBe('write');
-    expect(runs('release')).toMatch(/gh release create "\$GITHUB_REF_NAME".* dist\/claude-entry dist\/claude-entry-linux-x64 dist\/claude-entry-linux-arm64 dist\/SHA256SUMS/s);
+    expect(runs('release')).toMatch(
+      /gh release create "\$GITHUB_REF_NAME".* dist\/claude-entry dist\/claude-entry-linux-x64 dist\/claude-entry-linux-arm64 dist\/SHA256SUMS/s,
+    );
     expect(workflow.jobs.release.permissions.contents).toBe('write');
   });
 
-  test('its tag check passes for package.json\'s version and fails for another', () => {
+  test("its tag check passes for package.json's version and fails for another", () => {
     const check = steps('test').find((s) => s.name?.startsWith('The tag is'))!.run!;
     expect(runStep(check, ROOT, { GITHUB_REF_NAME: `v${version}` }).status).toBe(0);
     const wrong = runStep(check, ROOT, { GITHUB_REF_NAME: 'v99.0.0' });
@@ -76,7 +81,7 @@ describe('.github/workflows/release.yml', () => {
     expect(wrong.stdout).toMatch(/::error::tag v99\.0\.0 is not v/);
   });
 
-  test('its notes step writes the changelog\'s section for the version, and the checksums', () => {
+  test("its notes step writes the changelog's section for the version, and the checksums", () => {
     const dir = fs.mkdtempSync(path.join('/tmp', 'ce-release-'));
     try {
       fs.mkdirSync(path.join(dir, 'dist'));
@@ -88,7 +93,12 @@ describe('.github/workflows/release.yml', () => {
       const written = fs.readFileSync(path.join(dir, 'notes.md'), 'utf8');
       expect(written.trim().length).toBeGreaterThan(0);
       expect(written).not.toMatch(/^## \[/m); // this version's section only
-      expect(fs.readFileSync(path.join(dir, 'dist', 'SHA256SUMS'), 'utf8').trim().split('\n')).toHaveLength(3);
+      expect(
+        fs
+          .readFileSync(path.join(dir, 'dist', 'SHA256SUMS'), 'utf8')
+          .trim()
+          .split('\n'),
+      ).toHaveLength(3);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

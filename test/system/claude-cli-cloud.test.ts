@@ -50,8 +50,6 @@ async function fakeApi(): Promise<{ fake: FakeAnthropic; reply: string }> {
   return { fake, reply };
 }
 
-
-
 interface CliRun extends RunResult {
   home: string;
   ms: number;
@@ -129,9 +127,7 @@ describe('claude -p through claude-entry, credential from a cloud secret store',
     const r = await runCli(fake, { CLAUDE_ENTRY_SOURCE: ref, CLAUDE_ENTRY_GCP_ENDPOINT: store.endpoint });
 
     expectCliUsed(r, fake, reply, token, [token], ref);
-    expect(store.calls.map((c) => [c.method, c.resource])).toEqual([
-      ['AccessSecretVersion', 'projects/p/secrets/claude-token/versions/latest'],
-    ]);
+    expect(store.calls.map((c) => [c.method, c.resource])).toEqual([['AccessSecretVersion', 'projects/p/secrets/claude-token/versions/latest']]);
     // a token goes to the CLI in its environment: no credentials file
     expect(fs.existsSync(path.join(r.home, '.claude', '.credentials.json'))).toBe(false);
   });
@@ -156,7 +152,10 @@ describe('claude -p through claude-entry, credential from a cloud secret store',
     const secrets = [accessToken, refreshToken, notACredential, vault.identityEnv.IDENTITY_HEADER!, ...vault.issuedTokens()];
     expectCliUsed(r, fake, reply, accessToken, secrets, vault.secretUrl(name));
     // the challenge flow over TLS the test CA vouches for: unauthenticated, then the identity's token
-    expect(vault.requests.map((q) => [q.authorized, q.status])).toEqual([[false, 401], [true, 200]]);
+    expect(vault.requests.map((q) => [q.authorized, q.status])).toEqual([
+      [false, 401],
+      [true, 200],
+    ]);
     expect(vault.tokenRequests.map((t) => [t.identityHeaderOk, t.status])).toEqual([[true, 200]]);
     const written = path.join(r.home, '.claude', '.credentials.json');
     expect(fileMode(written)).toBe(0o600);

@@ -86,17 +86,25 @@ for (const cli of CLAUDE_CLIS) {
     });
 
     it('a user settings env block that sets ANTHROPIC_API_KEY shadows the OAuth login', async () => {
-      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64() }, { settings: { env: { ANTHROPIC_API_KEY: FAKE.apiKey } } });
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CREDENTIALS_B64: LOGIN_B64() },
+        { settings: { env: { ANTHROPIC_API_KEY: FAKE.apiKey } } },
+      );
       expect(result.code, context).toBe(0);
       expect(fake.messages().length).toBeGreaterThanOrEqual(1);
       for (const req of fake.messages()) expectApiKey(req, FAKE.apiKey);
-      expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but ANTHROPIC_API_KEY: the env block of \S+settings.json sets ANTHROPIC_API_KEY/);
+      expect(ours).toMatch(
+        /will not use the login claude-entry installed \(a credentials file\) but ANTHROPIC_API_KEY: the env block of \S+settings.json sets ANTHROPIC_API_KEY/,
+      );
       expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_API_KEY \(x-api-key\)/);
       expect(doctor.stdout).toMatch(/shadowing: the env block of \S+settings.json sets ANTHROPIC_API_KEY/);
     });
 
     it('apiKeyHelper in settings shadows CLAUDE_CODE_OAUTH_TOKEN', async () => {
-      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }, { settings: { apiKeyHelper: `echo ${HELPER_KEY}` } });
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken },
+        { settings: { apiKeyHelper: `echo ${HELPER_KEY}` } },
+      );
       expect(result.code, context).toBe(0);
       expect(fake.messages().length).toBeGreaterThanOrEqual(1);
       for (const req of fake.messages()) {
@@ -142,19 +150,28 @@ for (const cli of CLAUDE_CLIS) {
       expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
     });
 
-    it('as root, --dangerously-skip-permissions is refused by the CLI; the start says so with the fix; the opt-in makes it run', needs(needs.root()), async () => {
-      expect(process.getuid!()).toBe(0);
-      const refused = await start({ ANTHROPIC_API_KEY: FAKE.apiKey }, { args: ['--dangerously-skip-permissions', '-p', 'say hi'] });
-      expect(refused.result.code, refused.context).toBe(1);
-      expect(refused.result.stdout + refused.result.stderr).toMatch(/cannot be used with root\/sudo privileges/);
-      expect(refused.ours).toMatch(/warning: --dangerously-skip-permissions with the command running as root: .*CLAUDE_ENTRY_USER.*CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1/);
-      expect(refused.doctor.stdout).toMatch(/- --dangerously-skip-permissions with the command running as root/);
+    it(
+      'as root, --dangerously-skip-permissions is refused by the CLI; the start says so with the fix; the opt-in makes it run',
+      needs(needs.root()),
+      async () => {
+        expect(process.getuid!()).toBe(0);
+        const refused = await start({ ANTHROPIC_API_KEY: FAKE.apiKey }, { args: ['--dangerously-skip-permissions', '-p', 'say hi'] });
+        expect(refused.result.code, refused.context).toBe(1);
+        expect(refused.result.stdout + refused.result.stderr).toMatch(/cannot be used with root\/sudo privileges/);
+        expect(refused.ours).toMatch(
+          /warning: --dangerously-skip-permissions with the command running as root: .*CLAUDE_ENTRY_USER.*CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1/,
+        );
+        expect(refused.doctor.stdout).toMatch(/- --dangerously-skip-permissions with the command running as root/);
 
-      const allowed = await start({ ANTHROPIC_API_KEY: FAKE.apiKey, CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: '1' }, { args: ['--dangerously-skip-permissions', '-p', 'say hi'] });
-      expect(allowed.result.code, allowed.context).toBe(0);
-      expect(allowed.result.stdout).toContain(allowed.reply);
-      expect(allowed.ours).not.toMatch(/running as root/);
-      expect(allowed.doctor.stdout).toMatch(/IS_SANDBOX=1 is set/);
-    });
+        const allowed = await start(
+          { ANTHROPIC_API_KEY: FAKE.apiKey, CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: '1' },
+          { args: ['--dangerously-skip-permissions', '-p', 'say hi'] },
+        );
+        expect(allowed.result.code, allowed.context).toBe(0);
+        expect(allowed.result.stdout).toContain(allowed.reply);
+        expect(allowed.ours).not.toMatch(/running as root/);
+        expect(allowed.doctor.stdout).toMatch(/IS_SANDBOX=1 is set/);
+      },
+    );
   });
 }

@@ -60,7 +60,12 @@ for (const cli of CLAUDE_CLIS) {
 
       it('skipDangerousModePermissionPrompt in the user settings: straight to the prompt too', async () => {
         const dir = tempDir('claude-entry-ws-');
-        const screen = await firstScreen({ ...base, cwd: dir, extra: { ...base.extra, CLAUDE_ENTRY_TRUST: dir }, settings: { skipDangerousModePermissionPrompt: true } });
+        const screen = await firstScreen({
+          ...base,
+          cwd: dir,
+          extra: { ...base.extra, CLAUDE_ENTRY_TRUST: dir },
+          settings: { skipDangerousModePermissionPrompt: true },
+        });
         expect(stops(screen), screen).toBeUndefined();
         expect(screen).toMatch(/bypass permissions on/);
       });

@@ -56,7 +56,6 @@ function readOauth(file: string): Record<string, any> {
   return JSON.parse(fs.readFileSync(file, 'utf8')).claudeAiOauth;
 }
 
-
 const context = (r: { code: number | null; stdout: string; stderr: string }, rig?: RefreshRig) =>
   `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}` + (rig ? `\n${trace(rig)}` : '');
 
@@ -166,7 +165,10 @@ describe('the real CLI refreshing its tokens under claude-entry', needs(needs.cl
     }
     expect(results[0]!.code, context(results[0]!, r)).toBe(0);
     expect(results[1]!.code, context(results[1]!, r)).toBe(1);
-    expect(r.proxy.refreshes().map((q) => q.body.refresh_token), trace(r)).toEqual([FAKE.refreshToken, FAKE.refreshToken]);
+    expect(
+      r.proxy.refreshes().map((q) => q.body.refresh_token),
+      trace(r),
+    ).toEqual([FAKE.refreshToken, FAKE.refreshToken]);
     expect(r.proxy.issued).toHaveLength(1);
     expect(readOauth(path.join(homes[0]!, '.claude', '.credentials.json')).refreshToken).toBe(r.proxy.issued[0]!.refreshToken);
     expect(readOauth(path.join(homes[1]!, '.claude', '.credentials.json'))).toMatchObject({ accessToken: '', refreshToken: '' });
@@ -234,7 +236,6 @@ describe('the real CLI refreshing its tokens under claude-entry', needs(needs.cl
 // A running interactive session
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
 
 describe('a running interactive CLI under claude-entry', needs(needs.claude(), needs.tool('tmux')), () => {
   it('entering the refresh window, it takes a newer pair put on disk behind it instead of refreshing', async () => {

@@ -76,7 +76,7 @@ describe('sync with the real CLI', needs(needs.claude()), () => {
     expect(r.proxy.refreshes()).toHaveLength(1);
   });
 
-  it('a running replica whose refresh lost the race pulls the winner\'s pair, and its next claude -p works', { timeout: 300_000 }, async () => {
+  it("a running replica whose refresh lost the race pulls the winner's pair, and its next claude -p works", { timeout: 300_000 }, async () => {
     const r = await strictRig();
     const source = sourceFile();
     const bin = `${BIN_DIR}:${process.env.PATH}`;
@@ -138,7 +138,7 @@ describe('sync with the real CLI', needs(needs.claude()), () => {
     expect(rb.stdout).toMatch(/second=1/);
   });
 
-  it('control: without sync, the second replica is logged out by the first one\'s rotation', async () => {
+  it("control: without sync, the second replica is logged out by the first one's rotation", async () => {
     const r = await strictRig();
     const source = sourceFile();
     const a = await replica(r, source);

@@ -70,7 +70,10 @@ function readOutcome(h: Home): Outcome {
 
 function tempFiles(h: Home): string[] {
   return [
-    ...fs.readdirSync(h.claudeDir).filter(isTemp).map((n) => path.join('.claude', n)),
+    ...fs
+      .readdirSync(h.claudeDir)
+      .filter(isTemp)
+      .map((n) => path.join('.claude', n)),
     ...fs.readdirSync(h.home).filter(isTemp),
   ];
 }
@@ -184,7 +187,10 @@ describe('crash safety of .credentials.json', () => {
       expect(r.code, r.stderr.slice(0, 800)).toBe(0);
       expect(readOutcome(h)).toBe('B');
       // Only the credentials' own: see the .fails tests below for the other files' temp files.
-      expect(tempFiles(h).filter((n) => n.includes(CREDENTIALS_TEMP)), `left in ${h.home}`).toEqual([]);
+      expect(
+        tempFiles(h).filter((n) => n.includes(CREDENTIALS_TEMP)),
+        `left in ${h.home}`,
+      ).toEqual([]);
     }
   });
 

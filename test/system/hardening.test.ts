@@ -260,11 +260,35 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
     });
   });
 
-  describe('class 3: directories that are not the shim\'s to take', () => {
+  describe("class 3: directories that are not the shim's to take", () => {
     it.each([
-      ['a 1777 scratch dir', (w: World) => { const d = path.join(w.dir, 'scratch'); fs.mkdirSync(d); fs.chmodSync(d, 0o1777); return d; }],
-      ['a root-owned shared volume', (w: World) => { const d = path.join(w.dir, 'volume'); fs.mkdirSync(d, { mode: 0o755 }); fs.writeFileSync(path.join(d, 'data'), 'x'); return d; }],
-      ['another user\'s directory', (w: World) => { const d = path.join(w.dir, 'other'); fs.mkdirSync(d, { mode: 0o750 }); fs.chownSync(d, 1003, 1003); return d; }],
+      [
+        'a 1777 scratch dir',
+        (w: World) => {
+          const d = path.join(w.dir, 'scratch');
+          fs.mkdirSync(d);
+          fs.chmodSync(d, 0o1777);
+          return d;
+        },
+      ],
+      [
+        'a root-owned shared volume',
+        (w: World) => {
+          const d = path.join(w.dir, 'volume');
+          fs.mkdirSync(d, { mode: 0o755 });
+          fs.writeFileSync(path.join(d, 'data'), 'x');
+          return d;
+        },
+      ],
+      [
+        "another user's directory",
+        (w: World) => {
+          const d = path.join(w.dir, 'other');
+          fs.mkdirSync(d, { mode: 0o750 });
+          fs.chownSync(d, 1003, 1003);
+          return d;
+        },
+      ],
     ])('CLAUDE_CONFIG_DIR at %s: exit 73 with the fix, nothing changed', async (_name, make) => {
       const w = world();
       const dir = make(w);
@@ -273,7 +297,12 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
       const r = await run({ ...w, env: { ...w.env, CLAUDE_CONFIG_DIR: dir } }, ['--', '/bin/true']);
       expect(r.code, r.stderr).toBe(73);
       expect(r.stderr).toMatch(/only takes over a directory it created or one the user owns/);
-      expect(r.stderr.trim().split('\n').filter((l) => l.includes('error'))).toHaveLength(1);
+      expect(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.includes('error')),
+      ).toHaveLength(1);
       expect(snapshot(dir)).toEqual(before);
       expect(snapshot(w.home)).toEqual(homeBefore);
     });
@@ -309,7 +338,9 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
       const shared = path.join(w.dir, 'shared');
       fs.mkdirSync(shared);
       fs.chmodSync(shared, 0o777);
-      const r = await run({ ...w, env: { ...w.env, CLAUDE_ENTRY_USER: undefined, HOME: w.home, CLAUDE_CONFIG_DIR: shared } }, ['--', '/bin/true'], { asAgent: true });
+      const r = await run({ ...w, env: { ...w.env, CLAUDE_ENTRY_USER: undefined, HOME: w.home, CLAUDE_CONFIG_DIR: shared } }, ['--', '/bin/true'], {
+        asAgent: true,
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(fileMode(shared)).toBe(0o777);
       expect(fs.statSync(path.join(shared, '.credentials.json')).uid).toBe(AGENT.uid);
@@ -342,19 +373,28 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
   describe('class 4: files that block or never end', () => {
     it.each([
       ['a FIFO at ~/.claude.json', (w: World) => spawnSync('mkfifo', [path.join(w.home, '.claude.json')])],
-      ['a FIFO at ~/.claude/.credentials.json (in place)', (w: World) => {
-        fs.mkdirSync(path.join(w.home, '.claude'), { mode: 0o700 });
-        fs.chownSync(path.join(w.home, '.claude'), AGENT.uid, AGENT.gid);
-        spawnSync('mkfifo', [path.join(w.home, '.claude', '.credentials.json')]);
-      }],
-      ['a 100 GB sparse file at ~/.claude.json', (w: World) => {
-        fs.writeFileSync(path.join(w.home, '.claude.json'), '');
-        fs.truncateSync(path.join(w.home, '.claude.json'), 100 * 1024 ** 3);
-      }],
+      [
+        'a FIFO at ~/.claude/.credentials.json (in place)',
+        (w: World) => {
+          fs.mkdirSync(path.join(w.home, '.claude'), { mode: 0o700 });
+          fs.chownSync(path.join(w.home, '.claude'), AGENT.uid, AGENT.gid);
+          spawnSync('mkfifo', [path.join(w.home, '.claude', '.credentials.json')]);
+        },
+      ],
+      [
+        'a 100 GB sparse file at ~/.claude.json',
+        (w: World) => {
+          fs.writeFileSync(path.join(w.home, '.claude.json'), '');
+          fs.truncateSync(path.join(w.home, '.claude.json'), 100 * 1024 ** 3);
+        },
+      ],
       ['a directory at ~/.claude.json', (w: World) => fs.mkdirSync(path.join(w.home, '.claude.json'))],
-      ['a socket at ~/.claude.json', (w: World) => {
-        spawnSync('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path.join(w.home, '.claude.json'))})`]);
-      }],
+      [
+        'a socket at ~/.claude.json',
+        (w: World) => {
+          spawnSync('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path.join(w.home, '.claude.json'))})`]);
+        },
+      ],
     ])('%s: the start ends at once with an error, no hang', async (_name, plant) => {
       const w = world();
       plant(w);
@@ -387,8 +427,14 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
     }
 
     it.each([
-      ['the file replaced by a link to a root-only file', (w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(secret, path.join(dir, 'login.json')))],
-      ['its directory replaced by a link to a root-only directory', (w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(path.dirname(secret), path.join(dir, 'sub')))],
+      [
+        'the file replaced by a link to a root-only file',
+        (w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(secret, path.join(dir, 'login.json'))),
+      ],
+      [
+        'its directory replaced by a link to a root-only directory',
+        (w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(path.dirname(secret), path.join(dir, 'sub'))),
+      ],
     ])('%s: refused (78), the root file never installed', async (_name, plant) => {
       const w = world();
       const dir = sourceDir(w);
@@ -421,10 +467,10 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
       fs.writeFileSync(path.join(secrets, '..2026_data', 'credentials'), JSON.stringify(credentialsJson()), { mode: 0o400 });
       fs.symlinkSync('..2026_data', path.join(secrets, '..data'));
       fs.symlinkSync('..data/credentials', path.join(secrets, 'credentials'));
-      const r = await run(
-        { ...w, env: { ...w.env, CLAUDE_CREDENTIALS_JSON: undefined, CLAUDE_CREDENTIALS_FILE: path.join(secrets, 'credentials') } },
-        ['--', '/bin/true'],
-      );
+      const r = await run({ ...w, env: { ...w.env, CLAUDE_CREDENTIALS_JSON: undefined, CLAUDE_CREDENTIALS_FILE: path.join(secrets, 'credentials') } }, [
+        '--',
+        '/bin/true',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect(fs.statSync(path.join(w.home, '.claude', '.credentials.json')).uid).toBe(AGENT.uid);
     });
@@ -471,10 +517,14 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
       };
       // From the first moment: some of these land while Node itself starts, before any code of
       // ours; the shim must have closed what they opened before it fetches anything.
-      await waitFor(() => {
-        storm();
-        return sockets.length > 0;
-      }, 20_000, 'the fetch to reach the fake store');
+      await waitFor(
+        () => {
+          storm();
+          return sockets.length > 0;
+        },
+        20_000,
+        'the fetch to reach the fake store',
+      );
       // The shim parks the inspector's port on a socket of its own that never answers; what must
       // never be there is something that answers the inspector's HTTP (the /json/list a client
       // reads the debugger's address from).
@@ -575,12 +625,11 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
       expect(r.code, r.stderr).toBe(126);
       expect(snapshot(w.home)).toEqual(before);
     });
-
   });
 });
 
 describe('hardening: the real Claude Code CLI behind the hardened start', needs(needs.root(), needs.unshare(), needs.claude()), () => {
-  it('root drops to agent, writes with agent\'s rights, and the real claude -p answers with the installed login', async () => {
+  it("root drops to agent, writes with agent's rights, and the real claude -p answers with the installed login", async () => {
     const { startFakeAnthropic } = await import('../fakes/anthropic');
     const fake = await startFakeAnthropic({ replyText: 'hardened hello' });
     onTestFinished(() => fake.close());

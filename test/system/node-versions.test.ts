@@ -50,8 +50,7 @@ for (const major of [18, 20, 22, 24] as const) {
   const execs = version.startsWith(`v${major}.`) && hasExecve(version);
 
   describe(`Node ${major} (${version || 'binary missing'})`, needs(needs.node(major)), () => {
-    const tokenEnv = (home: string, extra: NodeJS.ProcessEnv = {}) =>
-      baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ...extra });
+    const tokenEnv = (home: string, extra: NodeJS.ProcessEnv = {}) => baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ...extra });
 
     it('prints its version', async () => {
       const r = await runBundle(['--version'], { node, env: baseEnv(tempDir()) });

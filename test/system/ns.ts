@@ -19,11 +19,7 @@ export function asUser(uid: number, gid: number): string[] {
   return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups'];
 }
 
-export type MountStep =
-  | { bind: string; at: string; readOnly?: boolean }
-  | { tmpfs: string }
-  | { mkdir: string }
-  | { touch: string };
+export type MountStep = { bind: string; at: string; readOnly?: boolean } | { tmpfs: string } | { mkdir: string } | { touch: string };
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -126,11 +122,15 @@ export function namespacePids(pid: number): number[] {
  */
 export async function namespaceInit(unsharePid: number, timeoutMs = 5000): Promise<number> {
   let found: number | undefined;
-  await waitFor(() => {
-    const [child] = childrenOf(unsharePid);
-    if (child !== undefined && namespacePids(child).at(-1) === 1) found = child;
-    return found !== undefined;
-  }, timeoutMs, `PID 1 under unshare (pid ${unsharePid})`);
+  await waitFor(
+    () => {
+      const [child] = childrenOf(unsharePid);
+      if (child !== undefined && namespacePids(child).at(-1) === 1) found = child;
+      return found !== undefined;
+    },
+    timeoutMs,
+    `PID 1 under unshare (pid ${unsharePid})`,
+  );
   return found!;
 }
 

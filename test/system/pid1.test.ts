@@ -8,17 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import {
-  BUNDLE,
-  FAKE,
-  baseEnv,
-  credentialsJson,
-  expectNoSecret,
-  nodeBinary,
-  runBundle,
-  tempDir,
-  type RunResult,
-} from '../helpers.js';
+import { BUNDLE, FAKE, baseEnv, credentialsJson, expectNoSecret, nodeBinary, runBundle, tempDir, type RunResult } from '../helpers.js';
 import { PID_NAMESPACE, answersHttp, listeningPorts, namespaceInit, readLines, sleep, startProcess, waitFor } from './ns.js';
 import { needs } from '../needs.js';
 
@@ -128,9 +118,7 @@ describe('as PID 1 of a PID namespace', needs(needs.unshare()), () => {
       const r = await p.result;
 
       expect(r.code).toBe(143);
-      expect(readLines(s.out)).toEqual([
-        'ready', 'SIGUSR1', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH', 'SIGUSR1', 'SIGTERM',
-      ]);
+      expect(readLines(s.out)).toEqual(['ready', 'SIGUSR1', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH', 'SIGUSR1', 'SIGTERM']);
       expect(r.stderr).not.toMatch(/Debugger listening|inspector/i);
       expectNoSecret(r.stdout + r.stderr, SECRETS);
     },
@@ -290,11 +278,20 @@ describe('in a terminal whose ISIG is off (as Claude Code sets it)', needs(needs
     const script = path.join(s.dir, 'run.sh');
     fs.writeFileSync(
       script,
-      ['trap : INT', ...Object.entries(s.env).map(([k, v]) => `export ${k}=${shellQuote(v ?? '')}`), `${argv.map(shellQuote).join(' ')} 2>/dev/null`, `echo $? > ${shellQuote(rc)}`].join('\n'),
+      [
+        'trap : INT',
+        ...Object.entries(s.env).map(([k, v]) => `export ${k}=${shellQuote(v ?? '')}`),
+        `${argv.map(shellQuote).join(' ')} 2>/dev/null`,
+        `echo $? > ${shellQuote(rc)}`,
+      ].join('\n'),
     );
     expect(tmux('new-session', '-d', '-s', 'test', '-x', '80', '-y', '24', `exec /bin/sh ${shellQuote(script)}`).status).toBe(0);
     await untilRecorded(s, 'ready');
-    const shim = Number(readLines(s.out).find((l) => l.startsWith('ppid '))!.slice(5));
+    const shim = Number(
+      readLines(s.out)
+        .find((l) => l.startsWith('ppid '))!
+        .slice(5),
+    );
     process.kill(shim, 'SIGINT');
     await waitFor(() => fs.existsSync(rc) && fs.readFileSync(rc, 'utf8').endsWith('\n'), 30_000, 'the exit status');
     expect(count(readLines(s.out), 'SIGINT')).toBe(1);

@@ -56,8 +56,7 @@ export class Tmux {
     // pipe-pane in the same command queue, before the command has had time to print: the
     // raw output is kept, even what the CLI's full-screen UI later clears from the pane.
     this.tmux(
-      ['new-session', '-d', '-s', this.name, '-x', '120', '-y', '40', '-c', options.cwd, ...argv, ';',
-        'pipe-pane', '-t', this.name, `cat >> '${this.output}'`],
+      ['new-session', '-d', '-s', this.name, '-x', '120', '-y', '40', '-c', options.cwd, ...argv, ';', 'pipe-pane', '-t', this.name, `cat >> '${this.output}'`],
       options.env,
     );
   }

@@ -6,17 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  FAKE,
-  baseEnv,
-  credentialsJson,
-  expectNoSecret,
-  fileMode,
-  runBundle,
-  tempDir,
-  type RunOptions,
-  type RunResult,
-} from '../helpers.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunOptions, type RunResult } from '../helpers.js';
 import { needs } from '../needs.js';
 import { asUser, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
 

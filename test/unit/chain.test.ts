@@ -98,7 +98,12 @@ describe('child environment', () => {
   });
   it('hands an OAuth token from any source to Claude Code as CLAUDE_CODE_OAUTH_TOKEN', () => {
     const fetched = { payload: b64(FAKE.oauthToken), source: 'MY_VAR', carriedBy: ['MY_VAR'] };
-    const { env } = childEnvironment({ MY_VAR: 'x', ANTHROPIC_API_KEY: FAKE.apiKey }, { credential: toCredential(fetched), fetched }, { ...user, switching: false }, ['MY_VAR']);
+    const { env } = childEnvironment(
+      { MY_VAR: 'x', ANTHROPIC_API_KEY: FAKE.apiKey },
+      { credential: toCredential(fetched), fetched },
+      { ...user, switching: false },
+      ['MY_VAR'],
+    );
     expect(env).toEqual({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });
   });
 });

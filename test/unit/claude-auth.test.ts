@@ -15,26 +15,122 @@ describe('claudeAuth: which credential Claude Code will use', () => {
   it.each<[string, Partial<AuthInputs>, string | undefined, boolean, RegExp[]]>([
     ['the installed file alone', { credentialsFile: true, installed: 'credentials-file' }, 'credentials-file', false, []],
     ['nothing at all', {}, undefined, false, []],
-    ['ANTHROPIC_AUTH_TOKEN over an installed OAuth token', { env: { ANTHROPIC_AUTH_TOKEN: 'gw', CLAUDE_CODE_OAUTH_TOKEN: 't' }, installed: 'oauth-token' }, 'auth-token', true, [/CLAUDE_CODE_OAUTH_TOKEN is not used: ANTHROPIC_AUTH_TOKEN outranks it/]],
-    ['ANTHROPIC_AUTH_TOKEN over the file', { env: { ANTHROPIC_AUTH_TOKEN: 'gw' }, credentialsFile: true, installed: 'credentials-file' }, 'auth-token', true, [/the credentials file is not used/]],
-    ['ANTHROPIC_AUTH_TOKEN and ANTHROPIC_API_KEY: both sent', { env: { ANTHROPIC_AUTH_TOKEN: 'gw', ANTHROPIC_API_KEY: 'k' }, installed: 'api-key' }, 'auth-token', true, [/ANTHROPIC_API_KEY is sent too \(x-api-key\)/]],
-    ['ANTHROPIC_API_KEY over the file', { env: { ANTHROPIC_API_KEY: 'k' }, credentialsFile: true, installed: 'credentials-file' }, 'api-key', true, [/credentials file is not used: ANTHROPIC_API_KEY/]],
-    ['apiKeyHelper over an installed OAuth token', { env: { CLAUDE_CODE_OAUTH_TOKEN: 't' }, settings: [user({ apiKeyHelper: 'echo k' })], installed: 'oauth-token' }, 'api-key-helper', true, [/CLAUDE_CODE_OAUTH_TOKEN is not used: apiKeyHelper in \/h\/.claude\/settings.json/]],
-    ['apiKeyHelper beside ANTHROPIC_API_KEY: both sent', { env: { ANTHROPIC_API_KEY: 'k' }, settings: [user({ apiKeyHelper: 'echo k' })], installed: 'api-key' }, 'api-key', false, [/apiKeyHelper .* is sent too \(Authorization\)/]],
-    ['an empty apiKeyHelper is none', { settings: [user({ apiKeyHelper: '' })], credentialsFile: true, installed: 'credentials-file' }, 'credentials-file', false, []],
+    [
+      'ANTHROPIC_AUTH_TOKEN over an installed OAuth token',
+      { env: { ANTHROPIC_AUTH_TOKEN: 'gw', CLAUDE_CODE_OAUTH_TOKEN: 't' }, installed: 'oauth-token' },
+      'auth-token',
+      true,
+      [/CLAUDE_CODE_OAUTH_TOKEN is not used: ANTHROPIC_AUTH_TOKEN outranks it/],
+    ],
+    [
+      'ANTHROPIC_AUTH_TOKEN over the file',
+      { env: { ANTHROPIC_AUTH_TOKEN: 'gw' }, credentialsFile: true, installed: 'credentials-file' },
+      'auth-token',
+      true,
+      [/the credentials file is not used/],
+    ],
+    [
+      'ANTHROPIC_AUTH_TOKEN and ANTHROPIC_API_KEY: both sent',
+      { env: { ANTHROPIC_AUTH_TOKEN: 'gw', ANTHROPIC_API_KEY: 'k' }, installed: 'api-key' },
+      'auth-token',
+      true,
+      [/ANTHROPIC_API_KEY is sent too \(x-api-key\)/],
+    ],
+    [
+      'ANTHROPIC_API_KEY over the file',
+      { env: { ANTHROPIC_API_KEY: 'k' }, credentialsFile: true, installed: 'credentials-file' },
+      'api-key',
+      true,
+      [/credentials file is not used: ANTHROPIC_API_KEY/],
+    ],
+    [
+      'apiKeyHelper over an installed OAuth token',
+      { env: { CLAUDE_CODE_OAUTH_TOKEN: 't' }, settings: [user({ apiKeyHelper: 'echo k' })], installed: 'oauth-token' },
+      'api-key-helper',
+      true,
+      [/CLAUDE_CODE_OAUTH_TOKEN is not used: apiKeyHelper in \/h\/.claude\/settings.json/],
+    ],
+    [
+      'apiKeyHelper beside ANTHROPIC_API_KEY: both sent',
+      { env: { ANTHROPIC_API_KEY: 'k' }, settings: [user({ apiKeyHelper: 'echo k' })], installed: 'api-key' },
+      'api-key',
+      false,
+      [/apiKeyHelper .* is sent too \(Authorization\)/],
+    ],
+    [
+      'an empty apiKeyHelper is none',
+      { settings: [user({ apiKeyHelper: '' })], credentialsFile: true, installed: 'credentials-file' },
+      'credentials-file',
+      false,
+      [],
+    ],
     ['the highest settings file names the helper', { settings: [user({ apiKeyHelper: 'a' }), local({ apiKeyHelper: 'b' })] }, 'api-key-helper', false, []],
-    ['a cloud provider over everything', { env: { CLAUDE_CODE_USE_BEDROCK: '1', ANTHROPIC_API_KEY: 'k' }, installed: 'api-key' }, 'provider', true, [/ANTHROPIC_API_KEY is not used: Amazon Bedrock/]],
+    [
+      'a cloud provider over everything',
+      { env: { CLAUDE_CODE_USE_BEDROCK: '1', ANTHROPIC_API_KEY: 'k' }, installed: 'api-key' },
+      'provider',
+      true,
+      [/ANTHROPIC_API_KEY is not used: Amazon Bedrock/],
+    ],
     ['a provider flag that is not truthy is off', { env: { CLAUDE_CODE_USE_VERTEX: '0' }, credentialsFile: true }, 'credentials-file', false, []],
-    ['two providers', { env: { CLAUDE_CODE_USE_BEDROCK: '1', CLAUDE_CODE_USE_VERTEX: 'true' } }, 'provider', false, [/CLAUDE_CODE_USE_BEDROCK and CLAUDE_CODE_USE_VERTEX are all set/]],
-    ['federation over the file', { env: { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t', ANTHROPIC_FEDERATION_RULE_ID: 'fr' }, credentialsFile: true, installed: 'credentials-file' }, 'federation', true, [/credentials file is not used/]],
+    [
+      'two providers',
+      { env: { CLAUDE_CODE_USE_BEDROCK: '1', CLAUDE_CODE_USE_VERTEX: 'true' } },
+      'provider',
+      false,
+      [/CLAUDE_CODE_USE_BEDROCK and CLAUDE_CODE_USE_VERTEX are all set/],
+    ],
+    [
+      'federation over the file',
+      { env: { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t', ANTHROPIC_FEDERATION_RULE_ID: 'fr' }, credentialsFile: true, installed: 'credentials-file' },
+      'federation',
+      true,
+      [/credentials file is not used/],
+    ],
     ['federation needs its rule id', { env: { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t' }, credentialsFile: true }, 'credentials-file', false, []],
-    ['a user settings env block sets ANTHROPIC_API_KEY', { settings: [user({ env: { ANTHROPIC_API_KEY: 'k' } })], credentialsFile: true, installed: 'credentials-file' }, 'api-key', true, [/env block of \/h\/.claude\/settings.json sets ANTHROPIC_API_KEY/]],
-    ['a settings env block unsets the installed token', { env: { CLAUDE_CODE_OAUTH_TOKEN: 't' }, settings: [project({ env: { CLAUDE_CODE_OAUTH_TOKEN: '' } })], installed: 'oauth-token' }, undefined, true, [/unsets CLAUDE_CODE_OAUTH_TOKEN, which the command was given/, /no credential at all/]],
-    ['a settings env block unsets a stray gateway token', { env: { ANTHROPIC_AUTH_TOKEN: 'gw' }, settings: [user({ env: { ANTHROPIC_AUTH_TOKEN: '' } })], credentialsFile: true, installed: 'credentials-file' }, 'credentials-file', false, [/unsets ANTHROPIC_AUTH_TOKEN/]],
-    ['--bare with an OAuth login', { credentialsFile: true, installed: 'credentials-file', command: ['claude', '--bare', '-p', 'hi'] }, undefined, true, [/--bare in the command: Claude Code ignores the credentials file/]],
-    ['--bare with an OAuth token and a helper', { env: { CLAUDE_CODE_OAUTH_TOKEN: 't' }, settings: [user({ apiKeyHelper: 'x' })], installed: 'oauth-token', command: ['claude', '--bare'] }, undefined, true, [/ignores apiKeyHelper .*, CLAUDE_CODE_OAUTH_TOKEN/]],
+    [
+      'a user settings env block sets ANTHROPIC_API_KEY',
+      { settings: [user({ env: { ANTHROPIC_API_KEY: 'k' } })], credentialsFile: true, installed: 'credentials-file' },
+      'api-key',
+      true,
+      [/env block of \/h\/.claude\/settings.json sets ANTHROPIC_API_KEY/],
+    ],
+    [
+      'a settings env block unsets the installed token',
+      { env: { CLAUDE_CODE_OAUTH_TOKEN: 't' }, settings: [project({ env: { CLAUDE_CODE_OAUTH_TOKEN: '' } })], installed: 'oauth-token' },
+      undefined,
+      true,
+      [/unsets CLAUDE_CODE_OAUTH_TOKEN, which the command was given/, /no credential at all/],
+    ],
+    [
+      'a settings env block unsets a stray gateway token',
+      { env: { ANTHROPIC_AUTH_TOKEN: 'gw' }, settings: [user({ env: { ANTHROPIC_AUTH_TOKEN: '' } })], credentialsFile: true, installed: 'credentials-file' },
+      'credentials-file',
+      false,
+      [/unsets ANTHROPIC_AUTH_TOKEN/],
+    ],
+    [
+      '--bare with an OAuth login',
+      { credentialsFile: true, installed: 'credentials-file', command: ['claude', '--bare', '-p', 'hi'] },
+      undefined,
+      true,
+      [/--bare in the command: Claude Code ignores the credentials file/],
+    ],
+    [
+      '--bare with an OAuth token and a helper',
+      { env: { CLAUDE_CODE_OAUTH_TOKEN: 't' }, settings: [user({ apiKeyHelper: 'x' })], installed: 'oauth-token', command: ['claude', '--bare'] },
+      undefined,
+      true,
+      [/ignores apiKeyHelper .*, CLAUDE_CODE_OAUTH_TOKEN/],
+    ],
     ['--bare with an API key is fine', { env: { ANTHROPIC_API_KEY: 'k' }, installed: 'api-key', command: ['claude', '--bare'] }, 'api-key', false, []],
-    ['--bare as the prompt text is not the flag', { credentialsFile: true, installed: 'credentials-file', command: ['claude', '-p', '--bare'] }, undefined, true, []],
+    [
+      '--bare as the prompt text is not the flag',
+      { credentialsFile: true, installed: 'credentials-file', command: ['claude', '-p', '--bare'] },
+      undefined,
+      true,
+      [],
+    ],
   ])('%s', (_name, inputs, winner, shadowed, expected) => {
     const p = picture(inputs);
     expect(p.winner?.id).toBe(winner);
@@ -63,7 +159,12 @@ describe('claudeAuth: which credential Claude Code will use', () => {
   });
 
   it('never puts a value in a line', () => {
-    const p = picture({ env: { ANTHROPIC_AUTH_TOKEN: 'SECRET-A', ANTHROPIC_API_KEY: 'SECRET-B' }, settings: [user({ env: { CLAUDE_CODE_OAUTH_TOKEN: 'SECRET-C' }, apiKeyHelper: 'echo SECRET-D' })], installed: 'oauth-token', credentialsFile: true });
+    const p = picture({
+      env: { ANTHROPIC_AUTH_TOKEN: 'SECRET-A', ANTHROPIC_API_KEY: 'SECRET-B' },
+      settings: [user({ env: { CLAUDE_CODE_OAUTH_TOKEN: 'SECRET-C' }, apiKeyHelper: 'echo SECRET-D' })],
+      installed: 'oauth-token',
+      credentialsFile: true,
+    });
     expect(JSON.stringify(p)).not.toMatch(/SECRET/);
   });
 });

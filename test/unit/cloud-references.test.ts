@@ -48,8 +48,16 @@ describe('parseAwsReference', () => {
     [`${ARN}:::${VERSION_ID}`, {}, { ref: { secretId: ARN, region: 'eu-west-1', versionId: VERSION_ID } }],
     [`${ARN}:::`, {}, { ref: { secretId: ARN, region: 'eu-west-1' } }],
     [`${ARN}?versionStage=AWSPENDING`, {}, { ref: { secretId: ARN, region: 'eu-west-1', versionStage: 'AWSPENDING' } }],
-    [`arn:aws-cn:secretsmanager:cn-north-1:${ACCOUNT}:secret:x`, {}, { ref: { secretId: `arn:aws-cn:secretsmanager:cn-north-1:${ACCOUNT}:secret:x`, region: 'cn-north-1' } }],
-    [`arn:aws-us-gov:secretsmanager:us-gov-west-1:${ACCOUNT}:secret:x`, {}, { ref: { secretId: `arn:aws-us-gov:secretsmanager:us-gov-west-1:${ACCOUNT}:secret:x`, region: 'us-gov-west-1' } }],
+    [
+      `arn:aws-cn:secretsmanager:cn-north-1:${ACCOUNT}:secret:x`,
+      {},
+      { ref: { secretId: `arn:aws-cn:secretsmanager:cn-north-1:${ACCOUNT}:secret:x`, region: 'cn-north-1' } },
+    ],
+    [
+      `arn:aws-us-gov:secretsmanager:us-gov-west-1:${ACCOUNT}:secret:x`,
+      {},
+      { ref: { secretId: `arn:aws-us-gov:secretsmanager:us-gov-west-1:${ACCOUNT}:secret:x`, region: 'us-gov-west-1' } },
+    ],
   ])('%s %j', (ref, env, expected) => {
     const parsed = parseAwsReference(ref, env);
     expect({ ...parsed, ref: Object.fromEntries(Object.entries(parsed.ref).filter(([, v]) => v !== undefined)) }).toEqual(
@@ -160,7 +168,9 @@ describe('the embedded SDK loader', () => {
        exports.fetchSecret = async (ref) => { if (ref === 'bad') throw new ConfigError('bad'); return require('node:path').basename(__filename) + ' ' + __dirname; };`,
     );
     const sdk = loadEmbedded('aws', file);
-    await expect(sdk.fetchSecret('ok', { env: {}, log: createLogger({ level: 'silent' }), deadline: 0 })).resolves.toBe(`claude-entry-aws-sdk.js ${path.dirname(file)}`);
+    await expect(sdk.fetchSecret('ok', { env: {}, log: createLogger({ level: 'silent' }), deadline: 0 })).resolves.toBe(
+      `claude-entry-aws-sdk.js ${path.dirname(file)}`,
+    );
     // The same class as this process's: main.ts's instanceof holds.
     await expect(sdk.fetchSecret('bad', { env: {}, log: createLogger({ level: 'silent' }), deadline: 0 })).rejects.toBeInstanceOf(ConfigError);
   });

@@ -42,9 +42,7 @@ describe('GCP references parse', () => {
 
   it('builds the resource name to access', () => {
     expect(versionName(parseGcpReference('projects/p/secrets/s', NO_ENV))).toBe('projects/p/secrets/s/versions/latest');
-    expect(versionName(parseGcpReference('projects/p/locations/eu/secrets/s/versions/2', NO_ENV))).toBe(
-      'projects/p/locations/eu/secrets/s/versions/2',
-    );
+    expect(versionName(parseGcpReference('projects/p/locations/eu/secrets/s/versions/2', NO_ENV))).toBe('projects/p/locations/eu/secrets/s/versions/2');
     expect(versionName(parseGcpReference('gcp-sm:s', NO_ENV), 'from-adc')).toBe('projects/from-adc/secrets/s/versions/latest');
   });
 });
@@ -100,13 +98,28 @@ describe('GCP endpoint', () => {
   it.each([
     ['default', global, {}, { host: 'secretmanager.googleapis.com', port: 443, plaintext: false }],
     ['regional', regional, {}, { host: 'secretmanager.europe-west1.rep.googleapis.com', port: 443, plaintext: false }],
-    ['another universe', global, { GOOGLE_CLOUD_UNIVERSE_DOMAIN: 'example-universe.net' }, { host: 'secretmanager.example-universe.net', port: 443, plaintext: false }],
-    ['a private endpoint, bare', global, { CLAUDE_ENTRY_GCP_ENDPOINT: 'secretmanager-psc.p.googleapis.com' }, { host: 'secretmanager-psc.p.googleapis.com', port: 443, plaintext: false }],
+    [
+      'another universe',
+      global,
+      { GOOGLE_CLOUD_UNIVERSE_DOMAIN: 'example-universe.net' },
+      { host: 'secretmanager.example-universe.net', port: 443, plaintext: false },
+    ],
+    [
+      'a private endpoint, bare',
+      global,
+      { CLAUDE_ENTRY_GCP_ENDPOINT: 'secretmanager-psc.p.googleapis.com' },
+      { host: 'secretmanager-psc.p.googleapis.com', port: 443, plaintext: false },
+    ],
     ['https with a port', regional, { CLAUDE_ENTRY_GCP_ENDPOINT: 'https://sm.internal:8443/' }, { host: 'sm.internal', port: 8443, plaintext: false }],
     ['http: plaintext', global, { CLAUDE_ENTRY_GCP_ENDPOINT: 'http://127.0.0.1:9090' }, { host: '127.0.0.1', port: 9090, plaintext: true }],
     ['IPv6', global, { CLAUDE_ENTRY_GCP_ENDPOINT: 'http://[::1]:9090' }, { host: '[::1]', port: 9090, plaintext: true }],
     ['the emulator variable', global, { SECRET_MANAGER_EMULATOR_HOST: 'localhost:8085' }, { host: 'localhost', port: 8085, plaintext: true }],
-    ['ours over the emulator variable', global, { CLAUDE_ENTRY_GCP_ENDPOINT: 'sm.internal', SECRET_MANAGER_EMULATOR_HOST: 'localhost:8085' }, { host: 'sm.internal', port: 443, plaintext: false }],
+    [
+      'ours over the emulator variable',
+      global,
+      { CLAUDE_ENTRY_GCP_ENDPOINT: 'sm.internal', SECRET_MANAGER_EMULATOR_HOST: 'localhost:8085' },
+      { host: 'sm.internal', port: 443, plaintext: false },
+    ],
   ])('%s', (_name, ref, env, expected) => {
     expect(resolveEndpoint(ref, env)).toMatchObject(expected);
   });

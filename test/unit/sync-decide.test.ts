@@ -36,7 +36,13 @@ describe('decide(from, to)', () => {
     ['valid over blank', c(A), c(BLANK), 'copy'],
     ['valid over invalid', c(A), c('garbage garbage'), 'copy'],
     ['valid over missing', c(A), c(undefined), 'copy'],
-    ['same expiry, different pair', c(login('sk-ant-oat01-TESTx', 'sk-ant-ort01-TESTx', NOW)), c(login('sk-ant-oat01-TESTy', 'sk-ant-ort01-TESTy', NOW)), 'skip', /as new or newer/],
+    [
+      'same expiry, different pair',
+      c(login('sk-ant-oat01-TESTx', 'sk-ant-ort01-TESTx', NOW)),
+      c(login('sk-ant-oat01-TESTy', 'sk-ant-ort01-TESTy', NOW)),
+      'skip',
+      /as new or newer/,
+    ],
     ['no expiresAt to order by', c(login('sk-ant-oat01-TESTx', 'r1', undefined)), c(A), 'skip', /no expiresAt/],
   ];
   it.each(table)('%s', (_name, from, to, action, reason) => {
@@ -69,7 +75,11 @@ describe('plausibleExpiry', () => {
   it('an implausible pair is never copied, and a valid one replaces it', () => {
     const poison = c(login(`${FAKE.accessToken}P`, `${FAKE.refreshToken}P`, 1e300));
     expect(poison.state).toBe('implausible');
-    expect(decide(poison, c(A))).toMatchObject({ action: 'skip', warn: true, reason: expect.stringMatching(/not plausible: its expiresAt is absurdly far ahead/) });
+    expect(decide(poison, c(A))).toMatchObject({
+      action: 'skip',
+      warn: true,
+      reason: expect.stringMatching(/not plausible: its expiresAt is absurdly far ahead/),
+    });
     expect(decide(poison, c(undefined))).toMatchObject({ action: 'skip' });
     expect(decide(c(A), poison)).toEqual({ action: 'copy' });
   });
