@@ -460,7 +460,7 @@ async function main(argv) {
       const cells = variants.map((v) => [v.key, String(Math.round(v.bytes / 1024))]);
       for (const [, node] of nodeBinaries(options.node ?? process.execPath)) {
         const cost = parseCost(node, files, 15);
-        variants.forEach((v, i) => cells[i].push(`${cost[v.key].read.toFixed(2)} + ${cost[v.key].compile.toFixed(2)}`));
+        for (const [i, v] of variants.entries()) cells[i].push(`${cost[v.key].read.toFixed(2)} + ${cost[v.key].compile.toFixed(2)}`);
       }
       printTable(header, cells);
       console.log('\nDecompressing each SDK module (median of 15; ms)');

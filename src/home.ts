@@ -109,8 +109,9 @@ function createDirectory(dir: string, asUser: boolean, w: Writer): void {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
     // Another start (a second replica on the same volume) made it first: use it as if found.
-    if (errnoCode(error) === 'EEXIST') return ensureDirectory(dir, w);
-    throw writeError(error, `cannot create ${dir}`, w);
+    if (errnoCode(error) !== 'EEXIST') throw writeError(error, `cannot create ${dir}`, w);
+    ensureDirectory(dir, w);
+    return;
   }
   w.created?.push(dir);
   w.log.debug(`created ${dir}`);

@@ -34,7 +34,7 @@ export function parseLogLevel(value: string | undefined): LogLevel | undefined {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  let level = options.level ?? 'info';
+  const level = options.level ?? 'info';
   const json = options.json ?? false;
   const write = options.write ?? writeStderr;
   const secrets = new Set<string>();

@@ -305,7 +305,10 @@ export async function startFakeSecretsManager(options: { region?: string; accoun
       imdsTokens.add(token);
       text(200, token);
     } else if (url.startsWith('/latest/')) {
-      if (!imdsTokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) return (text(401, ''), true);
+      if (!imdsTokens.has(String(req.headers['x-aws-ec2-metadata-token'] ?? ''))) {
+        text(401, '');
+        return true;
+      }
       if (url === '/latest/meta-data/iam/security-credentials/') text(200, FAKE_ROLE_NAME);
       else if (url === `/latest/meta-data/iam/security-credentials/${FAKE_ROLE_NAME}`) {
         text(200, JSON.stringify({ Code: 'Success', LastUpdated: new Date().toISOString(), Type: 'AWS-HMAC', ...role }), 'application/json');

@@ -4,7 +4,7 @@
  * --online-accept-unknown; a redirect is never followed (it would carry the key elsewhere).
  */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBody, startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';

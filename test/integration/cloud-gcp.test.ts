@@ -187,6 +187,7 @@ interface FailureCase {
   name: string;
   ref: string;
   /** Script the fake (or replace the endpoint) before the run. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most setups return nothing; some resolve to an endpoint
   setup?: (fake: FakeSecretManager) => void | Promise<string | void>;
   env?: NodeJS.ProcessEnv;
   code: number;

@@ -88,7 +88,7 @@ describe('a credential where a path or a reference belongs', () => {
   const cases = COMMANDS.flatMap((command) =>
     INPUTS.flatMap((input) =>
       // Every value at a start; the three most common mistakes for check and doctor.
-      VALUES.filter((v, i) => command.name === 'a start' || i < 3 || input.name.startsWith('CLAUDE_CREDENTIALS_AWS')).map(
+      VALUES.filter((_v, i) => command.name === 'a start' || i < 3 || input.name.startsWith('CLAUDE_CREDENTIALS_AWS')).map(
         (value) => [`${command.name}: ${input.name} = ${value.name}`, command, input, value] as const,
       ),
     ),

@@ -429,11 +429,11 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
     it.each([
       [
         'the file replaced by a link to a root-only file',
-        (w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(secret, path.join(dir, 'login.json'))),
+        (_w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(secret, path.join(dir, 'login.json'))),
       ],
       [
         'its directory replaced by a link to a root-only directory',
-        (w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(path.dirname(secret), path.join(dir, 'sub'))),
+        (_w: World, dir: string, secret: string) => asAgentSync(() => fs.symlinkSync(path.dirname(secret), path.join(dir, 'sub'))),
       ],
     ])('%s: refused (78), the root file never installed', async (_name, plant) => {
       const w = world();
