@@ -12,7 +12,7 @@ import { createLogger, parseLogLevel, type Logger } from './log.js';
 import { describeKind, secretsOf } from './payload.js';
 import { canExec, closeUninvitedInspector, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
 import { describeLinks, linksFor, resolveChain, type Resolution } from './sources/chain.js';
-import type { SyncStore } from './sync/stores.js';
+import type { SyncStore } from './sync/store.js';
 import { splitReferences } from './sources/references.js';
 import type { SourceContext } from './sources/types.js';
 import { checkCanBecome, withRightsOf } from './rights.js';

@@ -17,7 +17,7 @@ import * as errors from '../errors.js';
 import { ConfigError, SourceUnavailableError, StoreConflictError } from '../errors.js';
 import { mergeJsonKey, selectJsonKey, stringsIn } from '../sources/json-key.js';
 import type { SourceContext, SourceLink } from '../sources/types.js';
-import type { SyncStore } from '../sync/stores.js';
+import type { SyncStore } from '../sync/store.js';
 import type { CloudProviderName, CloudSdkModule } from './types.js';
 
 // Required where used: this module is on every start's path (the reference parsers use

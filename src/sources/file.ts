@@ -4,7 +4,7 @@ import * as pathModule from 'node:path';
 import { ConfigError, SourceNotConfigured, errnoCode } from '../errors.js';
 import { userControls, withRightsOf } from '../rights.js';
 import type { TargetUser } from '../user.js';
-import type { SyncStore } from '../sync/stores.js';
+import type { SyncStore } from '../sync/store.js';
 import { selectJsonKey, splitKeySelector, stringsIn } from './json-key.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 

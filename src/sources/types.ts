@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { SyncStore } from '../sync/stores.js';
+import type { SyncStore } from '../sync/store.js';
 import type { TargetUser } from '../user.js';
 
 /** What every source link is given: inputs are passed in, never read from globals. */

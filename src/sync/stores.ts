@@ -3,26 +3,12 @@
  * source; cloud stores come from their SDK modules.
  */
 import * as fs from 'node:fs';
-import { StoreConflictError, errnoCode } from '../errors.js';
+import { errnoCode } from '../errors.js';
 import { selfWriter, writeFileAtomic } from '../home.js';
 import { createLogger } from '../log.js';
 import { readSecretFile } from '../sources/file.js';
 import { mergeJsonKey, selectJsonKey } from '../sources/json-key.js';
-
-export interface StoredLogin {
-  text: string | undefined;
-  /** An opaque version for conditional writes, where the store has one. */
-  version?: string;
-}
-
-export interface SyncStore {
-  describe: string;
-  read(): Promise<StoredLogin>;
-  /** Throws StoreConflict when `ifVersion` is given and the store has moved on since. */
-  write(text: string, ifVersion?: string): Promise<void>;
-}
-
-export { StoreConflictError as StoreConflict } from '../errors.js';
+import { StoreConflictError, type SyncStore } from './store.js';
 
 /** A file source: read like the chain reads it; written atomically next to itself. */
 export function fileStore(file: string): SyncStore {

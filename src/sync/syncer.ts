@@ -17,7 +17,7 @@ import { selfWriter, writeFileAtomic } from '../home.js';
 import { formatDuration } from '../payload.js';
 import type { Logger } from '../log.js';
 import { classifyLogin, decide, safeIsoTime, type Decision, type Login } from './decide.js';
-import { StoreConflict, type SyncStore } from './stores.js';
+import { StoreConflictError, type SyncStore } from './store.js';
 
 export type SyncMode = 'push' | 'pull' | 'both';
 
@@ -106,7 +106,7 @@ export function startSync(options: SyncOptions): Syncer {
         return await withDeadline(call(), callTimeoutMs + 250, `${what}: no answer within ${formatDuration(callTimeoutMs)}`);
       } catch (error) {
         // A conflict is decided again by the caller; a configuration error will not heal.
-        if (error instanceof StoreConflict || error instanceof ConfigError || attempt >= retries || stopping) throw error;
+        if (error instanceof StoreConflictError || error instanceof ConfigError || attempt >= retries || stopping) throw error;
         log.debug(`${what} failed (${messageOf(error)}); retrying in ${formatDuration(delay)}`);
         await sleep(delay);
         delay *= 2;
@@ -145,7 +145,7 @@ export function startSync(options: SyncOptions): Syncer {
       try {
         await withRetries(`writing ${store.describe}`, () => store.write((local as Extract<Login, { state: 'valid' }>).text, current.version));
       } catch (error) {
-        if (error instanceof StoreConflict) continue; // someone else pushed: decide again
+        if (error instanceof StoreConflictError) continue; // someone else pushed: decide again
         return report('push', 'failed', `cannot write ${store.describe}: ${messageOf(error)}`);
       }
       // Outside the try: only the write decides whether the push failed.
