@@ -118,6 +118,29 @@ export interface OAuthProxyOptions {
   tag?: string;
   /** Called with every request as soon as it is complete, before it is answered. */
   onRequest?: (req: ProxiedRequest) => void;
+  /**
+   * Token families, as OAuth servers that detect reuse keep them (implies `strict`): every
+   * pair issued from a refresh token belongs to that token's family (the tokens given at start
+   * are one family). A spent refresh token presented again is refused (400 invalid_grant) and
+   * revokes its whole family: every access and refresh token of it, live ones included, is
+   * refused from then on. `POST /v1/oauth/token/revoke` (what `claude auth logout` sends)
+   * revokes the family of the token it names.
+   */
+  revokeFamilyOnReuse?: boolean;
+}
+
+/** What the token endpoint saw (families mode counts reuse; the others count always). */
+export interface TokenStats {
+  /** POST /v1/oauth/token with grant_type refresh_token. */
+  tokenCalls: number;
+  /** Refreshes answered with a new pair. */
+  rotations: number;
+  /** A refresh token presented after it was spent (or after its family was revoked). */
+  reuseAttempts: number;
+  /** Families revoked (by reuse or by a logout's revoke call). */
+  familiesRevoked: number;
+  /** POST /v1/oauth/token/revoke (`claude auth logout`). */
+  logouts: number;
 }
 
 export interface OAuthProxy {
@@ -151,6 +174,10 @@ export interface OAuthProxy {
   addAccessToken(token: string): void;
   /** Forget an access token (a later `isValidAccessToken` is false). */
   revokeAccessToken(token: string): void;
+  /** The token endpoint's counters. */
+  stats: TokenStats;
+  /** Families mode: true once the family of this (access or refresh) token has been revoked. */
+  isRevoked(token: string): boolean;
   /** Resolves at the next request matching `path` (and host, when given). */
   waitForRequest(path: string, options?: { host?: string; timeoutMs?: number }): Promise<ProxiedRequest>;
   close(): Promise<void>;
@@ -245,6 +272,24 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
   const issued: TokenPair[] = [];
   const goodRefresh = new Set(options.refreshTokens ?? []);
   const goodAccess = new Set(options.accessTokens ?? []);
+  const families = options.revokeFamilyOnReuse === true;
+  const strict = options.strict === true || families;
+  // Families: token -> family id; the tokens given at start are family 0.
+  const familyOf = new Map<string, number>();
+  const revokedFamilies = new Set<number>();
+  for (const t of [...goodRefresh, ...goodAccess]) familyOf.set(t, 0);
+  let nextFamily = 1;
+  const stats: TokenStats = { tokenCalls: 0, rotations: 0, reuseAttempts: 0, familiesRevoked: 0, logouts: 0 };
+  const revokeFamily = (family: number | undefined) => {
+    if (family === undefined || revokedFamilies.has(family)) return;
+    revokedFamilies.add(family);
+    stats.familiesRevoked++;
+    for (const [t, f] of familyOf) {
+      if (f !== family) continue;
+      goodRefresh.delete(t);
+      goodAccess.delete(t);
+    }
+  };
   const routes = new Map<string, Handler>(); // `${host} ${path}`
   const waiters: { path: string; host?: string; resolve: (r: ProxiedRequest) => void }[] = [];
   const tunnelHost = new WeakMap<Socket, string>();
@@ -289,10 +334,21 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
     if (body?.grant_type !== 'refresh_token' || typeof body.refresh_token !== 'string' || !body.refresh_token) {
       return oauthError(res, 400, 'invalid_request', 'fake: only grant_type=refresh_token is served');
     }
-    if (options.strict) {
-      if (!goodRefresh.has(body.refresh_token)) return oauthError(res, 400, 'invalid_grant', 'Invalid refresh token');
+    let family: number | undefined;
+    if (strict) {
+      if (!goodRefresh.has(body.refresh_token)) {
+        if (families && familyOf.has(body.refresh_token)) {
+          // A token this server issued, spent or revoked: reuse. The whole family dies.
+          stats.reuseAttempts++;
+          revokeFamily(familyOf.get(body.refresh_token));
+        }
+        return oauthError(res, 400, 'invalid_grant', 'Invalid refresh token');
+      }
       goodRefresh.delete(body.refresh_token);
+      family = familyOf.get(body.refresh_token);
     }
+    if (family === undefined) family = nextFamily++;
+    stats.rotations++;
     const scopes = typeof body.scope === 'string' && body.scope.trim() ? body.scope.trim().split(/\s+/) : DEFAULT_SCOPES;
     counter++;
     const pair: TokenPair = {
@@ -304,13 +360,23 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
     issued.push(pair);
     goodRefresh.add(pair.refreshToken);
     goodAccess.add(pair.accessToken);
+    familyOf.set(pair.refreshToken, family);
+    familyOf.set(pair.accessToken, family);
     sendJson(res, 200, tokenResponse(pair, expiresInSec));
   }
 
   function answer(req: ProxiedRequest, res: http.ServerResponse): void {
     const custom = routes.get(`${req.host} ${req.path}`) ?? routes.get(`* ${req.path}`);
     if (custom) return custom(req, res);
+    if (req.method === 'POST' && req.path === `${TOKEN_PATH}/revoke`) {
+      stats.logouts++;
+      const token = req.body?.token ?? req.body?.refresh_token ?? new URLSearchParams(req.text).get('token');
+      if (typeof token === 'string') revokeFamily(familyOf.get(token));
+      return sendJson(res, 200, {});
+    }
     if (req.method === 'POST' && req.path === TOKEN_PATH) {
+      const grant = req.body?.grant_type ?? new URLSearchParams(req.text).get('grant_type');
+      if (grant === 'refresh_token') stats.tokenCalls++;
       if (options.tokenDelayMs) setTimeout(() => answerToken(req, res), options.tokenDelayMs);
       else answerToken(req, res);
       return;
@@ -433,13 +499,20 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
     },
     addRefreshToken(token) {
       goodRefresh.add(token);
+      if (!familyOf.has(token)) familyOf.set(token, 0);
     },
     isValidAccessToken: (token) => goodAccess.has(token),
     addAccessToken(token) {
       goodAccess.add(token);
+      if (!familyOf.has(token)) familyOf.set(token, 0);
     },
     revokeAccessToken(token) {
       goodAccess.delete(token);
+    },
+    stats,
+    isRevoked: (token) => {
+      const family = familyOf.get(token);
+      return family !== undefined && revokedFamilies.has(family);
     },
     waitForRequest(path, { host, timeoutMs = 30_000 } = {}) {
       return new Promise((resolve, reject) => {
@@ -509,9 +582,15 @@ export function bearer(req: RecordedRequest): string | undefined {
  * Makes the fake API check the access token of every `/v1/messages`: 401 (the API's
  * authentication_error) unless `accept(token)`, else the usual streamed reply.
  */
-export function gateMessages(api: FakeAnthropic, accept: (token: string | undefined, req: RecordedRequest) => boolean, replyText: () => string): void {
+export function gateMessages(
+  api: FakeAnthropic,
+  accept: (token: string | undefined, req: RecordedRequest) => boolean,
+  replyText: () => string,
+  onUnauthorized?: (req: RecordedRequest) => void,
+): void {
   api.setRoute('/v1/messages', (req, res) => {
     if (!accept(bearer(req), req)) {
+      onUnauthorized?.(req);
       const text = JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'OAuth token has expired.' } });
       res.writeHead(401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': requestId() });
       res.end(text);
@@ -533,6 +612,8 @@ export interface RefreshRig {
   env: Record<string, string>;
   /** The bearer tokens /v1/messages received, in order. */
   messageTokens(): (string | undefined)[];
+  /** `/v1/messages` answered 401 by the gate. */
+  unauthorized(): number;
   close(): Promise<void>;
 }
 
@@ -564,11 +645,13 @@ export async function startRefreshRig(options: RefreshRigOptions = {}): Promise<
     await api.close();
     throw e;
   }
+  let unauthorized = 0;
   if (options.gate)
     gateMessages(
       api,
       (t) => t !== undefined && proxy.isValidAccessToken(t),
       () => reply,
+      () => unauthorized++,
     );
   return {
     api,
@@ -576,6 +659,7 @@ export async function startRefreshRig(options: RefreshRigOptions = {}): Promise<
     reply,
     env: { ANTHROPIC_BASE_URL: api.url, ...proxy.env(), ...QUIET_ENV },
     messageTokens: () => api.messages().map(bearer),
+    unauthorized: () => unauthorized,
     async close() {
       await Promise.all([api.close(), proxy.close()]);
     },
