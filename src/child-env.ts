@@ -54,7 +54,7 @@ export function childEnvironment(
   if (resolved?.credential.kind === 'oauth-token') env.CLAUDE_CODE_OAUTH_TOKEN = resolved.credential.token;
   if (resolved?.credential.kind === 'api-key') env.ANTHROPIC_API_KEY = resolved.credential.key;
 
-  if (user.switching) {
+  if (user.dropsFromRoot) {
     env.HOME = user.home;
     if (user.name !== undefined) {
       env.USER = user.name;

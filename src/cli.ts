@@ -105,7 +105,8 @@ Commands (a program named like one of these runs as: claude-entry -- check):
 Exit codes: the command's own; 128+N if it died of signal N; 64 usage (bad flag or
 flag value); 78 configuration (bad reference, payload, user or variable value, or a
 credential where a path or reference belongs); 69 source unavailable;
-73 cannot write the files; 127 command not found; 126 not executable.`;
+73 cannot write the files; 127 command not found; 126 not executable; 70 internal
+error (a bug in claude-entry).`;
 
 /**
  * A bad value is a usage error (64) when it came from a flag, a configuration error (78) when

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, StoreConflictError, WriteError, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
-import { actsForAnotherUser, withRightsFor, withRightsOf } from './rights.js';
+import { rootActsForAnotherUser, withRightsFor, withRightsOf } from './rights.js';
 import type { TargetUser } from './user.js';
 
 export interface ClaudePaths {
@@ -46,7 +46,12 @@ export function claudePaths(home: string, env: NodeJS.ProcessEnv): ClaudePaths {
   };
 }
 
-export interface Writer {
+/**
+ * Whose files a write makes: the target user's (chowned to it, or made with its rights where
+ * it controls the path, when root writes for another user), or this process's own. With where
+ * to report, and which directories this start created.
+ */
+export interface Ownership {
   user: TargetUser;
   log: Logger;
   /** Directories created by this start, deepest last: removed again if the start fails. */
@@ -55,21 +60,16 @@ export interface Writer {
 
 const TEMP_MARK = '.claude-entry-';
 
-/** Root writing into another user's home: never follow what that user could have planted. */
-function guarded(w: Writer): boolean {
-  return actsForAnotherUser(w.user);
+function who(owner: Ownership): string {
+  return owner.user.name ?? `uid ${owner.user.uid}`;
 }
 
-function who(w: Writer): string {
-  return w.user.name ?? `uid ${w.user.uid}`;
-}
-
-function lstatOrUndefined(p: string, w: Writer): fs.Stats | undefined {
+function lstatOrUndefined(p: string, owner: Ownership): fs.Stats | undefined {
   try {
     return fs.lstatSync(p);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return undefined;
-    throw writeError(error, `cannot inspect ${p}`, w);
+    throw writeError(error, `cannot inspect ${p}`, owner);
   }
 }
 
@@ -78,93 +78,93 @@ function lstatOrUndefined(p: string, w: Writer): fs.Stats | undefined {
  * Code's own directory: an existing one must already be the target's (or have been made by
  * this start); the home and other parents are only created when missing, never re-moded.
  */
-export function ensureDirectory(dir: string, w: Writer, adopt = true): void {
+export function ensureDirectory(dir: string, owner: Ownership, adopt = true): void {
   const parent = path.dirname(dir);
-  if (parent !== dir && lstatOrUndefined(parent, w) === undefined) ensureDirectory(parent, w, false);
-  withRightsFor(dir, w.user, (asUser) => {
-    const stat = lstatOrUndefined(dir, w);
+  if (parent !== dir && lstatOrUndefined(parent, owner) === undefined) ensureDirectory(parent, owner, false);
+  withRightsFor(dir, owner.user, (asUser) => {
+    const stat = lstatOrUndefined(dir, owner);
     if (stat?.isSymbolicLink()) {
-      if (guarded(w) && asUser) {
+      if (rootActsForAnotherUser(owner.user) && asUser) {
         throw new WriteError(
-          `${dir} is a symbolic link; claude-entry does not follow links in ${who(w)}'s home while running as root (mount the volume at ${dir} instead)`,
+          `${dir} is a symbolic link; claude-entry does not follow links in ${who(owner)}'s home while running as root (mount the volume at ${dir} instead)`,
         );
       }
       if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new WriteError(`${dir} is a link to something that is not a directory`);
-      if (adopt) checkOwnedByTarget(dir, fs.statSync(dir), w);
+      if (adopt) checkOwnedByTarget(dir, fs.statSync(dir), owner);
       return;
     }
     if (stat && !stat.isDirectory()) throw new WriteError(`${dir} exists and is not a directory`);
     if (!stat) {
-      createDirectory(dir, asUser, w);
+      createDirectory(dir, asUser, owner);
       return;
     }
     if (!adopt) return;
-    checkOwnedByTarget(dir, stat, w);
-    if ((stat.mode & 0o777) !== 0o700) setDirectoryMode(dir, w);
+    checkOwnedByTarget(dir, stat, owner);
+    if ((stat.mode & 0o777) !== 0o700) setDirectoryMode(dir, owner);
   });
 }
 
-function createDirectory(dir: string, asUser: boolean, w: Writer): void {
+function createDirectory(dir: string, asUser: boolean, owner: Ownership): void {
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
     // Another start (a second replica on the same volume) made it first: use it as if found.
-    if (errnoCode(error) !== 'EEXIST') throw writeError(error, `cannot create ${dir}`, w);
-    ensureDirectory(dir, w);
+    if (errnoCode(error) !== 'EEXIST') throw writeError(error, `cannot create ${dir}`, owner);
+    ensureDirectory(dir, owner);
     return;
   }
-  w.created?.push(dir);
-  w.log.debug(`created ${dir}`);
+  owner.created?.push(dir);
+  owner.log.debug(`created ${dir}`);
   // Made by root in a directory the user cannot change: nobody can have swapped it since.
-  if (guarded(w) && !asUser) {
+  if (rootActsForAnotherUser(owner.user) && !asUser) {
     try {
-      fs.lchownSync(dir, w.user.uid, w.user.gid);
+      fs.lchownSync(dir, owner.user.uid, owner.user.gid);
     } catch (error) {
-      throw writeError(error, `cannot give ${dir} to ${who(w)}`, w);
+      throw writeError(error, `cannot give ${dir} to ${who(owner)}`, owner);
     }
   }
-  if (!guarded(w) || asUser) setDirectoryMode(dir, w); // the umask may have narrowed 0700
+  if (!rootActsForAnotherUser(owner.user) || asUser) setDirectoryMode(dir, owner); // the umask may have narrowed 0700
 }
 
 /**
  * An existing config dir that is not the target's (a 1777 scratch dir, a shared volume, /etc)
  * is never taken over: chowning it would hand the user whatever else lives there.
  */
-function checkOwnedByTarget(dir: string, stat: fs.Stats, w: Writer): void {
-  if (!w.user.switching || stat.uid === w.user.uid) return;
+function checkOwnedByTarget(dir: string, stat: fs.Stats, owner: Ownership): void {
+  if (!owner.user.dropsFromRoot || stat.uid === owner.user.uid) return;
   throw new WriteError(
-    `${dir} exists and belongs to uid ${stat.uid}, not to ${who(w)} (uid ${w.user.uid}); claude-entry only takes over a directory it created or one the user owns: chown it to ${w.user.uid}:${w.user.gid} in the image, or set CLAUDE_CONFIG_DIR to a path that does not exist yet`,
+    `${dir} exists and belongs to uid ${stat.uid}, not to ${who(owner)} (uid ${owner.user.uid}); claude-entry only takes over a directory it created or one the user owns: chown it to ${owner.user.uid}:${owner.user.gid} in the image, or set CLAUDE_CONFIG_DIR to a path that does not exist yet`,
   );
 }
 
 /** chmod through a descriptor opened without following a link: what was checked is what changes. */
-function setDirectoryMode(dir: string, w: Writer): void {
+function setDirectoryMode(dir: string, owner: Ownership): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     const stat = fs.fstatSync(fd);
-    if (w.user.switching && stat.uid !== w.user.uid) checkOwnedByTarget(dir, stat, w);
+    if (owner.user.dropsFromRoot && stat.uid !== owner.user.uid) checkOwnedByTarget(dir, stat, owner);
     // Not root and not ours (a shared volume the deployment points CLAUDE_CONFIG_DIR at): leave
     // its mode to whoever owns it; writing into it is all that is needed.
-    if (!w.user.switching && stat.uid !== process.geteuid!()) return;
+    if (!owner.user.dropsFromRoot && stat.uid !== process.geteuid!()) return;
     fs.fchmodSync(fd, 0o700);
   } catch (error) {
     if (error instanceof WriteError) throw error;
-    throw writeError(error, `cannot set the mode of ${dir}`, w);
+    throw writeError(error, `cannot set the mode of ${dir}`, owner);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
 /**
- * The path to write through. When not guarded, a symlink the user made on purpose
- * (e.g. ~/.claude.json -> /data/.claude.json) is followed; when guarded, it is replaced.
+ * The path to write through. A symlink the user made on purpose (e.g. ~/.claude.json ->
+ * /data/.claude.json) is followed, except when root writes for another user: then it is replaced.
  */
-export function writeTarget(p: string, w: Writer): string {
-  const stat = lstatOrUndefined(p, w);
+export function writeTarget(p: string, owner: Ownership): string {
+  const stat = lstatOrUndefined(p, owner);
   if (!stat?.isSymbolicLink()) return p;
-  if (guarded(w)) {
-    w.log.warn(`${p} is a symbolic link; replacing the link with a file instead of following it`);
+  if (rootActsForAnotherUser(owner.user)) {
+    owner.log.warn(`${p} is a symbolic link; replacing the link with a file instead of following it`);
     return p;
   }
   try {
@@ -182,9 +182,9 @@ export function uniqueSuffix(): string {
   return `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/** A writer that writes as this process, chowning nothing (after the drop, or not root). */
-export function selfWriter(log: Logger): Writer {
-  return { user: { uid: process.getuid!(), gid: process.getgid!(), groups: [], home: '', switching: false }, log };
+/** Files this process writes as itself, chowning nothing (after the drop, or not root). */
+export function ownedBySelf(log: Logger): Ownership {
+  return { user: { uid: process.getuid!(), gid: process.getgid!(), groups: [], home: '', dropsFromRoot: false }, log };
 }
 
 /** A file written to its temp name and synced, waiting to be renamed over its target. */
@@ -201,11 +201,11 @@ export interface StagedFile {
  * the target's rights where the target controls `p` (the file is then the target's by
  * creation); elsewhere as root, given to the target through the descriptor.
  */
-export function stageFile(p: string, data: string, w: Writer): StagedFile {
+export function stageFile(p: string, data: string, owner: Ownership): StagedFile {
   const dir = path.dirname(p);
   const temp = path.join(dir, `.${path.basename(p)}${TEMP_MARK}${uniqueSuffix()}.tmp`);
-  const asUser = withRightsFor(p, w.user, (asUser) => asUser);
-  const inRights = <T>(fn: () => T): T => (asUser ? withRightsOf(w.user, fn) : fn());
+  const asUser = withRightsFor(p, owner.user, (asUser) => asUser);
+  const inRights = <T>(fn: () => T): T => (asUser ? withRightsOf(owner.user, fn) : fn());
   let done = false;
   const abort = () => {
     if (done) return;
@@ -218,7 +218,7 @@ export function stageFile(p: string, data: string, w: Writer): StagedFile {
       fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
       writeAll(fd, Buffer.from(data, 'utf8'));
       fs.fchmodSync(fd, 0o600);
-      if (w.user.switching && !asUser) fs.fchownSync(fd, w.user.uid, w.user.gid);
+      if (owner.user.dropsFromRoot && !asUser) fs.fchownSync(fd, owner.user.uid, owner.user.gid);
       fs.fsyncSync(fd);
       fs.closeSync(fd);
       fd = undefined;
@@ -226,7 +226,7 @@ export function stageFile(p: string, data: string, w: Writer): StagedFile {
       if (fd !== undefined) fs.closeSync(fd);
       fs.rmSync(temp, { force: true });
       done = true;
-      throw writeError(error, `cannot write ${p}`, w);
+      throw writeError(error, `cannot write ${p}`, owner);
     }
   });
   return {
@@ -247,7 +247,7 @@ export function stageFile(p: string, data: string, w: Writer): StagedFile {
             { cause: error },
           );
         }
-        throw writeError(error, `cannot write ${p}`, w);
+        throw writeError(error, `cannot write ${p}`, owner);
       }
       done = true;
       inRights(() => fsyncDirectory(dir));
@@ -269,8 +269,8 @@ function writeAll(fd: number, bytes: Buffer): void {
  * Write atomically: a crash leaves the old file or the new one, never a part.
  * `beforeRename` may throw (e.g. StoreConflictError) to abandon the write at the last moment.
  */
-export function writeFileAtomic(p: string, data: string, w: Writer, beforeRename?: () => void): void {
-  stageFile(p, data, w).commit(beforeRename);
+export function writeFileAtomic(p: string, data: string, owner: Ownership, beforeRename?: () => void): void {
+  stageFile(p, data, owner).commit(beforeRename);
 }
 
 function fsyncDirectory(dir: string): void {
@@ -290,7 +290,7 @@ function fsyncDirectory(dir: string): void {
  * Remove temp files left by a process killed mid-write (they may hold a secret). Called under
  * the install lock, so no other start is writing them.
  */
-export function removeStaleTempFiles(dir: string, base: string, w?: Writer): void {
+export function removeStaleTempFiles(dir: string, base: string, owner?: Ownership): void {
   const remove = () => {
     let names: string[];
     try {
@@ -301,7 +301,7 @@ export function removeStaleTempFiles(dir: string, base: string, w?: Writer): voi
     const prefix = `.${base}${TEMP_MARK}`;
     for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
   };
-  if (w) withRightsFor(path.join(dir, base), w.user, remove);
+  if (owner) withRightsFor(path.join(dir, base), owner.user, remove);
   else remove();
 }
 
@@ -310,37 +310,37 @@ export function removeStaleTempFiles(dir: string, base: string, w?: Writer): voi
  * rights where the target controls the directory (so a swapped link changes nothing the user
  * could not change); never on a hard-linked file, which may be someone else's file too.
  */
-export function fixFileInPlace(p: string, w: Writer): void {
-  withRightsFor(p, w.user, (asUser) => {
+export function fixModeAndOwner(p: string, owner: Ownership): void {
+  withRightsFor(p, owner.user, (asUser) => {
     let fd: number;
     try {
       fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     } catch (error) {
-      throw writeError(error, `cannot open ${p}`, w);
+      throw writeError(error, `cannot open ${p}`, owner);
     }
     try {
       const stat = fs.fstatSync(fd);
       if (!stat.isFile()) throw new WriteError(`${p} is not a regular file`);
-      if (stat.nlink > 1 && w.user.switching) {
+      if (stat.nlink > 1 && owner.user.dropsFromRoot) {
         throw new WriteError(
           `${p} has ${stat.nlink} hard links; claude-entry does not change a file that may also be someone else's (copy it instead of linking it)`,
         );
       }
-      if (w.user.switching && (stat.uid !== w.user.uid || stat.gid !== w.user.gid)) {
+      if (owner.user.dropsFromRoot && (stat.uid !== owner.user.uid || stat.gid !== owner.user.gid)) {
         if (asUser) {
           throw new WriteError(
-            `${p} belongs to uid ${stat.uid}, not to ${who(w)}; claude-entry does not chown files where the user can swap them: chown it in the image, or mount the secret elsewhere (e.g. /run/secrets/claude-credentials) so it is copied`,
+            `${p} belongs to uid ${stat.uid}, not to ${who(owner)}; claude-entry does not chown files where the user can swap them: chown it in the image, or mount the secret elsewhere (e.g. /run/secrets/claude-credentials) so it is copied`,
           );
         }
-        fs.fchownSync(fd, w.user.uid, w.user.gid);
+        fs.fchownSync(fd, owner.user.uid, owner.user.gid);
       }
       if ((stat.mode & 0o777) !== 0o600) fs.fchmodSync(fd, 0o600);
     } catch (error) {
       if (error instanceof WriteError) throw error;
       const code = errnoCode(error);
       // A read-only mount: Claude Code can use it, but its refreshed tokens will be lost.
-      if (code === 'EROFS') w.log.warn(`${p} is on a read-only mount: Claude Code cannot save refreshed tokens there`);
-      else throw writeError(error, `cannot set owner or mode of ${p}`, w);
+      if (code === 'EROFS') owner.log.warn(`${p} is on a read-only mount: Claude Code cannot save refreshed tokens there`);
+      else throw writeError(error, `cannot set owner or mode of ${p}`, owner);
     } finally {
       fs.closeSync(fd);
     }
@@ -352,19 +352,19 @@ export const MAX_CLAUDE_JSON_BYTES = 64 * 1024 * 1024;
 
 /**
  * Read a file someone else may have placed: without blocking (a FIFO would hang the start),
- * regular files only, at most `limit` bytes. undefined when absent (or a link, when guarded).
+ * regular files only, at most `limit` bytes. undefined when absent (or a link, when root writes for another user).
  */
-export function readPlacedFile(p: string, w: Writer, limit: number): string | undefined {
-  return withRightsFor(p, w.user, () => {
+export function readPlacedFile(p: string, owner: Ownership, limit: number): string | undefined {
+  return withRightsFor(p, owner.user, () => {
     let fd: number;
     try {
-      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (guarded(w) ? fs.constants.O_NOFOLLOW : 0));
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (rootActsForAnotherUser(owner.user) ? fs.constants.O_NOFOLLOW : 0));
     } catch (error) {
       const code = errnoCode(error);
       if (code === 'ENOENT' || code === 'ELOOP') return undefined;
       // open(2) of a socket fails with ENXIO: say what it is, as for a FIFO or a device.
       if (code === 'ENXIO') throw new WriteError(`${p} is not a regular file (a socket); remove it`);
-      throw writeError(error, `cannot read ${p}`, w);
+      throw writeError(error, `cannot read ${p}`, owner);
     }
     try {
       const stat = fs.fstatSync(fd);
@@ -383,7 +383,7 @@ export function readPlacedFile(p: string, w: Writer, limit: number): string | un
       return Buffer.concat(chunks).toString('utf8');
     } catch (error) {
       if (error instanceof WriteError) throw error;
-      throw writeError(error, `cannot read ${p}`, w);
+      throw writeError(error, `cannot read ${p}`, owner);
     } finally {
       fs.closeSync(fd);
     }
@@ -400,8 +400,8 @@ function describeType(stat: fs.Stats): string {
 }
 
 /** The existing JSON object at p, {} when absent, or undefined when it is not valid JSON. */
-export function readJsonObject(p: string, w: Writer): Record<string, unknown> | undefined {
-  const text = readPlacedFile(p, w, MAX_CLAUDE_JSON_BYTES);
+export function readJsonObject(p: string, owner: Ownership): Record<string, unknown> | undefined {
+  const text = readPlacedFile(p, owner, MAX_CLAUDE_JSON_BYTES);
   if (text === undefined || text.trim() === '') return {};
   try {
     const value: unknown = JSON.parse(text);
@@ -412,20 +412,20 @@ export function readJsonObject(p: string, w: Writer): Record<string, unknown> | 
 }
 
 /** Keep an unparseable file beside the new one instead of clobbering it. */
-export function setAsideInvalid(p: string, w: Writer): string {
+export function setAsideInvalid(p: string, owner: Ownership): string {
   const aside = `${p}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  withRightsFor(p, w.user, () => {
+  withRightsFor(p, owner.user, () => {
     try {
       fs.renameSync(p, aside);
     } catch (error) {
-      throw writeError(error, `cannot move the invalid ${p} aside`, w);
+      throw writeError(error, `cannot move the invalid ${p} aside`, owner);
     }
   });
   return aside;
 }
 
 /** Not root: fail clearly before writing anything when the target directory is not ours. */
-export function checkWritable(dir: string, w: Writer): void {
+export function checkWritable(dir: string): void {
   let existing = dir;
   while (!fs.existsSync(existing)) existing = path.dirname(existing);
   try {
@@ -441,7 +441,6 @@ export function checkWritable(dir: string, w: Writer): void {
       `${existing} is not writable by uid ${process.getuid!()} (owned by uid ${owner}); run as its owner, give the user a writable home, or set CLAUDE_CONFIG_DIR`,
     );
   }
-  void w;
 }
 
 /**
@@ -449,22 +448,22 @@ export function checkWritable(dir: string, w: Writer): void {
  * stale when its mtime is 10 s old), so two starts on one home, or a start and a running CLI,
  * never merge over each other. Held for milliseconds.
  */
-export function withFileLock<T>(file: string, w: Writer, fn: () => T, timeoutMs = 15_000): T {
+export function withFileLock<T>(file: string, owner: Ownership, fn: () => T, timeoutMs = 15_000): T {
   const lock = `${file}.lock`;
   const deadline = Date.now() + timeoutMs;
   let wait = 5;
   for (;;) {
-    const acquired = withRightsFor(lock, w.user, (asUser) => {
+    const acquired = withRightsFor(lock, owner.user, (asUser) => {
       try {
         fs.mkdirSync(lock, { mode: 0o700 });
-        if (guarded(w) && !asUser) fs.lchownSync(lock, w.user.uid, w.user.gid);
+        if (rootActsForAnotherUser(owner.user) && !asUser) fs.lchownSync(lock, owner.user.uid, owner.user.gid);
         return true;
       } catch (error) {
-        if (errnoCode(error) !== 'EEXIST') throw writeError(error, `cannot lock ${file} (${lock})`, w);
+        if (errnoCode(error) !== 'EEXIST') throw writeError(error, `cannot lock ${file} (${lock})`, owner);
         const stat = fs.lstatSync(lock, { throwIfNoEntry: false });
         if (stat?.isDirectory() && Date.now() - stat.mtimeMs > LOCK_STALE_MS) {
           fs.rmSync(lock, { recursive: true, force: true });
-          w.log.debug(`removed a stale lock ${lock}`);
+          owner.log.debug(`removed a stale lock ${lock}`);
         } else if (stat && !stat.isDirectory()) {
           throw new WriteError(`${lock} exists and is not a lock directory; remove it`);
         }
@@ -479,7 +478,7 @@ export function withFileLock<T>(file: string, w: Writer, fn: () => T, timeoutMs 
   try {
     return fn();
   } finally {
-    withRightsFor(lock, w.user, () => fs.rmSync(lock, { recursive: true, force: true }));
+    withRightsFor(lock, owner.user, () => fs.rmSync(lock, { recursive: true, force: true }));
   }
 }
 
@@ -490,9 +489,9 @@ function sleepSync(ms: number): void {
 }
 
 /** Remove the directories a failed start created, deepest first, if still empty. */
-export function removeCreatedDirectories(w: Writer): void {
-  for (const dir of [...(w.created ?? [])].reverse()) {
-    withRightsFor(dir, w.user, () => {
+export function removeCreatedDirectories(owner: Ownership): void {
+  for (const dir of [...(owner.created ?? [])].reverse()) {
+    withRightsFor(dir, owner.user, () => {
       try {
         fs.rmdirSync(dir);
       } catch {
@@ -502,13 +501,13 @@ export function removeCreatedDirectories(w: Writer): void {
   }
 }
 
-function writeError(error: unknown, what: string, w: Writer): WriteError {
+function writeError(error: unknown, what: string, owner: Ownership): WriteError {
   const code = errnoCode(error);
   const hint =
     code === 'EROFS'
       ? 'read-only file system'
       : code === 'EACCES' || code === 'EPERM'
-        ? `permission denied for ${guarded(w) ? `${who(w)} (uid ${w.user.uid})` : `uid ${process.getuid!()}`}${w.user.switching ? '' : ' (not root, so files are written as this uid)'}`
+        ? `permission denied for ${rootActsForAnotherUser(owner.user) ? `${who(owner)} (uid ${owner.user.uid})` : `uid ${process.getuid!()}`}${owner.user.dropsFromRoot ? '' : ' (not root, so files are written as this uid)'}`
         : code === 'ENOSPC'
           ? 'no space left on device'
           : code === 'EDQUOT'

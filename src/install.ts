@@ -13,7 +13,7 @@ import { classifyLogin } from './sync/decide.js';
 import {
   checkWritable,
   ensureDirectory,
-  fixFileInPlace,
+  fixModeAndOwner,
   readJsonObject,
   readPlacedFile,
   removeCreatedDirectories,
@@ -24,7 +24,7 @@ import {
   writeTarget,
   type ClaudePaths,
   type StagedFile,
-  type Writer,
+  type Ownership,
 } from './home.js';
 import { userControls, withRightsOf } from './rights.js';
 import { MAX_SECRET_BYTES } from './sources/file.js';
@@ -35,42 +35,39 @@ export interface InstallOptions {
   skipPermissionsPrompt: boolean;
 }
 
-export interface Installed {
-  wroteCredentials: boolean;
-  claudeJsonChanged: boolean;
-}
-
 export function install(
   credential: Credential | undefined,
-  inPlace: boolean,
+  /** The credential was read from the credentials file itself: it stays, only its mode and owner are fixed. */
+  readFromTheFile: boolean,
   paths: ClaudePaths,
   options: InstallOptions,
-  w: Writer,
+  owner: Ownership,
   /** The state file's content (never a secret), written in the same transaction. */
   stateText?: string,
-): Installed {
-  if (!w.user.switching) checkWritable(paths.configDir, w);
-  if (!w.user.switching) checkWritable(path.dirname(paths.claudeJsonPath), w);
+): void {
+  if (!owner.user.dropsFromRoot) checkWritable(paths.configDir);
+  if (!owner.user.dropsFromRoot) checkWritable(path.dirname(paths.claudeJsonPath));
 
-  const writer: Writer = { ...w, created: [] };
+  // The same owner, keeping the directories this start creates, to remove them if it fails.
+  const tracked: Ownership = { ...owner, created: [] };
   const staged: StagedFile[] = [];
   try {
-    ensureDirectory(path.dirname(paths.claudeJsonPath), writer, path.dirname(paths.claudeJsonPath) === paths.configDir);
-    ensureDirectory(paths.configDir, writer);
+    ensureDirectory(path.dirname(paths.claudeJsonPath), tracked, path.dirname(paths.claudeJsonPath) === paths.configDir);
+    ensureDirectory(paths.configDir, tracked);
     // Where the user controls every file the transaction touches (the usual home), take the
     // user's rights once for all of it: each switch costs a setxid broadcast to every thread.
     const touched = [paths.claudeJsonPath, `${paths.claudeJsonPath}.lock`, paths.credentialsPath, statePath(paths.configDir)];
-    const asUserThroughout = touched.every((p) => userControls(p, w.user));
-    const inRights = <T>(fn: () => T): T => (asUserThroughout ? withRightsOf(w.user, fn) : fn());
-    return inRights(() =>
-      withFileLock(paths.claudeJsonPath, writer, () => {
+    const asUserThroughout = touched.every((p) => userControls(p, owner.user));
+    const inRights = <T>(fn: () => T): T => (asUserThroughout ? withRightsOf(owner.user, fn) : fn());
+    inRights(() =>
+      withFileLock(paths.claudeJsonPath, tracked, () => {
         // Under the lock no other start is writing: a temp of ours found now is a crash's leftover.
-        removeStaleTempFiles(paths.configDir, path.basename(paths.credentialsPath), writer);
-        removeStaleTempFiles(paths.configDir, STATE_FILE, writer);
+        removeStaleTempFiles(paths.configDir, path.basename(paths.credentialsPath), tracked);
+        removeStaleTempFiles(paths.configDir, STATE_FILE, tracked);
 
-        const claudeJsonTarget = writeTarget(paths.claudeJsonPath, writer);
-        removeStaleTempFiles(path.dirname(claudeJsonTarget), path.basename(claudeJsonTarget), writer);
-        const existing = readJsonObject(claudeJsonTarget, writer);
+        const claudeJsonTarget = writeTarget(paths.claudeJsonPath, tracked);
+        removeStaleTempFiles(path.dirname(claudeJsonTarget), path.basename(claudeJsonTarget), tracked);
+        const existing = readJsonObject(claudeJsonTarget, tracked);
         const merged = mergeClaudeJson(existing ?? {}, {
           trust: options.trust,
           apiKey: credential?.kind === 'api-key' ? credential.key : undefined,
@@ -80,37 +77,37 @@ export function install(
         const claudeJsonChanged = existing === undefined || JSON.stringify(existing, null, 2) + '\n' !== claudeJsonText;
 
         let credentialsFile: StagedFile | undefined;
-        let fixInPlace = false;
+        let fixExisting = false;
         if (credential?.kind === 'credentials-json') {
-          if (inPlace || keepsNewerPairInPlace(credential, paths.credentialsPath, writer)) fixInPlace = true;
-          else credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, writer), JSON.stringify(credential.file, null, 2) + '\n', writer));
+          if (readFromTheFile || keepsNewerPairInPlace(credential, paths.credentialsPath, tracked)) fixExisting = true;
+          else
+            credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, tracked), JSON.stringify(credential.file, null, 2) + '\n', tracked));
         }
-        const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, writer)) : undefined;
-        const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, writer)) : undefined;
+        const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, tracked)) : undefined;
+        const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, tracked)) : undefined;
 
         // Everything is on disk in full: now replace, the login first.
-        if (fixInPlace) fixFileInPlace(paths.credentialsPath, writer);
+        if (fixExisting) fixModeAndOwner(paths.credentialsPath, tracked);
         if (credentialsFile) {
           credentialsFile.commit();
-          w.log.info(`wrote ${paths.credentialsPath} (0600, uid ${w.user.uid})`);
+          owner.log.info(`wrote ${paths.credentialsPath} (0600, uid ${owner.user.uid})`);
         }
         if (claudeJsonFile) {
           if (existing === undefined) {
-            const aside = setAsideInvalid(claudeJsonTarget, writer);
-            w.log.warn(`${claudeJsonTarget} was not valid JSON; kept it as ${aside} and wrote a new one`);
+            const aside = setAsideInvalid(claudeJsonTarget, tracked);
+            owner.log.warn(`${claudeJsonTarget} was not valid JSON; kept it as ${aside} and wrote a new one`);
           }
           claudeJsonFile.commit();
-          w.log.info(`updated ${paths.claudeJsonPath} (onboarding done${options.trust.length ? `, trusted ${options.trust.join(', ')}` : ''})`);
+          owner.log.info(`updated ${paths.claudeJsonPath} (onboarding done${options.trust.length ? `, trusted ${options.trust.join(', ')}` : ''})`);
         } else {
-          w.log.debug(`${paths.claudeJsonPath} already up to date`);
+          owner.log.debug(`${paths.claudeJsonPath} already up to date`);
         }
         stateFile?.commit();
-        return { wroteCredentials: credentialsFile !== undefined, claudeJsonChanged };
       }),
     );
   } catch (error) {
     for (const file of staged) file.abort();
-    removeCreatedDirectories(writer);
+    removeCreatedDirectories(tracked);
     throw error;
   }
 }
@@ -126,10 +123,10 @@ function stage(list: StagedFile[], file: StagedFile): StagedFile {
  * secret over it would log the container out, so the newer pair in place wins. Read with the
  * target's rights: the file sits where the target can swap it.
  */
-function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credentials-json' }>, file: string, w: Writer): boolean {
+function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credentials-json' }>, file: string, owner: Ownership): boolean {
   let text: string | undefined;
   try {
-    text = readPlacedFile(file, w, MAX_SECRET_BYTES);
+    text = readPlacedFile(file, owner, MAX_SECRET_BYTES);
   } catch {
     return false; // not a regular file, or unreadable: write ours
   }
@@ -137,16 +134,16 @@ function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credenti
   const inPlace = classifyLogin(text, file);
   const incoming = classifyLogin(JSON.stringify(credential.file), 'source');
   if (incoming.state === 'implausible' && inPlace.state === 'valid') {
-    w.log.warn(`kept ${file}: the source's pair is not plausible (${incoming.reason})`);
+    owner.log.warn(`kept ${file}: the source's pair is not plausible (${incoming.reason})`);
     return true;
   }
   if (inPlace.state !== 'valid' || incoming.state !== 'valid') return false;
   if (inPlace.accessToken === incoming.accessToken && inPlace.refreshToken === incoming.refreshToken) {
-    w.log.debug(`${file} already holds this login`);
+    owner.log.debug(`${file} already holds this login`);
     return true;
   }
   if (inPlace.expiresAt !== undefined && incoming.expiresAt !== undefined && inPlace.expiresAt > incoming.expiresAt) {
-    w.log.info(`kept ${file}: it holds a newer pair than the source (refreshed since); delete it to start from the source`);
+    owner.log.info(`kept ${file}: it holds a newer pair than the source (refreshed since); delete it to start from the source`);
     return true;
   }
   return false;

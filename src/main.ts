@@ -6,7 +6,7 @@ import { inspectSurface } from './claude-surface.js';
 import { applyEnvSecrets, envSecretRequests, fillEnvSecrets } from './env-secrets.js';
 import { parseCommandLine, type Config } from './cli.js';
 import { ConfigError, EntryError, ExitCode, messageOf } from './errors.js';
-import { claudePaths, selfWriter } from './home.js';
+import { claudePaths, ownedBySelf } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
 import { describeKind, secretsOf } from './payload.js';
@@ -87,7 +87,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   installStartupSignalHandlers((signal) => {
     log.warn(`${signal} during start-up; stopping before the command was started`);
     process.exit(signalExitCode(signal));
-  }, log);
+  });
   if (process.pid === 1) {
     log.warn('running as PID 1: orphaned processes will not be reaped; use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"]');
   }
@@ -166,7 +166,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     const hidden = scrubEnvironmentBlock(child.env);
     if (hidden.length > 0) log.debug(`cleared from claude-entry's own environment block: ${hidden.join(', ')}`);
   }
-  if (user.switching) {
+  if (user.dropsFromRoot) {
     dropPrivileges(user);
     log.debug(`running as ${user.name ?? user.uid} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')})`);
   }
@@ -191,7 +191,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     onResult: (lastSync) => {
       if (lastSync.result === 'skipped') return; // "nothing to do" would hide the last real sync
       const state = readState(paths.configDir);
-      if (state) writeState(paths.configDir, { ...state, lastSync }, selfWriter(log));
+      if (state) writeState(paths.configDir, { ...state, lastSync }, ownedBySelf(log));
     },
   });
   const supervisor = supervise(file, command, child.env, log);

@@ -13,8 +13,8 @@ import { ConfigError, errnoCode } from './errors.js';
 import type { TargetUser } from './user.js';
 
 /** Root writing for another user: the only case where rights must be chosen. */
-export function actsForAnotherUser(user: TargetUser): boolean {
-  return user.switching && user.uid !== 0;
+export function rootActsForAnotherUser(user: TargetUser): boolean {
+  return user.dropsFromRoot && user.uid !== 0;
 }
 
 /** Whether the target user can add, remove or rename entries in a directory with this stat. */
@@ -45,7 +45,7 @@ function userCanReplace(dir: fs.Stats, entry: fs.Stats | undefined, user: Target
  * is safe here because a path that passes cannot be changed by the user in between.
  */
 export function userControls(target: string, user: TargetUser): boolean {
-  if (!actsForAnotherUser(user)) return false;
+  if (!rootActsForAnotherUser(user)) return false;
   let pending = path.resolve(target).split('/').filter(Boolean);
   let current = '/';
   let currentStat: fs.Stats;
@@ -105,7 +105,7 @@ let current: SavedRights | undefined;
  * (its /proc files become root's), which the supervisor wants anyway.
  */
 export function withRightsOf<T>(user: TargetUser, fn: () => T): T {
-  if (!actsForAnotherUser(user) || current !== undefined) return fn();
+  if (!rootActsForAnotherUser(user) || current !== undefined) return fn();
   const saved: SavedRights = { euid: process.geteuid!(), egid: process.getegid!(), groups: process.getgroups!() };
   becomeUser(user);
   current = saved;
@@ -145,7 +145,7 @@ function becomeUser(user: TargetUser): void {
  * would fail (too many groups, a missing capability) fails first, with nothing left behind.
  */
 export function checkCanBecome(user: TargetUser): void {
-  if (!actsForAnotherUser(user)) return;
+  if (!rootActsForAnotherUser(user)) return;
   withRightsOf(user, () => undefined);
 }
 

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CommandError, ExitCode, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
-import { actsForAnotherUser } from './rights.js';
+import { rootActsForAnotherUser } from './rights.js';
 import type { TargetUser } from './user.js';
 
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -22,7 +22,7 @@ const TERMINAL_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT', 'SIGWINCH
  * command the user cannot run fails with nothing left behind.
  */
 export function resolveCommand(command: string, envPath: string | undefined, as?: TargetUser): string {
-  const user = as && actsForAnotherUser(as) ? as : undefined;
+  const user = as && rootActsForAnotherUser(as) ? as : undefined;
   const candidates = command.includes('/')
     ? [command]
     : (envPath ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
@@ -207,13 +207,12 @@ export function supervise(file: string, argv: string[], env: NodeJS.ProcessEnv, 
  * Until the child exists, a stop signal ends the start-up (a cloud fetch can take seconds),
  * and SIGUSR1 must not open Node's debugger.
  */
-export function installStartupSignalHandlers(onStop: (signal: NodeJS.Signals) => void, log?: Logger): void {
+export function installStartupSignalHandlers(onStop: (signal: NodeJS.Signals) => void): void {
   handleSignals((signal) => {
     if (signal !== 'SIGUSR1' && signal !== 'SIGUSR2' && signal !== 'SIGWINCH') onStop(signal);
   });
   // The inspector is looked for just before the command starts (supervise), not here: it costs
   // about 4 ms of every start, and execve closes its socket anyway (measured on Node 22, 24).
-  void log;
 }
 
 /**

@@ -3,7 +3,7 @@
  * credential came from and what kind it was. Never a secret.
  */
 import * as path from 'node:path';
-import { removeStaleTempFiles, writeFileAtomic, type Writer } from './home.js';
+import { removeStaleTempFiles, writeFileAtomic, type Ownership } from './home.js';
 import type { Credential } from './payload.js';
 import { readSecretFile } from './sources/file.js';
 
@@ -30,9 +30,9 @@ export function stateText(state: EntryState): string {
   return JSON.stringify(state, null, 2) + '\n';
 }
 
-export function writeState(configDir: string, state: EntryState, w: Writer): void {
-  removeStaleTempFiles(configDir, STATE_FILE, w);
-  writeFileAtomic(statePath(configDir), stateText(state), w);
+export function writeState(configDir: string, state: EntryState, owner: Ownership): void {
+  removeStaleTempFiles(configDir, STATE_FILE, owner);
+  writeFileAtomic(statePath(configDir), stateText(state), owner);
 }
 
 export function readState(configDir: string, linkFreeBelow?: string): EntryState | undefined {

@@ -26,8 +26,8 @@ export interface TargetUser {
   groups: number[];
   name?: string;
   home: string;
-  /** True when the shim runs as root and must drop to this user. */
-  switching: boolean;
+  /** claude-entry runs as root: it writes the files for this user, then drops to it before the command. */
+  dropsFromRoot: boolean;
 }
 
 export function parsePasswd(text: string): PasswdEntry[] {
@@ -115,7 +115,7 @@ export function resolveTargetUser(
       groups: supplementaryGroups(db, entry?.name, self.gid),
       name: entry?.name,
       home,
-      switching: false,
+      dropsFromRoot: false,
     };
   }
 
@@ -155,7 +155,7 @@ export function resolveTargetUser(
     groups: groupPart ? [gid] : supplementaryGroups(db, entry.name, gid),
     name: entry.name,
     home: entry.home,
-    switching: self.uid === 0,
+    dropsFromRoot: self.uid === 0,
   };
 }
 

@@ -54,17 +54,17 @@ export async function runDoctor(
     say(`  credentials: ${paths.credentialsPath}`);
     say(`  settings:    ${paths.claudeJsonPath}`);
     say(
-      user.switching
+      user.dropsFromRoot
         ? `  running as root: files chowned to ${user.uid}:${user.gid}, then the command runs as ${user.name ?? user.uid}`
         : `  not switching users: files written as uid ${uid}, the command runs as uid ${uid}`,
     );
-    if (user.switching && uid !== 0)
+    if (user.dropsFromRoot && uid !== 0)
       problems.push(
         `CLAUDE_ENTRY_USER names ${user.name} but claude-entry runs as uid ${uid}, not root: run it as root (it drops privileges itself) or drop CLAUDE_ENTRY_USER`,
       );
-    if (!user.switching) {
+    if (!user.dropsFromRoot) {
       try {
-        checkWritable(paths.configDir, { user, log: createLogger({ level: 'silent' }) });
+        checkWritable(paths.configDir);
       } catch (error) {
         problems.push(messageOf(error));
       }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, WriteError, errnoCode } from '../errors.js';
 import { refuseCredentialShaped } from '../secret-shape.js';
-import { selfWriter, writeFileAtomic } from '../home.js';
+import { ownedBySelf, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
 import { splitKeySelector } from './json-key.js';
 import { linkForReference, splitReferences } from './references.js';
@@ -35,7 +35,7 @@ export async function storeAtReference(ref: string, payload: string, ctx: StoreC
         await jsonKeyStore(fileStore(file), key, target).write(payload);
         return;
       }
-      writeFileAtomic(file, payload + '\n', selfWriter(ctx.log));
+      writeFileAtomic(file, payload + '\n', ownedBySelf(ctx.log));
     } catch (error) {
       if (error instanceof WriteError) throw error;
       throw new WriteError(`--to ${target}: ${errnoCode(error) ?? 'cannot write'}`, { cause: error });

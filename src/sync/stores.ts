@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { selfWriter, writeFileAtomic } from '../home.js';
+import { ownedBySelf, writeFileAtomic } from '../home.js';
 import { createLogger } from '../log.js';
 import { readSecretFile } from '../sources/file.js';
 import { mergeJsonKey, selectJsonKey } from '../sources/json-key.js';
@@ -13,7 +13,7 @@ import { StoreConflictError, type SyncStore } from './store.js';
 /** A file source: read like the chain reads it; written atomically next to itself. */
 export function fileStore(file: string): SyncStore {
   // writeFileAtomic logs nothing; its errors say what failed.
-  const writer = selfWriter(createLogger({ level: 'silent' }));
+  const writer = ownedBySelf(createLogger({ level: 'silent' }));
   const describe = `file:${file}`;
   const versionOf = (st: fs.Stats) => `${st.ino}:${st.mtimeMs}:${st.size}`;
   return {

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, messageOf } from '../errors.js';
-import { selfWriter, writeFileAtomic } from '../home.js';
+import { ownedBySelf, writeFileAtomic } from '../home.js';
 import { formatDuration } from '../payload.js';
 import type { Logger } from '../log.js';
 import { classifyLogin, decide, safeIsoTime, type Decision, type Login } from './decide.js';
@@ -200,7 +200,7 @@ export function startSync(options: SyncOptions): Syncer {
       throw error;
     }
     try {
-      writeFileAtomic(credentialsPath, text, selfWriter(log));
+      writeFileAtomic(credentialsPath, text, ownedBySelf(log));
     } finally {
       fs.rmSync(lock, { recursive: true, force: true });
     }

@@ -87,7 +87,7 @@ describe('the native variables keep their kind', () => {
 });
 
 describe('child environment', () => {
-  const user = { uid: 1000, gid: 1000, groups: [1000], name: 'agent', home: '/home/agent', switching: true };
+  const user = { uid: 1000, gid: 1000, groups: [1000], name: 'agent', home: '/home/agent', dropsFromRoot: true };
   it('removes carriers and the credentials Claude Code would prefer over the chosen one', () => {
     const base = { CLAUDE_CREDENTIALS_B64: 'x', ANTHROPIC_API_KEY: FAKE.apiKey, CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, KEEP: '1', HOME: '/root' };
     const credential = toCredential({ payload: creds, source: 'CLAUDE_CREDENTIALS_B64', carriedBy: ['CLAUDE_CREDENTIALS_B64'] });
@@ -101,7 +101,7 @@ describe('child environment', () => {
     const { env } = childEnvironment(
       { MY_VAR: 'x', ANTHROPIC_API_KEY: FAKE.apiKey },
       { credential: toCredential(fetched), fetched },
-      { ...user, switching: false },
+      { ...user, dropsFromRoot: false },
       ['MY_VAR'],
     );
     expect(env).toEqual({ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });

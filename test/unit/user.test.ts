@@ -31,11 +31,11 @@ describe('passwd and group parsing', () => {
 
 describe('resolveTargetUser', () => {
   it.each([
-    ['agent', { uid: 1001, gid: 1001, groups: [1001, 998, 29], home: '/home/agent', switching: true }],
-    ['1001', { uid: 1001, gid: 1001, groups: [1001, 998, 29], home: '/home/agent', switching: true }],
-    ['1000:1000', { uid: 1000, gid: 1000, groups: [1000], home: '/home/node', switching: true }],
-    ['agent:docker', { uid: 1001, gid: 998, groups: [998], home: '/home/agent', switching: true }],
-    ['node:5000', { uid: 1000, gid: 5000, groups: [5000], home: '/home/node', switching: true }],
+    ['agent', { uid: 1001, gid: 1001, groups: [1001, 998, 29], home: '/home/agent', dropsFromRoot: true }],
+    ['1001', { uid: 1001, gid: 1001, groups: [1001, 998, 29], home: '/home/agent', dropsFromRoot: true }],
+    ['1000:1000', { uid: 1000, gid: 1000, groups: [1000], home: '/home/node', dropsFromRoot: true }],
+    ['agent:docker', { uid: 1001, gid: 998, groups: [998], home: '/home/agent', dropsFromRoot: true }],
+    ['node:5000', { uid: 1000, gid: 5000, groups: [5000], home: '/home/node', dropsFromRoot: true }],
   ])('%s as root', (spec, expected) => {
     expect(resolveTargetUser(spec, db, root)).toMatchObject(expected);
   });
@@ -44,7 +44,7 @@ describe('resolveTargetUser', () => {
     expect(resolveTargetUser(undefined, db, { uid: 1000, gid: 1000, home: '/custom' })).toMatchObject({
       uid: 1000,
       home: '/custom',
-      switching: false,
+      dropsFromRoot: false,
     });
     expect(resolveTargetUser(undefined, db, { uid: 1000, gid: 1000 })).toMatchObject({ home: '/home/node' });
   });
@@ -61,6 +61,6 @@ describe('resolveTargetUser', () => {
 
   it('a non-root shim cannot switch to someone else', () => {
     expect(() => resolveTargetUser('agent', db, { uid: 1000, gid: 1000 })).toThrow(/when not running as root/);
-    expect(resolveTargetUser('node', db, { uid: 1000, gid: 1000 })).toMatchObject({ switching: false });
+    expect(resolveTargetUser('node', db, { uid: 1000, gid: 1000 })).toMatchObject({ dropsFromRoot: false });
   });
 });
