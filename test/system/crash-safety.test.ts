@@ -186,11 +186,8 @@ describe('crash safety of .credentials.json', () => {
       const r = await runBundle(['--', 'true'], { env: h.env });
       expect(r.code, r.stderr.slice(0, 800)).toBe(0);
       expect(readOutcome(h)).toBe('B');
-      // Only the credentials' own: see the .fails tests below for the other files' temp files.
-      expect(
-        tempFiles(h).filter((n) => n.includes(CREDENTIALS_TEMP)),
-        `left in ${h.home}`,
-      ).toEqual([]);
+      // Every file's: the credentials', .claude.json's and the state file's (see the tests below).
+      expect(tempFiles(h), `left in ${h.home}`).toEqual([]);
     }
   });
 
@@ -208,9 +205,7 @@ describe('crash safety of .credentials.json', () => {
     expect(readOutcome(h)).toBe('B');
   });
 
-  // BUG (src/install.ts): stale temp files of .claude.json are only removed when .claude.json
-  // changes, so one left by a kill stays as long as the file is up to date. Remove `.fails`
-  // once install() cleans them up on every start.
+  // Every start cleans them up (install(), under the lock), not only one that changes .claude.json.
   it('removes temp files a killed start left beside an up-to-date .claude.json', async () => {
     const root = tempDir();
     const source = path.join(root, 'new-credentials.json');
@@ -225,9 +220,7 @@ describe('crash safety of .credentials.json', () => {
     expect(fs.existsSync(stale)).toBe(false);
   });
 
-  // BUG (src/state.ts): writeState() writes .claude-entry-state.json atomically but never
-  // removes the temp files a killed start left (seen above: one per kill in that window).
-  // Remove `.fails` once writeState() calls removeStaleTempFiles.
+  // A kill in writeState()'s window leaves one (seen above): the next start removes it.
   it('removes temp files a killed start left beside .claude-entry-state.json', async () => {
     const root = tempDir();
     const source = path.join(root, 'new-credentials.json');

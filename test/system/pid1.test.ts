@@ -183,8 +183,7 @@ describe('as PID 1 of a PID namespace', needs(needs.unshare()), () => {
     expectNoSecret(r.stdout + r.stderr, SECRETS);
   });
 
-  // BUG (src/main.ts): the command is resolved after the files are written, so a typo in
-  // CMD leaves credentials behind. Remove `.fails` once main.ts resolves it first.
+  // The command is resolved before any file is written: a typo in CMD leaves no credentials behind.
   it('writes nothing when the command cannot run', async () => {
     const s = scene();
     const r = await runBundle(['--', 'claude-entry-no-such-command'], { env: s.env, prefix: PID_NAMESPACE });

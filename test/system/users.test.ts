@@ -98,9 +98,8 @@ describe('dropping to a real user', needs(needs.unshare(), needs.tool('setpriv')
   });
 
   // gosu (and runc, so `docker run --user 1000:1000`) keep only the named group when a group is
-  // given: gosu's own test expects `gosu 1000:1000 id -G` to print 1000.
-  // BUG (src/user.ts): resolveTargetUser adds the passwd user's groups even with an explicit
-  // group, printing "1000:1000:1000 1001 1002". Remove `.fails` once fixed.
+  // given: gosu's own test expects `gosu 1000:1000 id -G` to print 1000 (not the passwd user's
+  // other groups, "1000:1000:1000 1001 1002").
   it('with uid:gid, has that gid and no other group, like gosu 1000:1000', async () => {
     const w = world();
     const r = await run(w, ['--user', '1000:1000', '--', 'sh', '-c', 'echo "$(id -u):$(id -g):$(id -G)"']);
