@@ -37,6 +37,17 @@ export const FAKE_AWS_ROLE_CREDENTIALS = {
 };
 export const FAKE_ROLE_NAME = 'claude-entry-test-role';
 
+/** The environment that points the real SDK at a fake (`url`) with the fake keys, and no instance metadata. */
+export function fakeAwsEnv(url: string, region?: string): NodeJS.ProcessEnv {
+  return {
+    AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL: url,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...(region ? { AWS_REGION: region } : {}),
+  };
+}
+
 export type Failure = 'throttle' | 'internal' | 'hang';
 
 export interface RecordedRequest {

@@ -11,6 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
@@ -367,6 +368,24 @@ function faultDetails(code: grpc.status): string {
     default:
       return 'fake fault';
   }
+}
+
+/**
+ * A stand-in GCE metadata server (for GCE_METADATA_HOST): a probe is recorded in `hits` and
+ * answered 404 at once, instead of waiting on 169.254.169.254.
+ */
+export async function startFakeMetadata(): Promise<{ host: string; hits: string[]; close(): Promise<void> }> {
+  const hits: string[] = [];
+  const server = http.createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    hits,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** A TCP server that accepts connections and never sends a byte (not even the HTTP/2 preface). */

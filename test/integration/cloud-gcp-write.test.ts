@@ -5,17 +5,12 @@
  * chain; and CLAUDE_ENTRY_SYNC with a GCP source, mirroring test/integration/sync-file.test.ts.
  * The fake answers with the project as its number (projects/123456789012/...), as the service
  * does, so versions are compared the way they must be against the real one.
+ * The SDK module's own contract (readSecret, writeSecret): test/contract/cloud-gcp-sdk.test.ts.
  */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { readSecret, writeSecret } from '../../src/cloud/gcp-sdk.js';
-import { StoreConflictError } from '../../src/errors.js';
-import { createLogger } from '../../src/log.js';
-import { parseGcpReference } from '../../src/sources/gcp.js';
-import { startFakeSecretManager, Status, type FakeSecretManager } from '../fakes/gcp.js';
+import { startFakeMetadata, startFakeSecretManager, Status, type FakeSecretManager } from '../fakes/gcp.js';
 import {
   FAKE,
   baseEnv,
@@ -35,11 +30,9 @@ const HOUR = 3600_000;
 const CREDS = 'projects/p/secrets/creds';
 
 /** A stand-in GCE metadata server, so that no run ever waits on 169.254.169.254. */
-let metadata: { host: string; close(): Promise<void> };
+let metadata: Awaited<ReturnType<typeof startFakeMetadata>>;
 beforeAll(async () => {
-  const server = http.createServer((_req, res) => res.writeHead(404).end());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  metadata = { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  metadata = await startFakeMetadata();
 });
 afterAll(() => metadata?.close());
 
@@ -384,77 +377,5 @@ describe('sync with a GCP secret', () => {
     expect(fake.calls.filter((c) => c.method === 'AccessSecretVersion').length).toBeGreaterThan(2); // the start's read, then retried, with backoff
     expect(fake.versions(CREDS)).toHaveLength(1);
     expectNoSecret(r.stderr, [tokenOf(A), tokenOf(B), FAKE.accessToken]);
-  });
-});
-
-describe('the SDK module: readSecret and writeSecret against the fake', () => {
-  const options = (fake: FakeSecretManager) => ({
-    env: { CLAUDE_ENTRY_GCP_ENDPOINT: fake.endpoint, GCE_METADATA_HOST: metadata.host },
-    log: createLogger({ level: 'silent' }),
-    deadline: Date.now() + 5000,
-  });
-  const ref = (text: string) => parseGcpReference(text, {});
-
-  it('readSecret: the resolved version name (the project as its number); a missing secret, or one without versions, is undefined', async () => {
-    const fake = await fakeGcp();
-    fake.addVersion(CREDS, 'one');
-    fake.addVersion(CREDS, 'two');
-    expect(await readSecret(ref(CREDS), options(fake))).toEqual({ payload: 'two', version: 'projects/123456789012/secrets/creds/versions/2' });
-    expect(await readSecret(ref(`${CREDS}/versions/1`), options(fake))).toEqual({ payload: 'one', version: 'projects/123456789012/secrets/creds/versions/1' });
-    expect(await readSecret(ref('projects/p/secrets/missing'), options(fake))).toEqual({ payload: undefined });
-    fake.setAlias('projects/p/secrets/empty', 'x', 1); // creates the secret, no versions
-    expect(await readSecret(ref('projects/p/secrets/empty'), options(fake))).toEqual({ payload: undefined });
-  });
-
-  it('writeSecret with ifVersion: adds when latest is still that version, reading latest before and after', async () => {
-    const fake = await fakeGcp();
-    fake.addVersion(CREDS, 'one');
-    const { version } = await readSecret(ref(CREDS), options(fake));
-    fake.calls.length = 0;
-    await writeSecret(ref(CREDS), 'two', { ...options(fake), ifVersion: version });
-    expect(fake.calls.map((c) => `${c.method} ${c.resource}`)).toEqual([
-      `AccessSecretVersion ${CREDS}/versions/latest`,
-      `AddSecretVersion ${CREDS}`,
-      `AccessSecretVersion ${CREDS}/versions/latest`,
-    ]);
-    expect(fake.latest(CREDS)).toBe('two');
-  });
-
-  it('writeSecret with a stale ifVersion: StoreConflictError, nothing added', async () => {
-    const fake = await fakeGcp();
-    fake.addVersion(CREDS, 'one');
-    const { version } = await readSecret(ref(CREDS), options(fake));
-    fake.addVersion(CREDS, 'someone else');
-    const error = await writeSecret(ref(CREDS), 'mine', { ...options(fake), ifVersion: version }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StoreConflictError);
-    expect(fake.versions(CREDS)!.map((v) => v.data)).toEqual(['one', 'someone else']);
-  });
-
-  it('writeSecret: a version landing after ours is a StoreConflictError (ours stays added)', async () => {
-    const fake = await fakeGcp();
-    fake.addVersion(CREDS, 'one');
-    const { version } = await readSecret(ref(CREDS), options(fake));
-    let adds = 0;
-    fake.beforeCall((call) => {
-      if (call.method === 'AddSecretVersion' && adds++ === 0) setImmediate(() => fake.addVersion(CREDS, 'racer'));
-    });
-    // the racer's version is added once ours was served; the read that follows sees it
-    const error = await writeSecret(ref(CREDS), 'mine', { ...options(fake), ifVersion: version }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StoreConflictError);
-    expect(fake.versions(CREDS)!.map((v) => v.data)).toEqual(['one', 'mine', 'racer']);
-  });
-
-  it('writeSecret on a missing secret with ifVersion undefined (read as missing): creates it', async () => {
-    const fake = await fakeGcp();
-    await writeSecret(ref('projects/p/secrets/fresh'), 'first', { ...options(fake), ifVersion: undefined });
-    expect(fake.latest('projects/p/secrets/fresh')).toBe('first');
-    // another writer created it meanwhile: ALREADY_EXISTS is as good
-    const fake2 = await fakeGcp();
-    fake2.beforeCall((call) => {
-      if (call.method === 'CreateSecret') fake2.setAlias('projects/p/secrets/fresh', 'x', 1);
-    });
-    await writeSecret(ref('projects/p/secrets/fresh'), 'first', options(fake2));
-    expect(fake2.calls.map((c) => c.method)).toEqual(['AddSecretVersion', 'CreateSecret', 'AddSecretVersion']);
-    expect(fake2.latest('projects/p/secrets/fresh')).toBe('first');
   });
 });

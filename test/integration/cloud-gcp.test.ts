@@ -7,11 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { startFakeSecretManager, startSilentServer, Status, type FakeSecretManager, type FakeSecretManagerOptions } from '../fakes/gcp.js';
+import { startFakeMetadata, startFakeSecretManager, startSilentServer, Status, type FakeSecretManager, type FakeSecretManagerOptions } from '../fakes/gcp.js';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunResult } from '../helpers.js';
 
 const SECRETS = Object.values(FAKE);
@@ -22,23 +20,10 @@ const oldCreds = credentialsJson({ subscriptionType: 'pro' });
 /** The command prints the two variables Claude Code reads a token from. */
 const PRINT_ENV = ['--', 'sh', '-c', 'echo "CLAUDE_CODE_OAUTH_TOKEN=${CLAUDE_CODE_OAUTH_TOKEN-UNSET}"; echo "ANTHROPIC_API_KEY=${ANTHROPIC_API_KEY-UNSET}"'];
 
-/**
- * A stand-in GCE metadata server (GCE_METADATA_HOST) for every run: a run that probes it is
- * recorded (and answered 404 at once) instead of waiting on 169.254.169.254.
- */
-let metadata: { host: string; hits: string[]; close(): Promise<void> };
+/** A stand-in GCE metadata server (GCE_METADATA_HOST) for every run: a probe is recorded, not waited on. */
+let metadata: Awaited<ReturnType<typeof startFakeMetadata>>;
 beforeAll(async () => {
-  const hits: string[] = [];
-  const server = http.createServer((req, res) => {
-    hits.push(`${req.method} ${req.url}`);
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  metadata = {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hits,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  metadata = await startFakeMetadata();
 });
 afterAll(() => metadata?.close());
 
