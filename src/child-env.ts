@@ -2,7 +2,7 @@
  * The child's environment: the credential Claude Code should use and nothing that carried a
  * secret it does not read itself.
  */
-import type { Credential } from './payload.js';
+import { DELIVERY_VARIABLES, delivered, type Credential } from './payload.js';
 import type { FetchedSecret } from './sources/types.js';
 import type { TargetUser } from './user.js';
 
@@ -27,19 +27,10 @@ export function childEnvironment(
 
   // Claude Code prefers ANTHROPIC_API_KEY > CLAUDE_CODE_OAUTH_TOKEN > .credentials.json:
   // the credential the chain chose must not be overridden by one it passed over.
-  switch (resolved?.credential.kind) {
-    case 'oauth-token':
-      remove.add('ANTHROPIC_API_KEY');
-      remove.delete('CLAUDE_CODE_OAUTH_TOKEN');
-      break;
-    case 'api-key':
-      remove.add('CLAUDE_CODE_OAUTH_TOKEN');
-      remove.delete('ANTHROPIC_API_KEY');
-      break;
-    case 'credentials-json':
-      remove.add('ANTHROPIC_API_KEY');
-      remove.add('CLAUDE_CODE_OAUTH_TOKEN');
-      break;
+  const delivery = resolved && delivered(resolved.credential);
+  if (delivery) {
+    for (const name of DELIVERY_VARIABLES) remove.add(name);
+    if (delivery.variable) remove.delete(delivery.variable);
   }
 
   // ANTHROPIC_AUTH_TOKEN outranks every login (observed, 2.1.330 and 2.1.332). Without
@@ -51,8 +42,7 @@ export function childEnvironment(
 
   const removed = [...remove].filter((name) => name in env).sort();
   for (const name of remove) delete env[name];
-  if (resolved?.credential.kind === 'oauth-token') env.CLAUDE_CODE_OAUTH_TOKEN = resolved.credential.token;
-  if (resolved?.credential.kind === 'api-key') env.ANTHROPIC_API_KEY = resolved.credential.key;
+  if (delivery?.variable) env[delivery.variable] = delivery.payload;
 
   if (user.dropsFromRoot) {
     env.HOME = user.home;

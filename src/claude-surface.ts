@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { claudeAuth, describeAuth, describeInstalled, type AuthPicture, type InstalledLogin } from './claude-auth.js';
 import { readClaudeSettings } from './claude-settings.js';
 import type { ClaudePaths } from './home.js';
-import type { Credential } from './payload.js';
+import { deliveryOf, type Credential } from './payload.js';
 import { bypassRequest, rootBypass } from './root-bypass.js';
 import type { TargetUser } from './user.js';
 
@@ -37,7 +37,7 @@ export interface Surface {
 }
 
 export function installedOf(kind: Credential['kind'] | undefined): InstalledLogin {
-  return kind === 'credentials-json' ? 'credentials-file' : kind;
+  return kind && deliveryOf(kind).installs;
 }
 
 export function inspectSurface(inputs: SurfaceInputs): Surface {

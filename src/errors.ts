@@ -36,6 +36,13 @@ export class ConfigError extends EntryError {
   }
 }
 
+/**
+ * A credentials JSON that a failed token refresh blanked (Claude Code empties the access token
+ * and zeroes the expiry or the refresh token): a configuration error, and for a sync, a pair
+ * that is never copied.
+ */
+export class BlankedLoginError extends ConfigError {}
+
 /** A configured source could not be reached or refused us: may work on a retry. */
 export class SourceUnavailableError extends EntryError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { mergeClaudeJson } from './claude-json.js';
-import type { Credential } from './payload.js';
+import { delivered, type Credential } from './payload.js';
 import { classifyLogin } from './sync/decide.js';
 import {
   checkWritable,
@@ -50,6 +50,7 @@ export function install(
 
   // The same owner, keeping the directories this start creates, to remove them if it fails.
   const tracked: Ownership = { ...owner, created: [] };
+  const delivery = credential && delivered(credential);
   const staged: StagedFile[] = [];
   try {
     ensureDirectory(path.dirname(paths.claudeJsonPath), tracked, path.dirname(paths.claudeJsonPath) === paths.configDir);
@@ -70,7 +71,8 @@ export function install(
         const existing = readJsonObject(claudeJsonTarget, tracked);
         const merged = mergeClaudeJson(existing ?? {}, {
           trust: options.trust,
-          apiKey: credential?.kind === 'api-key' ? credential.key : undefined,
+          // An API key in ANTHROPIC_API_KEY asks for approval: given in advance.
+          apiKey: delivery?.variable === 'ANTHROPIC_API_KEY' ? delivery.payload : undefined,
           skipPermissionsPrompt: options.skipPermissionsPrompt,
         });
         const claudeJsonText = JSON.stringify(merged, null, 2) + '\n';
@@ -78,10 +80,9 @@ export function install(
 
         let credentialsFile: StagedFile | undefined;
         let fixExisting = false;
-        if (credential?.kind === 'credentials-json') {
-          if (readFromTheFile || keepsNewerPairInPlace(credential, paths.credentialsPath, tracked)) fixExisting = true;
-          else
-            credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, tracked), JSON.stringify(credential.file, null, 2) + '\n', tracked));
+        if (delivery?.fileText !== undefined) {
+          if (readFromTheFile || keepsNewerPairInPlace(delivery.payload, paths.credentialsPath, tracked)) fixExisting = true;
+          else credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, tracked), delivery.fileText, tracked));
         }
         const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, tracked)) : undefined;
         const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, tracked)) : undefined;
@@ -123,7 +124,7 @@ function stage(list: StagedFile[], file: StagedFile): StagedFile {
  * secret over it would log the container out, so the newer pair in place wins. Read with the
  * target's rights: the file sits where the target can swap it.
  */
-function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credentials-json' }>, file: string, owner: Ownership): boolean {
+function keepsNewerPairInPlace(incomingText: string, file: string, owner: Ownership): boolean {
   let text: string | undefined;
   try {
     text = readPlacedFile(file, owner, MAX_SECRET_BYTES);
@@ -132,7 +133,7 @@ function keepsNewerPairInPlace(credential: Extract<Credential, { kind: 'credenti
   }
   if (text === undefined) return false;
   const inPlace = classifyLogin(text, file);
-  const incoming = classifyLogin(JSON.stringify(credential.file), 'source');
+  const incoming = classifyLogin(incomingText, 'source');
   if (incoming.state === 'implausible' && inPlace.state === 'valid') {
     owner.log.warn(`kept ${file}: the source's pair is not plausible (${incoming.reason})`);
     return true;

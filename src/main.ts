@@ -9,7 +9,7 @@ import { ConfigError, EntryError, ExitCode, messageOf } from './errors.js';
 import { claudePaths, ownedBySelf } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
-import { describeKind, secretsOf } from './payload.js';
+import { delivered, secretsOf } from './payload.js';
 import { canExec, closeUninvitedInspector, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
 import { describeLinks, linksFor, resolveChain, type Resolution } from './sources/chain.js';
 import type { SyncStore } from './sync/store.js';
@@ -111,7 +111,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   if (resolution) {
     for (const secret of secretsOf(resolution.credential)) log.addSecret(secret);
     for (const warning of resolution.credential.warnings) log.warn(warning);
-    log.info(`using ${describeKind(resolution.credential)} from ${resolution.fetched.source}`);
+    log.info(`using ${delivered(resolution.credential).label} from ${resolution.fetched.source}`);
   } else if (config.optional) {
     log.warn(`no credential found (looked at ${describeLinks(links)}); starting without one (CLAUDE_ENTRY_OPTIONAL)`);
   } else {
@@ -145,12 +145,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   const state = resolution && {
     source: resolution.fetched.source,
     kind: resolution.credential.kind,
-    deliveredAs:
-      resolution.credential.kind === 'credentials-json'
-        ? paths.credentialsPath
-        : resolution.credential.kind === 'oauth-token'
-          ? 'CLAUDE_CODE_OAUTH_TOKEN'
-          : 'ANTHROPIC_API_KEY',
+    deliveredAs: delivered(resolution.credential).variable ?? paths.credentialsPath,
     startedAt: new Date().toISOString(),
     version: __VERSION__,
     sync: syncStore ? { mode: config.sync, store: syncStore.describe } : undefined,

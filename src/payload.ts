@@ -5,7 +5,8 @@
  * (`sk-ant-api03-`), or base64 of one of those. Validation follows what the real CLI accepts
  * (see CLAUDE-CODE-FACTS.md); errors name the source and the problem, never the content.
  */
-import { ConfigError } from './errors.js';
+import type { InstalledLogin } from './claude-auth.js';
+import { BlankedLoginError, ConfigError } from './errors.js';
 import { implausibleExpiry } from './expiry.js';
 
 export const OAUTH_TOKEN_PREFIX = 'sk-ant-oat01-';
@@ -33,31 +34,79 @@ export type Credential =
   | { kind: 'oauth-token'; token: string; warnings: string[] }
   | { kind: 'api-key'; key: string; warnings: string[] };
 
-export function describeKind(c: Credential): string {
-  return kindLabel(c.kind);
+export type CredentialKind = Credential['kind'];
+
+/** What a kind of credential becomes for Claude Code, whatever its value. */
+export interface KindDelivery {
+  /** The variable a start gives the command; undefined: it is written as the credentials file. */
+  variable?: 'CLAUDE_CODE_OAUTH_TOKEN' | 'ANTHROPIC_API_KEY';
+  /** What it is, for a reader: logs, doctor. */
+  label: string;
+  /** Shorter, in check's one line. */
+  brief: string;
+  /** A login Claude Code refreshes: it has an expiry and a refresh token, and rotates. */
+  rotates: boolean;
+  /** The request header that carries it (check --online). */
+  header: 'authorization' | 'x-api-key';
+  /** The login Claude Code will find, in claude-auth.ts's terms. */
+  installs: NonNullable<InstalledLogin>;
 }
 
-export function kindLabel(kind: Credential['kind']): string {
-  switch (kind) {
+/** One credential, delivered: its kind's facts and the text it is carried as. */
+export interface Delivery extends KindDelivery {
+  /** As a deployment gives it: the credentials JSON on one line, or the token or key. */
+  payload: string;
+  /** The credentials file's content, when it is delivered as the file. */
+  fileText?: string;
+  /** What a request to the API sends: the access token, or the token or key. */
+  secret: string;
+  /** The OAuth login of a credentials JSON (expiry, refresh token). */
+  oauth?: OAuthCredentials;
+}
+
+const KINDS: Record<CredentialKind, KindDelivery> = {
+  'credentials-json': { label: 'Claude Code credentials JSON', brief: 'OAuth login', rotates: true, header: 'authorization', installs: 'credentials-file' },
+  'oauth-token': {
+    variable: 'CLAUDE_CODE_OAUTH_TOKEN',
+    label: 'OAuth token',
+    brief: 'OAuth token',
+    rotates: false,
+    header: 'authorization',
+    installs: 'oauth-token',
+  },
+  'api-key': { variable: 'ANTHROPIC_API_KEY', label: 'API key', brief: 'API key', rotates: false, header: 'x-api-key', installs: 'api-key' },
+};
+
+/** What a kind of credential becomes, when only its kind is known (the state file, check). */
+export function deliveryOf(kind: CredentialKind): KindDelivery {
+  return KINDS[kind];
+}
+
+/** The one answer to "what does this credential become": the file or variable, its label, its text. */
+export function delivered(c: Credential): Delivery {
+  switch (c.kind) {
     case 'credentials-json':
-      return 'Claude Code credentials JSON';
+      return {
+        ...KINDS[c.kind],
+        payload: JSON.stringify(c.file),
+        fileText: JSON.stringify(c.file, null, 2) + '\n',
+        secret: c.oauth.accessToken,
+        oauth: c.oauth,
+      };
     case 'oauth-token':
-      return 'OAuth token';
+      return { ...KINDS[c.kind], payload: c.token, secret: c.token };
     case 'api-key':
-      return 'API key';
+      return { ...KINDS[c.kind], payload: c.key, secret: c.key };
   }
 }
+
+/** The variables that carry a delivered credential: a start leaves only the one it chose. */
+export const DELIVERY_VARIABLES = Object.values(KINDS).flatMap((k) => (k.variable ? [k.variable] : []));
 
 /** Every secret string a credential holds, for the logger's redaction list. */
 export function secretsOf(c: Credential): string[] {
-  switch (c.kind) {
-    case 'credentials-json':
-      return [c.oauth.accessToken, c.oauth.refreshToken ?? ''].filter(Boolean);
-    case 'oauth-token':
-      return [c.token];
-    case 'api-key':
-      return [c.key];
-  }
+  const { secret, oauth } = delivered(c);
+  return [secret, oauth?.refreshToken ?? ''].filter(Boolean);
 }
 
 const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
@@ -145,7 +194,7 @@ function parseCredentialsJson(text: string, source: string, now: number): Creden
   const login = 'log in again (`claude /login`) and export a fresh credential';
 
   if (o.accessToken === '' && (o.expiresAt === 0 || o.refreshToken === '')) {
-    throw new ConfigError(`${source}: the credentials were blanked by a failed token refresh; ${login}`);
+    throw new BlankedLoginError(`${source}: the credentials were blanked by a failed token refresh; ${login}`);
   }
   if (typeof o.accessToken !== 'string' || o.accessToken.trim() === '') {
     throw new ConfigError(`${source}: "claudeAiOauth.accessToken" is missing or empty`);

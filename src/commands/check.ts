@@ -5,7 +5,7 @@
 import { inspectSurface } from '../claude-surface.js';
 import { implausibleExpiry } from '../expiry.js';
 import { createLogger } from '../log.js';
-import { formatDuration, secretsOf } from '../payload.js';
+import { delivered, deliveryOf, formatDuration, secretsOf, type CredentialKind } from '../payload.js';
 import { inspectInPlace, type InPlace } from './inspect.js';
 import { checkOnline, type OnlineResult } from './online.js';
 
@@ -21,7 +21,7 @@ export interface CheckOptions {
 export interface CheckReport {
   status: 'healthy' | 'unhealthy';
   reasons: string[];
-  kind?: string;
+  kind?: CredentialKind;
   source?: string;
   where?: string;
   subscriptionType?: string;
@@ -79,8 +79,8 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
   if (found.invalid) reasons.push(found.invalid);
 
   const credential = found.credential;
-  if (credential?.kind === 'credentials-json') {
-    const { oauth } = credential;
+  const oauth = credential && delivered(credential).oauth;
+  if (oauth) {
     report.subscriptionType = typeof oauth.subscriptionType === 'string' ? oauth.subscriptionType : undefined;
     report.refreshToken = typeof oauth.refreshToken === 'string' && oauth.refreshToken !== '';
     const implausible = implausibleExpiry(oauth.expiresAt, now);
@@ -125,12 +125,13 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
 function formatLine(r: CheckReport): string {
   const parts: string[] = [];
   if (r.kind) {
-    const kind = r.kind === 'credentials-json' ? 'OAuth login' : r.kind === 'oauth-token' ? 'OAuth token' : 'API key';
-    parts.push(`${kind}${r.subscriptionType ? ` (${r.subscriptionType})` : ''} in ${r.where}${r.source && r.source !== r.where ? `, from ${r.source}` : ''}`);
+    parts.push(
+      `${deliveryOf(r.kind).brief}${r.subscriptionType ? ` (${r.subscriptionType})` : ''} in ${r.where}${r.source && r.source !== r.where ? `, from ${r.source}` : ''}`,
+    );
   }
   if (r.expiresInMs !== undefined) {
     parts.push(r.expiresInMs > 0 ? `expires in ${formatDuration(r.expiresInMs)}` : `expired ${formatDuration(r.expiresInMs)} ago`);
-  } else if (r.kind && r.kind !== 'credentials-json') parts.push('expiry not known');
+  } else if (r.kind && !deliveryOf(r.kind).rotates) parts.push('expiry not known');
   if (r.refreshToken !== undefined) parts.push(`refresh token: ${r.refreshToken ? 'yes' : 'no'}`);
   if (r.files) parts.push(`file ${r.files.mode} uid ${r.files.uid}: ${r.files.ok ? 'ok' : 'wrong'}`);
   if (r.lastSync) parts.push(`last sync: ${r.lastSync.direction} ${r.lastSync.result} at ${r.lastSync.at}`);
@@ -145,6 +146,6 @@ function formatLine(r: CheckReport): string {
  * never printed).
  */
 function withDeliveredVariable(env: NodeJS.ProcessEnv, facts: InPlace): NodeJS.ProcessEnv {
-  const name = facts.found?.kind === 'oauth-token' ? 'CLAUDE_CODE_OAUTH_TOKEN' : facts.found?.kind === 'api-key' ? 'ANTHROPIC_API_KEY' : undefined;
+  const name = facts.found && deliveryOf(facts.found.kind).variable;
   return name && !env[name] ? { ...env, [name]: 'delivered by the start' } : env;
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { EntryError, messageOf } from '../errors.js';
 import { checkWritable } from '../home.js';
 import { createLogger } from '../log.js';
-import { describeKind, formatDuration, kindLabel, secretsOf } from '../payload.js';
+import { delivered, deliveryOf, formatDuration, secretsOf } from '../payload.js';
 import { canExec } from '../run.js';
 import { linksFor, toCredential, type Resolution } from '../sources/chain.js';
 import { claudeSurfaceSection } from './surface-section.js';
@@ -76,7 +76,7 @@ export async function runDoctor(
       }
     }
     const state = readState(paths.configDir, linkFreeRoot(paths));
-    if (state) say(`  last start: ${state.startedAt}, ${kindLabel(state.kind)} from ${state.source}`);
+    if (state) say(`  last start: ${state.startedAt}, ${deliveryOf(state.kind).label} from ${state.source}`);
     if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
     if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
     if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
@@ -123,9 +123,10 @@ export async function runDoctor(
           const credential = toCredential(fetched, now);
           for (const secret of secretsOf(credential)) redactor.addSecret(secret);
           resolved = { credential, fetched };
-          let detail = describeKind(credential);
-          if (credential.kind === 'credentials-json' && typeof credential.oauth.expiresAt === 'number') {
-            const left = credential.oauth.expiresAt - now;
+          const { label: kind, oauth } = delivered(credential);
+          let detail = kind;
+          if (typeof oauth?.expiresAt === 'number') {
+            const left = oauth.expiresAt - now;
             detail += left > 0 ? `, expires in ${formatDuration(left)}` : `, expired ${formatDuration(left)} ago (will be refreshed)`;
           }
           say(`${label} <- wins: ${detail}`);
@@ -241,9 +242,10 @@ function describeInPlace(
   try {
     const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: below }), file, now);
     for (const secret of secretsOf(credential)) addSecret(secret);
-    login = describeKind(credential);
-    if (credential.kind === 'credentials-json') {
-      const { expiresAt, refreshToken } = credential.oauth;
+    const { label, oauth } = delivered(credential);
+    login = label;
+    if (oauth) {
+      const { expiresAt, refreshToken } = oauth;
       if (typeof expiresAt === 'number')
         login += expiresAt > now ? `, expires in ${formatDuration(expiresAt - now)}` : `, expired ${formatDuration(now - expiresAt)} ago`;
       login += refreshToken ? ', refresh token present' : ', no refresh token';

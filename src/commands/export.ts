@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parsePayload, secretsOf, type Credential } from '../payload.js';
+import { delivered, parsePayload, secretsOf, type Credential } from '../payload.js';
 import { readSecretFile } from '../sources/file.js';
 
 export type ExportFormat = 'b64' | 'json' | 'env';
@@ -62,27 +62,24 @@ export function readLocalLogin(options: Pick<ExportOptions, 'from'>, env: NodeJS
 }
 
 function toExported(credential: Credential, from: string): Exported {
-  const payload =
-    credential.kind === 'credentials-json' ? JSON.stringify(credential.file) : credential.kind === 'oauth-token' ? credential.token : credential.key;
-  return { credential, payload, from };
+  return { credential, payload: delivered(credential).payload, from };
 }
 
 export function formatExport(exported: Exported, format: ExportFormat): string {
-  const { credential, payload } = exported;
+  const { variable, payload, fileText } = delivered(exported.credential);
   switch (format) {
     case 'json':
-      return credential.kind === 'credentials-json' ? JSON.stringify(credential.file, null, 2) : payload;
+      // The credentials JSON as the file holds it (indented); a token or key as it is.
+      return (fileText ?? payload).trimEnd();
     case 'b64':
       return Buffer.from(payload).toString('base64');
     case 'env':
-      if (credential.kind === 'oauth-token') return `CLAUDE_CODE_OAUTH_TOKEN=${payload}`;
-      if (credential.kind === 'api-key') return `ANTHROPIC_API_KEY=${payload}`;
-      return `CLAUDE_CREDENTIALS_B64=${Buffer.from(payload).toString('base64')}`;
+      return variable ? `${variable}=${payload}` : `CLAUDE_CREDENTIALS_B64=${Buffer.from(payload).toString('base64')}`;
   }
 }
 
 export function warnAboutSharing(exported: Exported, log: Logger): void {
-  if (exported.credential.kind === 'credentials-json' && exported.credential.oauth.refreshToken) {
+  if (delivered(exported.credential).oauth?.refreshToken) {
     log.warn(
       'this login holds a refresh token, which Claude Code rotates when it refreshes: the first container to refresh invalidates it for every other copy (including this machine). Give each deployment its own login, or use a `claude setup-token` token, which does not rotate',
     );

@@ -4,11 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EntryError, messageOf } from '../errors.js';
+import { ConfigError, messageOf } from '../errors.js';
 import { claudePaths, type ClaudePaths } from '../home.js';
 import { linkFreePath, readSecretFile } from '../sources/file.js';
 import { toCredential } from '../sources/chain.js';
-import { parsePayload, type Credential } from '../payload.js';
+import { delivered, deliveryOf, parsePayload, type Credential } from '../payload.js';
 import { readState, type EntryState } from '../state.js';
 import { readUserDatabase, resolveTargetUser, type TargetUser } from '../user.js';
 
@@ -78,7 +78,7 @@ export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefi
     result.found = { kind: 'credentials-json', where: file, source: sourceFromState('credentials-json') };
     try {
       const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: linkFreeRoot(paths) }), file, now);
-      if (credential.kind !== 'credentials-json') throw new EntryError(`${file}: holds a ${credential.kind}, not a credentials JSON`, 78);
+      if (delivered(credential).variable) throw new ConfigError(`${file}: holds a ${credential.kind}, not a credentials JSON`);
       result.found.credential = credential;
     } catch (error) {
       result.found.invalid = messageOf(error);
@@ -88,7 +88,7 @@ export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefi
   }
 
   // A token or key that the start handed to the command's environment: not visible from here.
-  if (state && state.kind !== 'credentials-json') {
+  if (state && deliveryOf(state.kind).variable) {
     result.found = { kind: state.kind, where: `${state.deliveredAs} in the command's environment`, source: state.source };
   }
   return result;

@@ -8,7 +8,7 @@
  * Nothing from the request or the answer is quoted: an HTTP library's error can quote a
  * header value (the token), and an answer's body is not ours to print.
  */
-import type { Credential } from '../payload.js';
+import { delivered, type Credential } from '../payload.js';
 
 export type OnlineResult =
   | { state: 'accepted'; status: number }
@@ -30,7 +30,7 @@ export async function checkOnline(credential: Credential, env: NodeJS.ProcessEnv
   // Printed as its origin only: a gateway's URL may carry a key in its path or user:password.
   const where = base.origin;
   const prefix = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
-  const secret = credential.kind === 'api-key' ? credential.key : credential.kind === 'oauth-token' ? credential.token : credential.oauth.accessToken;
+  const { secret, header } = delivered(credential);
   if (!HEADER_SAFE.test(secret)) {
     // fetch would throw a header-validation error that quotes the value.
     return {
@@ -39,7 +39,7 @@ export async function checkOnline(credential: Credential, env: NodeJS.ProcessEnv
     };
   }
   const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
-  if (credential.kind === 'api-key') headers['x-api-key'] = secret;
+  if (header === 'x-api-key') headers['x-api-key'] = secret;
   else {
     headers.authorization = `Bearer ${secret}`;
     headers['anthropic-beta'] = 'oauth-2025-04-20';

@@ -8,8 +8,9 @@
  * planted pair) would win over every real refresh for as long as it claims. So a pair whose
  * `expiresAt` is outside the plausible range is never copied and never preferred.
  */
+import { BlankedLoginError } from '../errors.js';
 import { implausibleExpiry } from '../expiry.js';
-import { parsePayload } from '../payload.js';
+import { delivered, parsePayload } from '../payload.js';
 
 export { EXPIRY_FLOOR_MS, EXPIRY_MAX_AHEAD_MS, implausibleExpiry, plausibleExpiry, safeIsoTime } from '../expiry.js';
 
@@ -25,24 +26,17 @@ export type Login =
 export function classifyLogin(text: string | undefined, source: string, now = Date.now()): Login {
   if (text === undefined) return { state: 'missing' };
   try {
-    const raw = JSON.parse(text) as { claudeAiOauth?: { accessToken?: unknown; expiresAt?: unknown; refreshToken?: unknown } };
-    const o = raw?.claudeAiOauth;
-    if (o && o.accessToken === '' && (o.expiresAt === 0 || o.refreshToken === '')) return { state: 'blank' };
-  } catch {
-    // not plain JSON: base64 or a token; parsePayload says what it is
-  }
-  try {
     const credential = parsePayload(text, source, now);
-    if (credential.kind !== 'credentials-json') return { state: 'invalid', reason: `${source} holds a ${credential.kind}, which does not rotate` };
-    const { accessToken, refreshToken, expiresAt } = credential.oauth;
+    const { oauth, payload } = delivered(credential);
+    if (!oauth) return { state: 'invalid', reason: `${source} holds a ${credential.kind}, which does not rotate` };
+    const { accessToken, refreshToken, expiresAt } = oauth;
     // No expiresAt at all stays valid (it cannot win an ordering: decide skips it).
     const implausible = expiresAt === undefined ? undefined : implausibleExpiry(expiresAt, now);
     if (implausible) return { state: 'implausible', reason: implausible, accessToken, refreshToken };
-    return { state: 'valid', accessToken, refreshToken, expiresAt, text: JSON.stringify(credential.file) };
+    return { state: 'valid', accessToken, refreshToken, expiresAt, text: payload };
   } catch (error) {
-    const message = (error as Error).message;
-    if (/blanked by a failed token refresh/.test(message)) return { state: 'blank' };
-    return { state: 'invalid', reason: message };
+    if (error instanceof BlankedLoginError) return { state: 'blank' };
+    return { state: 'invalid', reason: (error as Error).message };
   }
 }
 

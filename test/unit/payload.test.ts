@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
-import { parsePayload } from '../../src/payload.js';
+import { BlankedLoginError, ConfigError } from '../../src/errors.js';
+import { DELIVERY_VARIABLES, delivered, deliveryOf, parsePayload, secretsOf, type Credential } from '../../src/payload.js';
 import { FAKE, b64, credentialsJson } from '../helpers.js';
 
 const NOW = 1_800_000_000_000;
@@ -79,4 +79,109 @@ describe('parsePayload rejects', () => {
 
 it('credentialsJson helper is valid (sanity for other tests)', () => {
   expect(parsePayload(json(credentialsJson()), 'SRC').kind).toBe('credentials-json');
+});
+
+describe('what a credential becomes (delivered)', () => {
+  const login = parsePayload(creds({ mcpOAuth: undefined }), 'SRC', NOW);
+  const file = JSON.parse(creds()) as Record<string, unknown>;
+  it.each<[string, Credential, Record<string, unknown>]>([
+    [
+      'a credentials JSON: the credentials file',
+      login,
+      {
+        variable: undefined,
+        label: 'Claude Code credentials JSON',
+        brief: 'OAuth login',
+        rotates: true,
+        header: 'authorization',
+        installs: 'credentials-file',
+        payload: JSON.stringify(file),
+        fileText: `${JSON.stringify(file, null, 2)}\n`,
+        secret: FAKE.accessToken,
+      },
+    ],
+    [
+      'an OAuth token: CLAUDE_CODE_OAUTH_TOKEN',
+      parsePayload(FAKE.oauthToken, 'SRC', NOW),
+      {
+        variable: 'CLAUDE_CODE_OAUTH_TOKEN',
+        label: 'OAuth token',
+        brief: 'OAuth token',
+        rotates: false,
+        header: 'authorization',
+        installs: 'oauth-token',
+        payload: FAKE.oauthToken,
+        fileText: undefined,
+        secret: FAKE.oauthToken,
+        oauth: undefined,
+      },
+    ],
+    [
+      'an API key: ANTHROPIC_API_KEY',
+      parsePayload(b64(FAKE.apiKey), 'SRC', NOW),
+      {
+        variable: 'ANTHROPIC_API_KEY',
+        label: 'API key',
+        brief: 'API key',
+        rotates: false,
+        header: 'x-api-key',
+        installs: 'api-key',
+        payload: FAKE.apiKey,
+        fileText: undefined,
+        secret: FAKE.apiKey,
+        oauth: undefined,
+      },
+    ],
+  ])('%s', (_name, credential, expected) => {
+    const d = delivered(credential);
+    for (const [key, value] of Object.entries(expected)) expect(d[key as keyof typeof d], key).toEqual(value);
+    // The facts of the kind alone (state file, check) are the same as those of the credential.
+    const { payload: _p, fileText: _f, secret: _s, oauth: _o, ...kindOnly } = d;
+    expect(deliveryOf(credential.kind)).toEqual(kindOnly);
+  });
+
+  it('keeps unknown keys of the credentials JSON in what it delivers', () => {
+    const d = delivered(parsePayload(json({ ...file, mcpOAuth: { x: 1 } }), 'SRC', NOW));
+    expect(JSON.parse(d.payload).mcpOAuth).toEqual({ x: 1 });
+    expect(JSON.parse(d.fileText!).mcpOAuth).toEqual({ x: 1 });
+    expect(d.oauth?.refreshToken).toBe(FAKE.refreshToken);
+  });
+
+  it('the variables a start chooses among are those of the kinds', () => {
+    expect([...DELIVERY_VARIABLES].sort()).toEqual(['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']);
+  });
+
+  it.each([
+    ['a login: access and refresh token', creds(), [FAKE.accessToken, FAKE.refreshToken]],
+    ['a login without a refresh token', creds({ refreshToken: undefined }), [FAKE.accessToken]],
+    ['an OAuth token', FAKE.oauthToken, [FAKE.oauthToken]],
+    ['an API key', FAKE.apiKey, [FAKE.apiKey]],
+  ])('secretsOf %s', (_name, text, secrets) => {
+    expect(secretsOf(parsePayload(text, 'SRC', NOW))).toEqual(secrets);
+  });
+});
+
+describe('a login blanked by a failed refresh is a typed result', () => {
+  const blankError = (text: string) => {
+    try {
+      parsePayload(text, 'SRC', NOW);
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+  it.each([
+    ['access token empty, expiresAt 0', creds({ accessToken: '', refreshToken: '', expiresAt: 0 }), true],
+    ['access token empty, expiresAt 0, refresh token kept', creds({ accessToken: '', expiresAt: 0 }), true],
+    ['access and refresh token empty', creds({ accessToken: '', refreshToken: '' }), true],
+    ['base64 of a blanked login', b64(creds({ accessToken: '', refreshToken: '', expiresAt: 0 })), true],
+    ['access token empty only', creds({ accessToken: '' }), false],
+    ['a refresh token empty only', creds({ refreshToken: '' }), undefined],
+  ])('%s', (_name, text, blank) => {
+    const error = blankError(text);
+    if (blank === undefined) return expect(error).toBeUndefined();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error instanceof BlankedLoginError).toBe(blank);
+    if (blank) expect((error as Error).message).toMatch(/blanked by a failed token refresh/);
+  });
 });

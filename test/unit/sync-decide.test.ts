@@ -16,6 +16,10 @@ describe('classifyLogin', () => {
     [b64(A), 'valid'],
     [login(FAKE.accessToken, FAKE.refreshToken, NOW - 3600_000), 'valid'], // expired but refreshable
     [BLANK, 'blank'],
+    [b64(BLANK), 'blank'],
+    [login('', `${FAKE.refreshToken}A`, 0), 'blank'],
+    [login('', '', NOW + 1000), 'blank'],
+    [login('', `${FAKE.refreshToken}A`, NOW + 1000), 'invalid'],
     [undefined, 'missing'],
     ['garbage garbage', 'invalid'],
     [FAKE.oauthToken, 'invalid'],
