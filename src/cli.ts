@@ -20,6 +20,11 @@ export interface Config {
   logLevel: LogLevel;
   logJson: boolean;
   sync: 'off' | 'push' | 'pull' | 'both';
+  /** Fleet mode (one refresher per store; the others hold only an access token): auto joins a store that is a fleet's already. */
+  fleet: 'auto' | 'on' | 'off';
+  /** Fleet tuning: refresh when less than this is left of the access token; how often replicas look at the store. */
+  fleetRefreshBeforeMs: number;
+  fleetPollMs: number;
 }
 
 export type Invocation =
@@ -41,6 +46,7 @@ const options = {
   'allow-root-bypass': { type: 'boolean' },
   timeout: { type: 'string' },
   sync: { type: 'string' },
+  fleet: { type: 'string' },
   log: { type: 'string', short: 'l' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -72,6 +78,10 @@ Options (each has an environment twin; the flag wins):
       --timeout DURATION   deadline for network sources (15s)        CLAUDE_ENTRY_TIMEOUT
       --sync MODE          off, push, pull or both: keep the source  CLAUDE_ENTRY_SYNC
                            and the refreshed login in step
+      --fleet MODE         on, off or auto: replicas share the login CLAUDE_ENTRY_FLEET
+                           in a writable store and exactly one of them
+                           refreshes it (auto: join a store that is a
+                           fleet's already)
   -l, --log LEVEL          debug, info, warn, error, silent          CLAUDE_ENTRY_LOG
       --log-format FORMAT  text or json                              CLAUDE_ENTRY_LOG_FORMAT
   -h, --help               show this help
@@ -295,6 +305,7 @@ type CommonValues = {
   'allow-root-bypass'?: boolean;
   timeout?: string;
   sync?: string;
+  fleet?: string;
   log?: string;
   'log-format'?: string;
 };
@@ -329,8 +340,16 @@ export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string
   if (sync !== 'off' && sync !== 'push' && sync !== 'pull' && sync !== 'both') {
     throw badValue(from('--sync', 'CLAUDE_ENTRY_SYNC', v.sync), `${shown(syncText)} is not one of off, push, pull, both`);
   }
+  const fleetText = v.fleet ?? env.CLAUDE_ENTRY_FLEET ?? 'auto';
+  const fleetWord = fleetText.trim().toLowerCase() || 'auto';
+  const fleet = fleetWord === 'auto' ? 'auto' : parseBoolean(from('--fleet', 'CLAUDE_ENTRY_FLEET', v.fleet), fleetWord) ? 'on' : 'off';
+  const fleetRefreshBefore = env.CLAUDE_ENTRY_FLEET_REFRESH_BEFORE;
+  const fleetPoll = env.CLAUDE_ENTRY_FLEET_POLL;
   return {
     sync,
+    fleet,
+    fleetRefreshBeforeMs: fleetRefreshBefore ? parseDuration('CLAUDE_ENTRY_FLEET_REFRESH_BEFORE', fleetRefreshBefore) : 10 * 60_000,
+    fleetPollMs: fleetPoll ? parseDuration('CLAUDE_ENTRY_FLEET_POLL', fleetPoll) : 60_000,
     user: v.user ?? (env.CLAUDE_ENTRY_USER || undefined),
     source: v.source ?? (env.CLAUDE_ENTRY_SOURCE || undefined),
     trust,

@@ -2,6 +2,7 @@
  * claude-entry: the steps of a container start, top to bottom. The only process.exit.
  */
 import { childEnvironment } from './child-env.js';
+import { memberCredential, prepareFleet } from './fleet/setup.js';
 import { inspectSurface } from './claude-surface.js';
 import { applyEnvSecrets, envSecretRequests, fillEnvSecrets } from './env-secrets.js';
 import { parseCommandLine, type Config } from './cli.js';
@@ -118,6 +119,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     throw new ConfigError(`no credential found (looked at ${describeLinks(links)}); set CLAUDE_ENTRY_OPTIONAL=1 to start without one`);
   }
 
+  const fleetStore = await prepareFleet(config, resolution, log);
   const syncStore = await prepareSync(config, resolution, log);
   const filled = await filling;
   for (const variable of filled) {
@@ -149,12 +151,20 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     startedAt: new Date().toISOString(),
     version: __VERSION__,
     sync: syncStore ? { mode: config.sync, store: syncStore.describe } : undefined,
+    fleet: fleetStore ? { store: fleetStore.describe } : undefined,
   };
-  install(resolution?.credential, resolution?.fetched.inPlace ?? false, paths, config, { user, log }, state && stateText(state));
+  install(
+    resolution && memberCredential(resolution.credential, fleetStore !== undefined),
+    resolution?.fetched.inPlace ?? false,
+    paths,
+    config,
+    { user, log },
+    state && stateText(state),
+  );
 
   // 4. the drop
   if (child.removed.length > 0) log.debug(`removed from the command's environment: ${child.removed.join(', ')}`);
-  const willExec = canExec() && !syncStore;
+  const willExec = canExec() && !syncStore && !fleetStore;
   if (!willExec) {
     // The command can read a supervisor of its own uid in /proc: leave nothing there it was not
     // given. Done before the drop, while /proc/self/mem is still ours to open.
@@ -172,7 +182,11 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     log.debug(`exec ${file}`);
     execCommand(file, command, child.env);
   }
-  log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}${syncStore ? ' (sync needs a resident supervisor)' : ''}`);
+  log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}${syncStore || fleetStore ? ' (sync and fleet need a resident supervisor)' : ''}`);
+  if (fleetStore) {
+    const { runFleetMember } = await import('./fleet/member.js');
+    return runFleetMember({ config, store: fleetStore, paths, env: child.env, log, start: () => supervise(file, command, child.env, log).exitCode });
+  }
   if (!syncStore) return supervise(file, command, child.env, log).exitCode;
 
   // Sync watches from before the command starts: a pair the command writes at once is pushed.

@@ -205,7 +205,8 @@ function parseCredentialsJson(text: string, source: string, now: number): Creden
   if (!o.scopes.includes(REQUIRED_SCOPE)) {
     throw new ConfigError(`${source}: "claudeAiOauth.scopes" lacks "${REQUIRED_SCOPE}", so Claude Code would answer "Not logged in"`);
   }
-  if ('refreshToken' in o && o.refreshToken !== undefined && typeof o.refreshToken !== 'string') {
+  // null: a login without a refresh token (a fleet replica's file), which Claude Code never refreshes.
+  if ('refreshToken' in o && o.refreshToken !== undefined && o.refreshToken !== null && typeof o.refreshToken !== 'string') {
     throw new ConfigError(`${source}: "claudeAiOauth.refreshToken" is not a string`);
   }
   if ('expiresAt' in o && (typeof o.expiresAt !== 'number' || !Number.isFinite(o.expiresAt))) {

@@ -20,6 +20,19 @@ export interface EntryState {
   /** CLAUDE_ENTRY_SYNC while the command runs, and the outcome of the last sync. */
   sync?: { mode: string; store: string };
   lastSync?: { at: string; direction: 'push' | 'pull'; result: 'copied' | 'skipped' | 'failed'; detail: string };
+  /** Fleet mode: the store, and this replica's view of the lease at its last look. */
+  fleet?: {
+    store: string;
+    me?: string;
+    role?: 'refresher' | 'replica';
+    holder?: string | null;
+    generation?: number;
+    leaseUntil?: number;
+    expiresAt?: number;
+    canRefresh?: boolean;
+    problem?: string;
+    at?: string;
+  };
 }
 
 export function statePath(configDir: string): string {

@@ -1,0 +1,69 @@
+/**
+ * Whether a start joins a fleet (CLAUDE_ENTRY_FLEET=on|off|auto), decided before anything is
+ * written; the login the replica's file gets (no refresh token); the state `check` shows.
+ *
+ * auto (the default) joins when the store's document carries a fleet record already: once one
+ * replica runs with CLAUDE_ENTRY_FLEET=on, every replica started from that store is a fleet
+ * member too, so that none of them hands its Claude Code the shared refresh token (one such
+ * CLI refreshing on its own would spend the token behind the refresher's back, and the next
+ * refresh would revoke the whole login). A store without the record behaves as before.
+ */
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Credential } from '../payload.js';
+import type { Resolution } from '../sources/chain.js';
+import type { SyncStore } from '../sync/store.js';
+import { FLEET_KEY } from './lease.js';
+
+export interface FleetConfig {
+  fleet: 'auto' | 'on' | 'off';
+  sync: 'off' | 'push' | 'pull' | 'both';
+}
+
+/** Stores whose write is an exact compare-and-swap (or made one by a lock beside the file). */
+const FENCED_STORE = /^(file:|aws-sm:|arn:aws:secretsmanager:)/;
+
+/**
+ * The store a fleet member works with, or undefined when this start is no fleet member.
+ * Throws ConfigError for a fleet that cannot work (no writable store, a store without a
+ * compare-and-swap, together with CLAUDE_ENTRY_SYNC).
+ */
+export async function prepareFleet(config: FleetConfig, resolution: Resolution | undefined, log: Logger): Promise<SyncStore | undefined> {
+  if (config.fleet === 'off') return undefined;
+  const credential = resolution?.credential;
+  const marked = credential?.kind === 'credentials-json' && FLEET_KEY in credential.file;
+  if (config.fleet === 'auto' && !marked) return undefined;
+  const what = config.fleet === 'on' ? 'CLAUDE_ENTRY_FLEET=on' : `${resolution!.fetched.source} is a fleet's store (CLAUDE_ENTRY_FLEET=auto)`;
+  if (!resolution) throw new ConfigError(`${what}: there is no login to share`);
+  const { fetched } = resolution;
+  if (credential!.kind !== 'credentials-json') {
+    const holds = credential!.kind === 'oauth-token' ? 'an OAuth token' : 'an API key';
+    log.warn(`${what}: ${fetched.source} holds ${holds}, which never rotates; nothing for a fleet to refresh`);
+    return undefined;
+  }
+  if (config.sync !== 'off')
+    throw new ConfigError(`${what}: CLAUDE_ENTRY_SYNC=${config.sync} cannot be used with a fleet, which keeps the store itself; unset it`);
+  if (fetched.inPlace) throw new ConfigError(`${what}: the login is the file already in place (${fetched.source}); a fleet needs a store the replicas share`);
+  if (!fetched.store)
+    throw new ConfigError(`${what}: ${fetched.source} is an environment variable; a fleet needs a store it can write: a file or AWS Secrets Manager`);
+  const store = await fetched.store();
+  if (!FENCED_STORE.test(store.describe)) {
+    throw new ConfigError(
+      `${what}: ${store.describe} has no compare-and-swap a fleet's lease can rely on; use a file (on a shared volume) or AWS Secrets Manager`,
+    );
+  }
+  return store;
+}
+
+/**
+ * The credential a fleet member installs: the store's pair without its refresh token (its
+ * Claude Code then never calls the token endpoint) and without the fleet record. Outside a
+ * fleet only the record goes.
+ */
+export function memberCredential(credential: Credential, member: boolean): Credential {
+  if (credential.kind !== 'credentials-json') return credential;
+  if (!member && !(FLEET_KEY in credential.file)) return credential;
+  const { [FLEET_KEY]: _record, ...file } = credential.file;
+  const claudeAiOauth = member ? { ...credential.file.claudeAiOauth, refreshToken: null } : credential.file.claudeAiOauth;
+  return { ...credential, file: { ...file, claudeAiOauth } as typeof credential.file };
+}
