@@ -52,20 +52,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         return await start(invocation.config, invocation.command, env, log);
       case 'check': {
         const { runCheck } = await import('./commands/check.js');
-        const { code, output } = await runCheck({ ...invocation, timeoutMs: invocation.config.timeoutMs }, env, invocation.config.user);
+        const { code, output } = await runCheck(invocation, invocation.config, env);
         process.stdout.write(log.redact(output) + '\n');
         return code;
       }
       case 'doctor': {
         const { runDoctor } = await import('./commands/doctor.js');
-        const { code, output } = await runDoctor(
-          env,
-          invocation.config.source,
-          invocation.config.user,
-          Date.now(),
-          invocation.command,
-          invocation.config.allowRootBypass,
-        );
+        const { code, output } = await runDoctor(invocation.config, invocation.command, env);
         process.stdout.write(log.redact(output) + '\n');
         return code;
       }

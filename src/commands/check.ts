@@ -3,6 +3,7 @@
  * One line, no secret; exit 0 healthy, 1 not.
  */
 import { inspectSurface } from '../claude-surface.js';
+import type { Config } from '../cli.js';
 import { implausibleExpiry } from '../expiry.js';
 import { createLogger } from '../log.js';
 import { delivered, deliveryOf, formatDuration, secretsOf, type CredentialKind } from '../payload.js';
@@ -15,7 +16,6 @@ export interface CheckOptions {
   online: boolean;
   /** --online-accept-unknown: an answer other than 2xx, 401 or 403 counts as healthy. */
   onlineAcceptUnknown?: boolean;
-  timeoutMs: number;
 }
 
 export interface CheckReport {
@@ -36,14 +36,10 @@ export interface CheckReport {
   shadowings?: string[];
 }
 
-export async function runCheck(
-  options: CheckOptions,
-  env: NodeJS.ProcessEnv,
-  userSpec: string | undefined,
-  now = Date.now(),
-): Promise<{ code: number; output: string }> {
-  const facts = inspectInPlace(env, userSpec, now);
-  const report = await buildReport(facts, options, env, now);
+/** `config` is the one a start takes (flags and their CLAUDE_ENTRY_* twins): the same user, the same deadline. */
+export async function runCheck(options: CheckOptions, config: Config, env: NodeJS.ProcessEnv, now = Date.now()): Promise<{ code: number; output: string }> {
+  const facts = inspectInPlace(env, config.user, now);
+  const report = await buildReport(facts, options, config.timeoutMs, env, now);
   // No line of check's quotes a credential; this makes sure of it for those it read.
   const redactor = createLogger({ level: 'silent' });
   if (facts.found?.credential) for (const secret of secretsOf(facts.found.credential)) redactor.addSecret(secret);
@@ -66,7 +62,7 @@ export async function runCheck(
   return { code: report.status === 'healthy' ? 0 : 1, output };
 }
 
-async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.ProcessEnv, now: number): Promise<CheckReport> {
+async function buildReport(facts: InPlace, options: CheckOptions, timeoutMs: number, env: NodeJS.ProcessEnv, now: number): Promise<CheckReport> {
   const reasons: string[] = [];
   const found = facts.found;
   if (!found) {
@@ -104,7 +100,7 @@ async function buildReport(facts: InPlace, options: CheckOptions, env: NodeJS.Pr
   }
   if (options.online) {
     if (credential) {
-      report.online = await checkOnline(credential, env, options.timeoutMs);
+      report.online = await checkOnline(credential, env, timeoutMs);
       const online = report.online;
       if (online.state === 'rejected')
         reasons.push(`the Anthropic API rejected the credential (HTTP ${online.status}${online.error ? ` ${online.error}` : ''})`);

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Config } from '../cli.js';
 import { EntryError, messageOf } from '../errors.js';
 import { checkWritable } from '../home.js';
 import { createLogger } from '../log.js';
@@ -21,14 +22,12 @@ import type { TargetUser } from '../user.js';
 
 declare const __VERSION__: string;
 
-export async function runDoctor(
-  env: NodeJS.ProcessEnv,
-  source: string | undefined,
-  userSpec: string | undefined,
-  now = Date.now(),
-  command: string[] = [],
-  allowRootBypass = false,
-): Promise<{ code: number; output: string }> {
+/**
+ * `config` is the one a start takes (flags and their CLAUDE_ENTRY_* twins, every spelling a
+ * start accepts), so doctor explains that start; `command` is what it would run.
+ */
+export async function runDoctor(config: Config, command: string[], env: NodeJS.ProcessEnv, now = Date.now()): Promise<{ code: number; output: string }> {
+  const { source, user: userSpec, allowRootBypass } = config;
   const out: string[] = [];
   const problems: string[] = [];
   // Every secret doctor reads is registered here, and the whole output redacted at the end.
@@ -150,7 +149,7 @@ export async function runDoctor(
     problems.push(messageOf(error));
   }
   if (!winner) {
-    if (env.CLAUDE_ENTRY_OPTIONAL === '1') say('  none set: the command would start without a credential (CLAUDE_ENTRY_OPTIONAL=1)');
+    if (config.optional) say('  none set: the command would start without a credential (--optional, CLAUDE_ENTRY_OPTIONAL)');
     else problems.push('no source is set: a start would fail with exit 78 (set one, e.g. CLAUDE_CREDENTIALS_B64, or CLAUDE_ENTRY_OPTIONAL=1)');
   }
   if (inPlace) {
@@ -191,9 +190,7 @@ export async function runDoctor(
     const reapers = ['tini', 'docker-init', 'dumb-init', 'catatonit', 'systemd', 'init', 'runit', 's6-svscan'];
     say(`  reaping: PID 1 is ${init ?? 'not visible'}${init && reapers.some((r) => init.startsWith(r)) ? ', which reaps orphans' : ''}`);
   }
-  if (env.CLAUDE_ENTRY_SYNC && env.CLAUDE_ENTRY_SYNC !== 'off') {
-    say(`  sync: CLAUDE_ENTRY_SYNC=${env.CLAUDE_ENTRY_SYNC} keeps claude-entry resident as a supervisor (no execve)`);
-  }
+  if (config.sync !== 'off') say(`  sync: ${config.sync} (--sync, CLAUDE_ENTRY_SYNC) keeps claude-entry resident as a supervisor (no execve)`);
   if (env.NODE_EXTRA_CA_CERTS && process.versions.node.startsWith('20.')) {
     say('  note: NODE_EXTRA_CA_CERTS is set: Node 20 loads it at every start (about +70 ms); set it only where a private CA is needed');
   }

@@ -37,7 +37,7 @@ export interface InPlace {
   file?: FileFacts;
 }
 
-export function targetFor(env: NodeJS.ProcessEnv, userSpec = env.CLAUDE_ENTRY_USER): { user: TargetUser; paths: ClaudePaths } {
+export function targetFor(env: NodeJS.ProcessEnv, userSpec: string | undefined): { user: TargetUser; paths: ClaudePaths } {
   const user = resolveTargetUser(userSpec, readUserDatabase(), { uid: process.getuid!(), gid: process.getgid!(), home: env.HOME }, true);
   return { user, paths: claudePaths(user.home, env) };
 }
