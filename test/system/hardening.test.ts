@@ -11,44 +11,16 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { needs, nodeBinaryOf } from '../needs.js';
-import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunOptions } from '../helpers.js';
-import { answersHttp, asUser, listeningPorts, startProcess, waitFor, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
+import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, fileMode, tempDir } from '../helpers.js';
+import { AGENT, agentWorld, answersHttp, listeningPorts, runInWorld as run, startProcess, waitFor, writeUserDatabase, type AgentWorld } from './ns.js';
 
-const AGENT = { uid: 1000, gid: 1000 };
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken, FAKE.apiKey, FAKE.oauthToken];
 
-interface World {
-  dir: string;
-  home: string;
-  users: FakeUsers;
-  env: NodeJS.ProcessEnv;
-}
+type World = AgentWorld;
 
+/** agent as CLAUDE_ENTRY_USER, the login in CLAUDE_CREDENTIALS_JSON. */
 function world(options: { groupLines?: string[]; homeField?: string } = {}): World {
-  const dir = tempDir();
-  fs.chmodSync(dir, 0o755);
-  const home = path.join(dir, 'home', 'agent');
-  fs.mkdirSync(home, { recursive: true });
-  fs.chownSync(home, AGENT.uid, AGENT.gid);
-  fs.mkdirSync(path.join(dir, 'etc'));
-  const users = writeUserDatabase(
-    path.join(dir, 'etc'),
-    [`agent:x:1000:1000:Agent:${options.homeField ?? home}:/bin/sh`],
-    options.groupLines ?? ['agent:x:1000:'],
-  );
-  const env = baseEnv(path.join(dir, 'root-home'), {
-    CLAUDE_ENTRY_USER: 'agent',
-    CLAUDE_CREDENTIALS_JSON: JSON.stringify(credentialsJson()),
-  });
-  return { dir, home, users, env };
-}
-
-function run(w: World, args: string[], options: RunOptions & { mounts?: MountStep[]; asAgent?: boolean } = {}) {
-  return runBundle(args, {
-    env: w.env,
-    ...options,
-    prefix: [...withUsers(w.users, options.mounts), ...(options.asAgent ? asUser(AGENT.uid, AGENT.gid) : [])],
-  });
+  return agentWorld({ ...options, env: { CLAUDE_ENTRY_USER: 'agent', CLAUDE_CREDENTIALS_JSON: JSON.stringify(credentialsJson()) } });
 }
 
 /** Every path under dir with owner, mode, link count and content hash: proves nothing changed. */
@@ -194,47 +166,55 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
   });
 
   describe('class 2: links and hard links swapped in while root works', () => {
-    it('~/.claude swapped with a link to a root directory in a loop: root never changes or creates anything there', async () => {
+    /**
+     * agent makes ~/NAME (`make`) and a link ~/NAME-swap to `linkTo(victim)`, then swaps the two
+     * in a loop. Each start of the race must exit 0 or 73, print no secret, and leave the victim
+     * as it was.
+     */
+    async function raceInHome(name: string, make: (real: string) => void, linkTo: (victim: string) => string) {
       const w = world();
       const target = victim(w);
       const before = snapshot(target);
-      const real = path.join(w.home, '.claude');
-      const link = path.join(w.home, '.claude-swap');
+      const real = path.join(w.home, name);
+      const link = path.join(w.home, `${name}-swap`);
       asAgentSync(() => {
-        fs.mkdirSync(real, { mode: 0o700 });
-        fs.symlinkSync(target, link);
+        make(real);
+        fs.symlinkSync(linkTo(target), link);
       });
       await startRacer(real, link);
+      return async function startDuringRace() {
+        const r = await run(w, ['--', '/bin/true']);
+        expect([0, 73], r.stderr).toContain(r.code);
+        expectNoSecret(r.stdout + r.stderr, SECRETS);
+        expect(snapshot(target)).toEqual(before);
+        return r;
+      };
+    }
+
+    it('~/.claude swapped with a link to a root directory in a loop: root never changes or creates anything there', async () => {
+      const start = await raceInHome(
+        '.claude',
+        (real) => fs.mkdirSync(real, { mode: 0o700 }),
+        (target) => target,
+      );
       const codes = new Map<number | null, number>();
       const deadline = Date.now() + 12_000;
       let starts = 0;
       while (starts < 60 && (Date.now() < deadline || starts < 10)) {
-        const r = await run(w, ['--', '/bin/true']);
+        const r = await start();
         codes.set(r.code, (codes.get(r.code) ?? 0) + 1);
-        expect([0, 73], r.stderr).toContain(r.code);
-        expectNoSecret(r.stdout + r.stderr, SECRETS);
-        expect(snapshot(target)).toEqual(before);
         starts++;
       }
       console.log(`~/.claude race: ${starts} starts, exit codes ${JSON.stringify([...codes])}`);
     });
 
     it('~/.claude.json swapped with a link to a root file in a loop: the root file never changes', async () => {
-      const w = world();
-      const target = victim(w);
-      const before = snapshot(target);
-      const real = path.join(w.home, '.claude.json');
-      const link = path.join(w.home, '.claude.json-swap');
-      asAgentSync(() => {
-        fs.writeFileSync(real, '{"numStartups": 1}\n', { mode: 0o600 });
-        fs.symlinkSync(path.join(target, 'keep'), link);
-      });
-      await startRacer(real, link);
-      for (let i = 0; i < 25; i++) {
-        const r = await run(w, ['--', '/bin/true']);
-        expect([0, 73], r.stderr).toContain(r.code);
-        expect(snapshot(target)).toEqual(before);
-      }
+      const start = await raceInHome(
+        '.claude.json',
+        (real) => fs.writeFileSync(real, '{"numStartups": 1}\n', { mode: 0o600 }),
+        (target) => path.join(target, 'keep'),
+      );
+      for (let i = 0; i < 25; i++) await start();
     });
 
     it('a hard link to a root file as the credentials in place is never chmodded, chowned or rewritten', async () => {

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import type { RunOptions, RunResult } from '../helpers.js';
+import { baseEnv, runBundle, tempDir, type RunOptions, type RunResult } from '../helpers.js';
 
 /** The command becomes PID 1 of a new PID namespace, with its own /proc. */
 export const PID_NAMESPACE = ['unshare', '--pid', '--fork', '--mount-proc'];
@@ -56,6 +56,50 @@ export function writeUserDatabase(dir: string, passwdLines: string[], groupLines
 
 export function withUsers(users: FakeUsers, more: MountStep[] = []): string[] {
   return mountNamespace([{ bind: users.passwd, at: '/etc/passwd' }, { bind: users.group, at: '/etc/group' }, ...more]);
+}
+
+/** The target user of the system tests, `agent`. */
+export const AGENT = { uid: 1000, gid: 1000 };
+
+/** A temp dir where `agent` has a home and its own passwd entry, for runInWorld. */
+export interface AgentWorld {
+  dir: string;
+  /** dir/home/agent, agent's. */
+  home: string;
+  users: FakeUsers;
+  /** The start's environment: root's HOME (dir/root-home) and the options' variables. */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A temp dir (0755, so that agent reaches inside) with agent's home (home/agent, 1000:1000),
+ * a made-up /etc/passwd and /etc/group (etc/) where agent is `agent:x:1000:1000` with that home
+ * (or `homeField`), and root's own HOME (root-home).
+ */
+export function agentWorld(options: { env?: NodeJS.ProcessEnv; homeField?: string; morePasswdLines?: string[]; groupLines?: string[] } = {}): AgentWorld {
+  const dir = tempDir();
+  fs.chmodSync(dir, 0o755);
+  const home = path.join(dir, 'home', 'agent');
+  fs.mkdirSync(home, { recursive: true });
+  fs.chownSync(home, AGENT.uid, AGENT.gid);
+  fs.mkdirSync(path.join(dir, 'etc'));
+  const users = writeUserDatabase(
+    path.join(dir, 'etc'),
+    [`agent:x:1000:1000:Agent:${options.homeField ?? home}:/bin/sh`, ...(options.morePasswdLines ?? [])],
+    options.groupLines ?? ['agent:x:1000:'],
+  );
+  const rootHome = path.join(dir, 'root-home');
+  fs.mkdirSync(rootHome);
+  return { dir, home, users, env: baseEnv(rootHome, options.env) };
+}
+
+/** The bundle with the world's users bound over /etc (and `mounts`), started as root or, `asAgent`, as agent. */
+export function runInWorld(w: AgentWorld, args: string[], options: RunOptions & { mounts?: MountStep[]; asAgent?: boolean } = {}): Promise<RunResult> {
+  return runBundle(args, {
+    env: w.env,
+    ...options,
+    prefix: [...withUsers(w.users, options.mounts), ...(options.asAgent ? asUser(AGENT.uid, AGENT.gid) : [])],
+  });
 }
 
 export interface Started {

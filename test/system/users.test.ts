@@ -6,51 +6,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, fileMode, runBundle, tempDir, type RunOptions, type RunResult } from '../helpers.js';
+import { FAKE, credentialsJson, expectNoSecret, fileMode, type RunResult } from '../helpers.js';
 import { needs } from '../needs.js';
-import { asUser, withUsers, writeUserDatabase, type FakeUsers, type MountStep } from './ns.js';
+import { AGENT, agentWorld, runInWorld as run, type AgentWorld, type MountStep } from './ns.js';
 
 const SECRETS = [FAKE.accessToken, FAKE.refreshToken];
-const AGENT = { uid: 1000, gid: 1000 };
 
-interface World {
-  dir: string;
-  home: string;
-  users: FakeUsers;
-  credentials: Record<string, unknown>;
-  env: NodeJS.ProcessEnv;
-}
+type World = AgentWorld & { credentials: Record<string, unknown> };
 
+/** agent (also in groups 1001 and 1002), another user, and the login in CLAUDE_CREDENTIALS_JSON. */
 function world(): World {
-  const dir = tempDir();
-  fs.chmodSync(dir, 0o755); // agent must reach its home inside
-  const home = path.join(dir, 'home', 'agent');
-  fs.mkdirSync(home, { recursive: true });
-  fs.chownSync(home, AGENT.uid, AGENT.gid);
-  fs.mkdirSync(path.join(dir, 'etc'));
-  const users = writeUserDatabase(
-    path.join(dir, 'etc'),
-    [`agent:x:1000:1000:Agent:${home}:/bin/sh`, `other:x:1003:1003::/nonexistent:/bin/sh`],
-    ['agent:x:1000:', 'extra1:x:1001:agent', 'extra2:x:1002:other,agent', 'other:x:1003:'],
-  );
   const credentials = credentialsJson();
-  // The caller's HOME, USER and LOGNAME are root's: the command must get the agent's.
-  const rootHome = path.join(dir, 'root-home');
-  fs.mkdirSync(rootHome);
-  const env = baseEnv(rootHome, {
-    USER: 'root',
-    LOGNAME: 'root',
-    CLAUDE_CREDENTIALS_JSON: JSON.stringify(credentials),
+  const w = agentWorld({
+    morePasswdLines: ['other:x:1003:1003::/nonexistent:/bin/sh'],
+    groupLines: ['agent:x:1000:', 'extra1:x:1001:agent', 'extra2:x:1002:other,agent', 'other:x:1003:'],
+    // The caller's HOME, USER and LOGNAME are root's: the command must get the agent's.
+    env: { USER: 'root', LOGNAME: 'root', CLAUDE_CREDENTIALS_JSON: JSON.stringify(credentials) },
   });
-  return { dir, home, users, credentials, env };
-}
-
-function run(w: World, args: string[], options: RunOptions & { mounts?: MountStep[]; asAgent?: boolean } = {}) {
-  return runBundle(args, {
-    env: w.env,
-    ...options,
-    prefix: [...withUsers(w.users, options.mounts), ...(options.asAgent ? asUser(AGENT.uid, AGENT.gid) : [])],
-  });
+  return { ...w, credentials };
 }
 
 /** Every path under dir with its owner and mode, to prove nothing was written. */
