@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAKE_AWS_CREDENTIALS, FAKE_AWS_ROLE_CREDENTIALS, FAKE_ROLE_NAME, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
+import { FAKE_AWS_CREDENTIALS, FAKE_AWS_ROLE_CREDENTIALS, FAKE_ROLE_NAME, fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, nodeBinary, runBundle, tempDir, type RunResult } from '../helpers.js';
 import { needs } from '../needs.js';
 
@@ -38,13 +38,7 @@ interface Run extends RunResult {
 }
 
 function awsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL: fake.url,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    ...extra,
-  };
+  return { ...fakeAwsEnv(fake.url), ...extra };
 }
 
 async function run(extra: NodeJS.ProcessEnv, node?: string): Promise<Run> {

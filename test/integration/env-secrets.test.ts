@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
+import { fakeAwsEnv, startFakeSecretsManager } from '../fakes/aws';
 import { FAKE, baseEnv, expectNoSecret, runBundle, tempDir } from '../helpers';
 
 const GH = 'ghp_TESTgithubtoken0000000000000000000000';
@@ -58,10 +58,7 @@ describe('CLAUDE_ENTRY_ENV_*', () => {
     store.putSecret('ci/mcp', MCP);
     const r = await run(['--', ...show('GH_TOKEN', 'GITHUB_TOKEN', 'NPM_TOKEN', 'NODE_AUTH_TOKEN', 'MCP_KEY')], {
       AWS_REGION: 'eu-west-1',
-      AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL: store.url,
-      AWS_EC2_METADATA_DISABLED: 'true',
+      ...fakeAwsEnv(store.url),
       CLAUDE_ENTRY_ENV_GH_TOKEN: 'aws-sm:ci/tokens#gh',
       CLAUDE_ENTRY_ENV_GITHUB_TOKEN: 'aws-sm:ci/tokens#gh',
       CLAUDE_ENTRY_ENV_NPM_TOKEN: 'aws-sm:ci/tokens#npm',
@@ -129,10 +126,7 @@ describe('CLAUDE_ENTRY_ENV_*', () => {
   it('AWS unreachable: exit 69 within the deadline', async () => {
     const r = await run(['--', 'true'], {
       AWS_REGION: 'eu-west-1',
-      AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
-      AWS_EC2_METADATA_DISABLED: 'true',
+      ...fakeAwsEnv('http://127.0.0.1:9'),
       CLAUDE_ENTRY_TIMEOUT: '3s',
       CLAUDE_ENTRY_ENV_GH_TOKEN: 'aws-sm:ci/tokens#gh',
     });

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
-import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
+import { fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers.js';
 
 const LOGIN_JSON = JSON.stringify(credentialsJson());
@@ -32,20 +32,16 @@ const VALUES: { name: string; value: string; fragments: string[] }[] = [
   { name: 'a long random key', value: RANDOM_KEY, fragments: [RANDOM_KEY.slice(0, 16), RANDOM_KEY.slice(20, 36)] },
 ];
 
-/** Where a path, a name or a reference belongs. */
-const INPUTS: { name: string; env?: string; flag?: string }[] = [
-  { name: 'CLAUDE_CODE_OAUTH_TOKEN_FILE', env: 'CLAUDE_CODE_OAUTH_TOKEN_FILE' },
-  { name: 'ANTHROPIC_API_KEY_FILE', env: 'ANTHROPIC_API_KEY_FILE' },
-  { name: 'CLAUDE_CREDENTIALS_FILE', env: 'CLAUDE_CREDENTIALS_FILE' },
-  { name: 'CLAUDE_ENTRY_SOURCE', env: 'CLAUDE_ENTRY_SOURCE' },
-  { name: '--source', flag: '--source' },
-  { name: 'CLAUDE_CREDENTIALS_AWS_SECRET', env: 'CLAUDE_CREDENTIALS_AWS_SECRET' },
-  { name: 'CLAUDE_CREDENTIALS_GCP_SECRET', env: 'CLAUDE_CREDENTIALS_GCP_SECRET' },
-  { name: 'CLAUDE_CREDENTIALS_AZURE_SECRET', env: 'CLAUDE_CREDENTIALS_AZURE_SECRET' },
-  { name: 'CLAUDE_ENTRY_USER', env: 'CLAUDE_ENTRY_USER' },
-  { name: '--user', flag: '--user' },
-  { name: 'CLAUDE_CONFIG_DIR', env: 'CLAUDE_CONFIG_DIR' },
-  { name: 'CLAUDE_ENTRY_TRUST', env: 'CLAUDE_ENTRY_TRUST' },
+/** Where a path, a name or a reference belongs: a variable, or a flag. */
+type Input = { name: string; env?: string; flag?: string };
+const variables = (...names: string[]): Input[] => names.map((name) => ({ name, env: name }));
+const flag = (name: string): Input => ({ name, flag: name });
+const INPUTS: Input[] = [
+  ...variables('CLAUDE_CODE_OAUTH_TOKEN_FILE', 'ANTHROPIC_API_KEY_FILE', 'CLAUDE_CREDENTIALS_FILE', 'CLAUDE_ENTRY_SOURCE'),
+  flag('--source'),
+  ...variables('CLAUDE_CREDENTIALS_AWS_SECRET', 'CLAUDE_CREDENTIALS_GCP_SECRET', 'CLAUDE_CREDENTIALS_AZURE_SECRET', 'CLAUDE_ENTRY_USER'),
+  flag('--user'),
+  ...variables('CLAUDE_CONFIG_DIR', 'CLAUDE_ENTRY_TRUST'),
 ];
 
 const COMMANDS: { name: string; args: string[] }[] = [
@@ -67,15 +63,7 @@ afterAll(async () => {
 
 /** Every provider and service a misused value could reach, pointed at the fakes. */
 function providerEnv(home: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return baseEnv(home, {
-    AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL: aws.url,
-    AWS_REGION: 'eu-west-3',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    ANTHROPIC_BASE_URL: api.url,
-    ...extra,
-  });
+  return baseEnv(home, { ...fakeAwsEnv(aws.url, 'eu-west-3'), ANTHROPIC_BASE_URL: api.url, ...extra });
 }
 
 function expectNothingOf(r: RunResult, fragments: string[]): void {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
+import { fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
 import { FAKE, baseEnv, expectNoSecret, loginPair as pair, runBundle, tempDir, tokenOf } from '../helpers.js';
 
 const HOUR = 3600_000;
@@ -136,11 +136,7 @@ describe('AWS Secrets Manager', () => {
   const supervise = (home: string, ref: string, script: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
     runBundle(['--', 'sh', '-c', script, 'sh', ...args], {
       env: baseEnv(home, {
-        AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL: fake.url,
-        AWS_REGION: 'eu-west-3',
-        AWS_EC2_METADATA_DISABLED: 'true',
+        ...fakeAwsEnv(fake.url, 'eu-west-3'),
         CLAUDE_ENTRY_SOURCE: ref,
         CLAUDE_ENTRY_SYNC: 'both',
         CLAUDE_ENTRY_TIMEOUT: '3s',

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
-import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
+import { FAKE_AWS_CREDENTIALS, fakeAwsEnv, startFakeSecretsManager } from '../fakes/aws';
 import { startFakeAzure } from '../fakes/azure';
 import { startFakeSecretManager } from '../fakes/gcp';
 import { makeTestCa } from '../fakes/tls';
@@ -102,10 +102,7 @@ describe('claude -p through claude-entry, credential from a cloud secret store',
     const r = await runCli(fake, {
       CLAUDE_CREDENTIALS_AWS_SECRET: name,
       AWS_REGION: region,
-      AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL: store.url,
-      AWS_EC2_METADATA_DISABLED: 'true',
+      ...fakeAwsEnv(store.url),
     });
 
     expectCliUsed(r, fake, reply, accessToken, [accessToken, refreshToken, FAKE_AWS_CREDENTIALS.secretAccessKey], name);

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { needs } from '../needs.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic';
-import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager } from '../fakes/aws';
+import { fakeAwsEnv, startFakeSecretsManager } from '../fakes/aws';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
 import { entryLines, expectApiKey, expectOAuth } from './cli-assertions';
 import { CLAUDE_CLIS, LATEST_INSTALLED } from './claude-versions';
@@ -132,10 +132,7 @@ for (const cli of CLAUDE_CLIS) {
         CLAUDE_ENTRY_OPTIONAL: '1', // no login: the gateway's token is the credential
         CLAUDE_ENTRY_ENV_ANTHROPIC_AUTH_TOKEN: 'aws-sm:gateway/claude#token',
         AWS_REGION: 'eu-west-1',
-        AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL: store.url,
-        AWS_EC2_METADATA_DISABLED: 'true',
+        ...fakeAwsEnv(store.url),
       });
       expect(result.code, context).toBe(0);
       expect(result.stdout).toContain(reply);

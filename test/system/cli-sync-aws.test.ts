@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws';
+import { FAKE_AWS_CREDENTIALS, fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws';
 import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
 import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
 import { needs } from '../needs';
@@ -41,10 +41,7 @@ function replica(r: RefreshRig, aws: FakeSecretsManager, extra: NodeJS.ProcessEn
     env: baseEnv(home, {
       PATH: `${BIN_DIR}:${process.env.PATH}`,
       ...r.env,
-      AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL: aws.url,
-      AWS_EC2_METADATA_DISABLED: 'true',
+      ...fakeAwsEnv(aws.url),
       AWS_REGION: REGION,
       CLAUDE_ENTRY_SOURCE: `aws-sm:${NAME}`,
       ...extra,
