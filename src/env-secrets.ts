@@ -15,7 +15,7 @@
  * environment. References to the same secret (`...#gh`, `...#npm`) are fetched once, and an SDK
  * is loaded once for all references of its provider (src/cloud/load.ts).
  */
-import { ConfigError, EntryError } from './errors.js';
+import { ConfigError, EntryError, SourceNotConfigured } from './errors.js';
 import { createLogger } from './log.js';
 import { linkForReference } from './sources/references.js';
 import { selectJsonKey, splitKeySelector } from './sources/json-key.js';
@@ -90,7 +90,7 @@ export async function fillEnvSecrets(requests: EnvSecretRequest[], ctx: SourceCo
 
 /** The chain's error (its exit code kept), its message naming the variable that asked. */
 function explain(error: unknown, variable: string, reference: string): Error {
-  if (error instanceof Error && 'tryNextLink' in error) {
+  if (error instanceof SourceNotConfigured) {
     // Not a chain here: the deployment asked for this one, so "not set" is an error.
     return new ConfigError(`${variable}: ${reference}: ${error.message}`);
   }

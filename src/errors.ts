@@ -59,12 +59,11 @@ export class WriteError extends EntryError {
 export class CommandError extends EntryError {}
 
 /**
- * Thrown by a source that is not configured at all: the chain moves on to the next link.
- * Every other error from a link stops the chain (a misconfigured deployment must not
- * silently fall through to another credential).
+ * Thrown by the fetch of a link that is not set (SourceLink.isSet): the chain moves on to the
+ * next link. Every other error from a link stops the chain (a misconfigured deployment must
+ * not silently fall through to another credential).
  */
 export class SourceNotConfigured extends Error {
-  readonly tryNextLink = true;
   constructor(message: string) {
     super(message);
     this.name = 'SourceNotConfigured';

@@ -112,6 +112,7 @@ export interface CloudTarget<Ref> {
 export function cloudLink<Ref>(target: CloudTarget<Ref>, ctx: SourceContext): SourceLink {
   return {
     describe: target.source,
+    isSet: () => true,
     fetch: async () => {
       const started = Date.now();
       const sdk = await loadCloudModule<Ref>(target.provider);

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../cli.js';
-import { EntryError, messageOf } from '../errors.js';
+import { messageOf } from '../errors.js';
 import { checkWritable } from '../home.js';
 import { createLogger } from '../log.js';
 import { delivered, deliveryOf, formatDuration, secretsOf } from '../payload.js';
@@ -100,47 +100,33 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
     for (const link of links) {
       n++;
       const label = `  ${String(n).padStart(2)}. ${link.describe.padEnd(34)}`;
-      if (winner) {
-        const set = link.remote ? link.remote.ref !== undefined : await isConfigured(link);
-        say(`${label} ${set ? 'set, but not used: an earlier source wins' : 'not set'}`);
+      // Asked, not fetched: a link after the winner is never read.
+      const set = link.isSet();
+      if (winner || !set) {
+        say(`${label} ${!set ? 'not set' : 'set, but not used: an earlier source wins'}`);
         continue;
       }
-      if (link.remote) {
-        if (link.remote.ref === undefined) {
-          say(`${label} not set`);
-          continue;
-        }
-        winner = link.describe;
-        say(`${label} <- wins: would fetch ${link.remote.ref} (not fetched by doctor)`);
+      winner = link.describe;
+      if (link.remoteRef !== undefined) {
+        say(`${label} <- wins: would fetch ${link.remoteRef} (not fetched by doctor)`);
         continue;
       }
       try {
         const fetched = await link.fetch();
-        winner = link.describe;
         redactor.addSecret(fetched.payload.toString().trim());
-        try {
-          const credential = toCredential(fetched, now);
-          for (const secret of secretsOf(credential)) redactor.addSecret(secret);
-          resolved = { credential, fetched };
-          const { label: kind, oauth } = delivered(credential);
-          let detail = kind;
-          if (typeof oauth?.expiresAt === 'number') {
-            const left = oauth.expiresAt - now;
-            detail += left > 0 ? `, expires in ${formatDuration(left)}` : `, expired ${formatDuration(left)} ago (will be refreshed)`;
-          }
-          say(`${label} <- wins: ${detail}`);
-          // An expired access token with a refresh token is routine: Claude Code renews it.
-          for (const w of credential.warnings) say(`      note: ${w}`);
-        } catch (error) {
-          say(`${label} <- set, but broken: a start would stop here`);
-          problems.push(messageOf(error));
+        const credential = toCredential(fetched, now);
+        for (const secret of secretsOf(credential)) redactor.addSecret(secret);
+        resolved = { credential, fetched };
+        const { label: kind, oauth } = delivered(credential);
+        let detail = kind;
+        if (typeof oauth?.expiresAt === 'number') {
+          const left = oauth.expiresAt - now;
+          detail += left > 0 ? `, expires in ${formatDuration(left)}` : `, expired ${formatDuration(left)} ago (will be refreshed)`;
         }
+        say(`${label} <- wins: ${detail}`);
+        // An expired access token with a refresh token is routine: Claude Code renews it.
+        for (const w of credential.warnings) say(`      note: ${w}`);
       } catch (error) {
-        if (error instanceof Error && 'tryNextLink' in error) {
-          say(`${label} not set`);
-          continue;
-        }
-        winner = link.describe;
         say(`${label} <- set, but broken: a start would stop here`);
         problems.push(messageOf(error));
       }
@@ -205,15 +191,6 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
     for (const p of problems) say(`  - ${p}`);
   }
   return { code: problems.length === 0 ? 0 : 1, output: redactor.redact(out.join('\n')) };
-}
-
-async function isConfigured(link: { fetch: () => Promise<unknown> }): Promise<boolean> {
-  try {
-    await link.fetch();
-    return true;
-  } catch (error) {
-    return !(error instanceof Error && 'tryNextLink' in error) || error instanceof EntryError;
-  }
 }
 
 function processName(pid: number): string | undefined {

@@ -2,7 +2,7 @@
  * The chain: which links to try, in which order, and what their answer means.
  * Not configured -> next link; configured but broken -> stop with that error.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, SourceNotConfigured } from '../errors.js';
 import { refuseCredentialShaped } from '../secret-shape.js';
 import { API_KEY_PREFIX, OAUTH_TOKEN_PREFIX, parsePayload, secretsOf, type Credential } from '../payload.js';
 import { isAwsReference } from './aws.js';
@@ -47,7 +47,8 @@ function cloudConventionalLinks(ctx: SourceContext): SourceLink[] {
     const ref = value ? toReference(value) : undefined;
     return {
       describe: name,
-      remote: { ref },
+      isSet: () => ref !== undefined,
+      remoteRef: ref,
       fetch: async () => {
         if (!ref) return envLink(name, ctx).fetch(); // throws "not set"
         return linkForReference(ref, ctx).fetch();
@@ -68,18 +69,21 @@ export interface Resolution {
   fetched: FetchedSecret;
 }
 
-/** Walk the links; undefined when none is configured. */
+/** Walk the links; undefined when none is set. */
 export async function resolveChain(links: SourceLink[], ctx: SourceContext): Promise<Resolution | undefined> {
   for (const link of links) {
+    if (!link.isSet()) {
+      ctx.log.debug(`${link.describe}: not set`);
+      continue;
+    }
     let fetched: FetchedSecret;
     try {
       fetched = await link.fetch();
     } catch (error) {
-      if (error instanceof Error && 'tryNextLink' in error && error.tryNextLink) {
-        ctx.log.debug(`${link.describe}: not configured (${error.message})`);
-        continue;
-      }
-      throw error;
+      // Set a moment ago and gone now (a file removed meanwhile): as if it had never been set.
+      if (!(error instanceof SourceNotConfigured)) throw error;
+      ctx.log.debug(`${link.describe}: not set (${error.message})`);
+      continue;
     }
     // Registered before parsing: whatever a bug or a parser might quote from it is redacted,
     // for secrets read from files and providers as for those from the environment.

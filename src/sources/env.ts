@@ -5,10 +5,13 @@ import { fileLink } from './file.js';
 import { selectJsonKey, splitKeySelector, stringsIn } from './json-key.js';
 import type { FetchedSecret, ReferenceProvider, SourceContext, SourceLink } from './types.js';
 
+const isSet = (value: string | undefined) => value !== undefined && value !== '';
+
 /** A variable that holds the payload itself. Unset or empty means not configured. */
 export function envLink(name: string, ctx: SourceContext, kind?: FetchedSecret['kind']): SourceLink {
   return {
     describe: name,
+    isSet: () => isSet(ctx.env[name]),
     fetch: async () => {
       const value = ctx.env[name];
       if (value === undefined || value === '') throw new SourceNotConfigured(`${name} is not set`);
@@ -21,6 +24,7 @@ export function envLink(name: string, ctx: SourceContext, kind?: FetchedSecret['
 export function envFileLink(name: string, ctx: SourceContext, kind?: FetchedSecret['kind']): SourceLink {
   return {
     describe: name,
+    isSet: () => isSet(ctx.env[name]),
     fetch: async () => {
       const path = ctx.env[name];
       if (path === undefined || path === '') throw new SourceNotConfigured(`${name} is not set`);
@@ -43,6 +47,7 @@ export const envReferences: ReferenceProvider = {
     if (key === undefined) return link;
     return {
       describe: ref,
+      isSet: link.isSet,
       fetch: async () => {
         // `env:NAME#key`: one key of a JSON object held by the variable (unset: not configured).
         const fetched = await link.fetch();

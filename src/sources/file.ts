@@ -143,6 +143,7 @@ function storeFor(path: string): () => Promise<SyncStore> {
 export function fileLink(path: string, source: string, carriedBy: string[] = [], as?: TargetUser): SourceLink {
   return {
     describe: source,
+    isSet: () => true,
     fetch: async (): Promise<FetchedSecret> => ({ payload: readSecretFile(path, source, { as }), source, carriedBy, store: storeFor(path) }),
   };
 }
@@ -151,6 +152,7 @@ export function fileLink(path: string, source: string, carriedBy: string[] = [],
 export function optionalFileLink(path: string, as?: TargetUser): SourceLink {
   return {
     describe: path,
+    isSet: () => fs.existsSync(path),
     fetch: async () => {
       if (!fs.existsSync(path)) throw new SourceNotConfigured(`${path} does not exist`);
       return { payload: readSecretFile(path, path, { as }), source: path, carriedBy: [], store: storeFor(path) };
@@ -158,17 +160,24 @@ export function optionalFileLink(path: string, as?: TargetUser): SourceLink {
   };
 }
 
+function entryExists(path: string): boolean {
+  try {
+    fs.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The credentials file already in the target's config dir (e.g. a persistent volume). */
 export function inPlaceLink(ctx: SourceContext): SourceLink {
   const path = ctx.credentialsPath;
   return {
     describe: `${path} (already in place)`,
+    // A link there counts: it is refused when read, never followed.
+    isSet: () => entryExists(path),
     fetch: async () => {
-      try {
-        fs.lstatSync(path);
-      } catch {
-        throw new SourceNotConfigured(`${path} does not exist`);
-      }
+      if (!entryExists(path)) throw new SourceNotConfigured(`${path} does not exist`);
       return {
         payload: readSecretFile(path, path, { noFollow: true, as: ctx.user, linkFreeBelow: ctx.linkFreeBelow }),
         source: path,
@@ -190,6 +199,7 @@ export const fileReferences: ReferenceProvider = {
     const source = `file:${path}#${key}`;
     return {
       describe: source,
+      isSet: () => true,
       fetch: async () => {
         const payload = readSecretFile(path, source, { as: ctx.user });
         // The other keys may be secrets too: redacted like the one selected.

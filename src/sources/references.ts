@@ -22,7 +22,7 @@ export function linkForReference(ref: string, ctx: SourceContext): SourceLink {
     );
   }
   const link = provider.link(ref, ctx);
-  return provider === fileReferences || provider === envReferences ? link : { ...link, remote: { ref } };
+  return provider === fileReferences || provider === envReferences ? link : { ...link, remoteRef: ref };
 }
 
 export function splitReferences(list: string): string[] {

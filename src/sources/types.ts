@@ -35,18 +35,21 @@ export interface FetchedSecret {
 }
 
 /**
- * One link of the chain. `fetch` throws SourceNotConfigured to pass to the next link;
- * any other error stops the chain.
+ * One link of the chain. A link that is not set passes to the next; a set link whose fetch
+ * fails stops the chain (a misconfigured deployment must not fall through to another credential).
  */
 export interface SourceLink {
   /** What the link looks at, for "no credential found (looked at ...)". */
   describe: string;
-  fetch: () => Promise<FetchedSecret>;
   /**
-   * Set for links that contact a network service, which doctor describes without fetching:
-   * the reference they would fetch, undefined when not configured.
+   * Whether it is set (a variable, a default path that exists, a reference named outright):
+   * asked without fetching, reading or contacting anything, by the chain and by doctor.
    */
-  remote?: { ref: string | undefined };
+  isSet: () => boolean;
+  /** Only when set: throws SourceNotConfigured if it is not (any more). */
+  fetch: () => Promise<FetchedSecret>;
+  /** For a link that fetches from a network service: the reference, which doctor names instead of fetching. */
+  remoteRef?: string;
   /** For references that can be written (export --to, sync): the store, without fetching. */
   store?: () => Promise<SyncStore>;
 }
