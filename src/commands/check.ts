@@ -7,7 +7,7 @@ import type { Config } from '../cli.js';
 import { implausibleExpiry } from '../expiry.js';
 import { createLogger } from '../log.js';
 import { delivered, deliveryOf, formatDuration, secretsOf, type CredentialKind } from '../payload.js';
-import { inspectInPlace, type InPlace } from './inspect.js';
+import { inspectTarget, type TargetFacts } from './inspect.js';
 import { checkOnline, type OnlineResult } from './online.js';
 
 export interface CheckOptions {
@@ -38,7 +38,7 @@ export interface CheckReport {
 
 /** `config` is the one a start takes (flags and their CLAUDE_ENTRY_* twins): the same user, the same deadline. */
 export async function runCheck(options: CheckOptions, config: Config, env: NodeJS.ProcessEnv, now = Date.now()): Promise<{ code: number; output: string }> {
-  const facts = inspectInPlace(env, config.user, now);
+  const facts = inspectTarget(env, config.user, now);
   const report = await buildReport(facts, options, config.timeoutMs, env, now);
   // No line of check's quotes a credential; this makes sure of it for those it read.
   const redactor = createLogger({ level: 'silent' });
@@ -62,7 +62,7 @@ export async function runCheck(options: CheckOptions, config: Config, env: NodeJ
   return { code: report.status === 'healthy' ? 0 : 1, output };
 }
 
-async function buildReport(facts: InPlace, options: CheckOptions, timeoutMs: number, env: NodeJS.ProcessEnv, now: number): Promise<CheckReport> {
+async function buildReport(facts: TargetFacts, options: CheckOptions, timeoutMs: number, env: NodeJS.ProcessEnv, now: number): Promise<CheckReport> {
   const reasons: string[] = [];
   const found = facts.found;
   if (!found) {
@@ -141,7 +141,7 @@ function formatLine(r: CheckReport): string {
  * `docker exec`) does not see: count it as there, as the start's state says (a placeholder,
  * never printed).
  */
-function withDeliveredVariable(env: NodeJS.ProcessEnv, facts: InPlace): NodeJS.ProcessEnv {
+function withDeliveredVariable(env: NodeJS.ProcessEnv, facts: TargetFacts): NodeJS.ProcessEnv {
   const name = facts.found && deliveryOf(facts.found.kind).variable;
   return name && !env[name] ? { ...env, [name]: 'delivered by the start' } : env;
 }

@@ -40,7 +40,7 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
   say();
   say('Target user');
   let target: ReturnType<typeof targetFor> | undefined;
-  let inPlace: { line: string; problems: string[] } | undefined;
+  let credentialsFile: { line: string; problems: string[] } | undefined;
   try {
     target = targetFor(env, userSpec);
   } catch (error) {
@@ -79,7 +79,7 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
     if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
     if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
     if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
-    inPlace = describeInPlace(paths.credentialsPath, user, now, redactor.addSecret, linkFreeRoot(paths));
+    credentialsFile = describeCredentialsFile(paths.credentialsPath, user, now, redactor.addSecret, linkFreeRoot(paths));
   }
 
   // Sources
@@ -138,12 +138,12 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
     if (config.optional) say('  none set: the command would start without a credential (--optional, CLAUDE_ENTRY_OPTIONAL)');
     else problems.push('no source is set: a start would fail with exit 78 (set one, e.g. CLAUDE_CREDENTIALS_B64, or CLAUDE_ENTRY_OPTIONAL=1)');
   }
-  if (inPlace) {
-    say(`  in place: ${inPlace.line}`);
+  if (credentialsFile) {
+    say(`  in place: ${credentialsFile.line}`);
     // A start replaces (or fixes) the file when another source wins; else Claude Code gets it as it is.
     const usedAsIs = !winner || winner.endsWith('(already in place)');
-    if (usedAsIs) problems.push(...inPlace.problems);
-    else if (inPlace.problems.length > 0) say('  (a start fixes or replaces it)');
+    if (usedAsIs) problems.push(...credentialsFile.problems);
+    else if (credentialsFile.problems.length > 0) say('  (a start fixes or replaces it)');
   }
   for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
     if (env[name] && winner && winner !== name) say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
@@ -202,7 +202,7 @@ function processName(pid: number): string | undefined {
 }
 
 /** The credentials file already in the config dir: its login and its mode and owner. */
-function describeInPlace(
+function describeCredentialsFile(
   file: string,
   user: TargetUser,
   now: number,

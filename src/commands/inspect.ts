@@ -20,7 +20,8 @@ export interface FileFacts {
   problems: string[];
 }
 
-export interface InPlace {
+/** What is there for the target user now: its files, the start's state, the credential Claude Code would find. */
+export interface TargetFacts {
   user: TargetUser;
   paths: ClaudePaths;
   state?: EntryState;
@@ -52,10 +53,10 @@ export function linkFreeRoot(paths: ClaudePaths): string {
   return relative.startsWith('..') || path.isAbsolute(relative) ? path.dirname(paths.configDir) : paths.home;
 }
 
-export function inspectInPlace(env: NodeJS.ProcessEnv, userSpec: string | undefined, now = Date.now()): InPlace {
+export function inspectTarget(env: NodeJS.ProcessEnv, userSpec: string | undefined, now = Date.now()): TargetFacts {
   const { user, paths } = targetFor(env, userSpec);
   const state = readState(paths.configDir, linkFreeRoot(paths));
-  const result: InPlace = { user, paths, state };
+  const result: TargetFacts = { user, paths, state };
   const sourceFromState = (kind: Credential['kind']) => (state?.kind === kind ? state.source : undefined);
 
   for (const [name, kind] of [
