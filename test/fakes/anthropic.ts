@@ -95,7 +95,8 @@ function usage(input = 10, output = 5) {
 
 let messageCounter = 0;
 
-function answerMessages(req: RecordedRequest, res: http.ServerResponse, text: string): void {
+/** An assistant message saying `text`: streamed (SSE) when the request asks for it, else one JSON answer. */
+export function answerMessage(req: RecordedRequest, res: http.ServerResponse, text: string): void {
   const id = `msg_fake_${++messageCounter}`;
   const model = typeof req.body?.model === 'string' ? req.body.model : 'claude-fake';
   if (req.body?.stream !== true) {
@@ -183,7 +184,7 @@ export function startFakeAnthropic(options: FakeAnthropicOptions = {}): Promise<
         if (typeof override === 'function') return override(req, res);
         if (typeof override === 'number') return sendJson(res, override, errorBody(override));
         if (req.method === 'POST' && path === '/v1/messages') {
-          return answerMessages(req, res, typeof replyText === 'function' ? replyText(req) : replyText);
+          return answerMessage(req, res, typeof replyText === 'function' ? replyText(req) : replyText);
         }
         return answerOther(req, res);
       };

@@ -31,7 +31,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
-import { startFakeAnthropic, type FakeAnthropic, type FakeAnthropicOptions, type RecordedRequest } from './anthropic';
+import { answerMessage, startFakeAnthropic, type FakeAnthropic, type FakeAnthropicOptions, type RecordedRequest } from './anthropic';
 import { makeTestCa, type TestCa } from './tls';
 
 /** Hosts the CLI may call besides ANTHROPIC_BASE_URL; the certificate covers all of them. */
@@ -544,35 +544,6 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
 // ---------------------------------------------------------------------------------------
 // The fake API and the proxy together
 
-/** A streamed (SSE) assistant message, as the fake API sends it (for gated routes). */
-export function answerStreamedMessage(req: RecordedRequest, res: http.ServerResponse, text: string): void {
-  const id = `msg_fake_${randomUUID().slice(0, 8)}`;
-  const model = typeof req.body?.model === 'string' ? req.body.model : 'claude-fake';
-  const usage = { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-  if (req.body?.stream !== true) {
-    sendJson(res, 200, {
-      id,
-      type: 'message',
-      role: 'assistant',
-      model,
-      content: [{ type: 'text', text }],
-      stop_reason: 'end_turn',
-      stop_sequence: null,
-      usage,
-    });
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId() });
-  const event = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-  event('message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage } });
-  event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
-  event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
-  event('content_block_stop', { index: 0 });
-  event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 5 } });
-  event('message_stop', {});
-  res.end();
-}
-
 export function bearer(req: RecordedRequest): string | undefined {
   const h = req.headers.authorization;
   return typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7) : undefined;
@@ -580,7 +551,7 @@ export function bearer(req: RecordedRequest): string | undefined {
 
 /**
  * Makes the fake API check the access token of every `/v1/messages`: 401 (the API's
- * authentication_error) unless `accept(token)`, else the usual streamed reply.
+ * authentication_error) unless `accept(token)`, else the fake API's usual reply (streamed when asked).
  */
 export function gateMessages(
   api: FakeAnthropic,
@@ -596,7 +567,7 @@ export function gateMessages(
       res.end(text);
       return;
     }
-    answerStreamedMessage(req, res, replyText());
+    answerMessage(req, res, replyText());
   });
 }
 

@@ -191,46 +191,25 @@ describe('crash safety of .credentials.json', () => {
     }
   });
 
-  it('removes temp files a killed start left beside .credentials.json', async () => {
+  // A kill in a write's window leaves a temp file (seen above): the next start removes it, every
+  // start (install(), under the lock), not only one that changes the file.
+  const KILLED = '.claude-entry-4242-0123456789ab.tmp'; // a temp file's name ends: pid, random, .tmp
+  it.each<[string, (h: Home) => string, string, boolean]>([
+    ['.credentials.json', (h) => path.join(h.claudeDir, `..credentials.json${KILLED}`), '{"claudeAiOauth": {"accessToken": "sk-ant-oat01-TESTpart', false],
+    ['an up-to-date .claude.json', (h) => path.join(h.home, `..claude.json${KILLED}`), '{"hasCompletedOn', true],
+    ['.claude-entry-state.json', (h) => path.join(h.claudeDir, `..claude-entry-state.json${KILLED}`), '{"source": "CLAUDE_CRED', false],
+  ])('removes temp files a killed start left beside %s', async (_what, staleIn, partial, startFirst) => {
     const root = tempDir();
     const source = path.join(root, 'new-credentials.json');
     fs.writeFileSync(source, JSON.stringify(NEW), { mode: 0o600 });
     const h = makeHome(root, 'home', source);
-    const stale = path.join(h.claudeDir, '..credentials.json.claude-entry-4242-0123456789ab.tmp');
-    fs.writeFileSync(stale, '{"claudeAiOauth": {"accessToken": "sk-ant-oat01-TESTpart', { mode: 0o600 });
+    if (startFirst) expect((await runBundle(['--', 'true'], { env: h.env })).code).toBe(0); // the file is now up to date
+    const stale = staleIn(h);
+    fs.writeFileSync(stale, partial, { mode: 0o600 });
 
     const r = await runBundle(['--', 'true'], { env: h.env });
     expect(r.code, r.stderr.slice(0, 800)).toBe(0);
     expect(fs.existsSync(stale)).toBe(false);
     expect(readOutcome(h)).toBe('B');
-  });
-
-  // Every start cleans them up (install(), under the lock), not only one that changes .claude.json.
-  it('removes temp files a killed start left beside an up-to-date .claude.json', async () => {
-    const root = tempDir();
-    const source = path.join(root, 'new-credentials.json');
-    fs.writeFileSync(source, JSON.stringify(NEW), { mode: 0o600 });
-    const h = makeHome(root, 'home', source);
-    expect((await runBundle(['--', 'true'], { env: h.env })).code).toBe(0); // .claude.json now up to date
-    const stale = path.join(h.home, '..claude.json.claude-entry-4242-0123456789ab.tmp');
-    fs.writeFileSync(stale, '{"hasCompletedOn', { mode: 0o600 });
-
-    const r = await runBundle(['--', 'true'], { env: h.env });
-    expect(r.code, r.stderr.slice(0, 800)).toBe(0);
-    expect(fs.existsSync(stale)).toBe(false);
-  });
-
-  // A kill in writeState()'s window leaves one (seen above): the next start removes it.
-  it('removes temp files a killed start left beside .claude-entry-state.json', async () => {
-    const root = tempDir();
-    const source = path.join(root, 'new-credentials.json');
-    fs.writeFileSync(source, JSON.stringify(NEW), { mode: 0o600 });
-    const h = makeHome(root, 'home', source);
-    const stale = path.join(h.claudeDir, '..claude-entry-state.json.claude-entry-4242-0123456789ab.tmp');
-    fs.writeFileSync(stale, '{"source": "CLAUDE_CRED', { mode: 0o600 });
-
-    const r = await runBundle(['--', 'true'], { env: h.env });
-    expect(r.code, r.stderr.slice(0, 800)).toBe(0);
-    expect(fs.existsSync(stale)).toBe(false);
   });
 });
