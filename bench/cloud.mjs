@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Cloud rows for bench/bench.mjs, and the measurements behind the embedded-SDK loader
- * (src/cloud/load.ts, build/build.mjs).
+ * (src/cloud/embedded.ts, build/build.mjs).
  *
  *   npm run bench               bench.mjs imports this file: its rows join the table, then
  *                               a summary of the ratios below is printed

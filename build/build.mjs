@@ -9,7 +9,7 @@
 //   */
 //
 // Node reads and V8 skips a comment cheaply, so the env and file paths parse none of the SDK
-// code; src/cloud/load.ts reads the comment back and compiles the SDK when a reference needs it.
+// code; src/cloud/embedded.ts reads the comment back and compiles the SDK when a reference needs it.
 import { build, transform } from 'esbuild';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -20,7 +20,15 @@ import * as zlib from 'node:zlib';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const outfile = path.join(root, 'dist/claude-entry');
-const errorsModule = path.join(root, 'src/errors.ts');
+/**
+ * Modules an SDK bundle shares with the main bundle instead of carrying its own copy: their
+ * classes must be the main bundle's for `instanceof` to hold (main.ts's ConfigError, the
+ * syncer's StoreConflictError). src/cloud/embedded.ts answers require() for these ids.
+ */
+export const sharedModules = {
+  [path.join(root, 'src/errors.ts')]: 'claude-entry:errors',
+  [path.join(root, 'src/sync/store.ts')]: 'claude-entry:sync-store',
+};
 
 /**
  * One entry per SDK module. `minify` is measured per SDK (`node bench/cloud.mjs --minify`):
@@ -47,7 +55,7 @@ const common = {
   absWorkingDir: root,
 };
 
-/** In the main bundle, load.ts's unbundled dynamic imports of the SDK modules become stubs. */
+/** In the main bundle, sdk-module.ts's unbundled dynamic imports of the SDK modules become stubs. */
 const stubSdkImports = {
   name: 'stub-sdk-imports',
   setup(b) {
@@ -59,16 +67,13 @@ const stubSdkImports = {
   },
 };
 
-/**
- * In an SDK bundle, src/errors.ts stays the main bundle's: `instanceof ConfigError` in main.ts
- * must hold for errors thrown by the SDK module. load.ts answers require('claude-entry:errors').
- */
-const shareErrorsModule = {
-  name: 'share-errors-module',
+/** In an SDK bundle, the shared modules stay the main bundle's (see sharedModules). */
+const shareModules = {
+  name: 'share-modules',
   setup(b) {
-    b.onResolve({ filter: /\/errors\.js$/ }, (args) => {
-      const resolved = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
-      return resolved === errorsModule ? { path: 'claude-entry:errors', external: true } : undefined;
+    b.onResolve({ filter: /\.js$/ }, (args) => {
+      const id = sharedModules[path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'))];
+      return id ? { path: id, external: true } : undefined;
     });
   },
 };
@@ -93,7 +98,7 @@ export async function buildSdkModule(name, { minify = sdkModules[name].minify } 
     write: false,
     outfile: `dist/${name}-sdk.js`,
     metafile: true,
-    plugins: [shareErrorsModule, ...(extra.plugins ?? [])],
+    plugins: [shareModules, ...(extra.plugins ?? [])],
   });
   const code = result.outputFiles[0].contents;
   const dynamicImport = /[^\w$.]import\(\s*["'`]/.exec(Buffer.from(code).toString());

@@ -38,7 +38,7 @@ export function childEnvironment(
   // delivered: a stray, removed like the two above. With ANTHROPIC_BASE_URL it is an LLM
   // gateway's token, which the deployment chose and the gateway needs: kept, and the start warns
   // that the delivered login is not used. A login only found in place was not delivered: kept.
-  if (resolved && !resolved.fetched.inPlace && !base.ANTHROPIC_BASE_URL) remove.add('ANTHROPIC_AUTH_TOKEN');
+  if (resolved && !resolved.fetched.fromCredentialsFile && !base.ANTHROPIC_BASE_URL) remove.add('ANTHROPIC_AUTH_TOKEN');
 
   const removed = [...remove].filter((name) => name in env).sort();
   for (const name of remove) delete env[name];

@@ -13,7 +13,7 @@
  * as the chain; every value is added to the log's redaction list; the CLAUDE_ENTRY_ENV_*
  * variables and the variables an `env:` reference read are removed from the command's
  * environment. References to the same secret (`...#gh`, `...#npm`) are fetched once, and an SDK
- * is loaded once for all references of its provider (src/cloud/load.ts).
+ * is loaded once for all references of its provider (src/cloud/sdk-module.ts).
  */
 import { ConfigError, EntryError, SourceNotConfigured } from './errors.js';
 import { createLogger } from './log.js';

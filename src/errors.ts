@@ -76,15 +76,10 @@ export function errnoCode(error: unknown): string | undefined {
 }
 
 /**
- * A conditional write lost a race: the store moved on since it was read. Lives here, the one
- * module the embedded SDK bundles share with the main bundle, so `instanceof` holds across.
+ * An error of ours that is not an exit: a signal between modules (a compare-and-swap that lost
+ * its race, src/sync/store.ts). Its message never quotes a value: messageOf prints it as it is.
  */
-export class StoreConflictError extends Error {
-  constructor(where: string) {
-    super(`${where} changed while writing`);
-    this.name = 'StoreConflictError';
-  }
-}
+export class OwnMessageError extends Error {}
 
 /**
  * Messages that quote their input: JSON.parse on Node 20+ ("Unexpected token 's', "sk-ant-oat"...
@@ -129,7 +124,7 @@ export function safeDetail(text: string | undefined, max = 300): string {
 
 /** The message of any error, fit to print: ours as they are (they never quote a value), others through safeDetail. */
 export function messageOf(error: unknown): string {
-  if (error instanceof EntryError || error instanceof StoreConflictError) return error.message;
+  if (error instanceof EntryError || error instanceof OwnMessageError) return error.message;
   if (error instanceof SyntaxError) return 'the answer could not be parsed (not shown: it may quote a secret)';
   return safeDetail(error instanceof Error ? error.message : String(error)) || 'unknown error';
 }

@@ -1,6 +1,6 @@
 /**
  * Is a pair's `expiresAt` one a real Claude Code login could have? Pure; used by the sync
- * (src/sync/decide.ts), the start's choice between the pair in place and the source's
+ * (src/login.ts, src/sync/decide.ts), the start's choice between the pair in place and the source's
  * (src/install.ts) and the payload's warnings (src/payload.ts).
  */
 

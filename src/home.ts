@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, StoreConflictError, WriteError, errnoCode } from './errors.js';
+import { ConfigError, WriteError, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
 import { rootActsForAnotherUser, withRightsFor, withRightsOf } from './rights.js';
 import type { TargetUser } from './user.js';
@@ -190,8 +190,8 @@ export function ownedBySelf(log: Logger): Ownership {
 /** A file written to its temp name and synced, waiting to be renamed over its target. */
 export interface StagedFile {
   target: string;
-  /** Rename into place; `beforeRename` may throw to abandon the write at the last moment. */
-  commit(beforeRename?: () => void): void;
+  /** Rename into place. */
+  commit(): void;
   /** Remove the temp file (safe to call after commit). */
   abort(): void;
 }
@@ -232,14 +232,12 @@ export function stageFile(p: string, data: string, owner: Ownership): StagedFile
   return {
     target: p,
     abort,
-    commit(beforeRename) {
+    commit() {
       if (done) throw new Error(`${p}: staged file already committed or aborted`);
       try {
-        beforeRename?.();
         inRights(() => fs.renameSync(temp, p));
       } catch (error) {
         abort();
-        if (error instanceof StoreConflictError) throw error;
         const code = errnoCode(error);
         if (code === 'EBUSY' || code === 'EXDEV') {
           throw new WriteError(
@@ -267,10 +265,9 @@ function writeAll(fd: number, bytes: Buffer): void {
 
 /**
  * Write atomically: a crash leaves the old file or the new one, never a part.
- * `beforeRename` may throw (e.g. StoreConflictError) to abandon the write at the last moment.
  */
-export function writeFileAtomic(p: string, data: string, owner: Ownership, beforeRename?: () => void): void {
-  stageFile(p, data, owner).commit(beforeRename);
+export function writeFileAtomic(p: string, data: string, owner: Ownership): void {
+  stageFile(p, data, owner).commit();
 }
 
 function fsyncDirectory(dir: string): void {

@@ -8,8 +8,8 @@
  */
 import * as path from 'node:path';
 import { mergeClaudeJson } from './claude-json.js';
+import { classifyLogin } from './login.js';
 import { delivered, type Credential } from './payload.js';
-import { classifyLogin } from './sync/decide.js';
 import {
   checkWritable,
   ensureDirectory,
@@ -81,7 +81,7 @@ export function install(
         let credentialsFile: StagedFile | undefined;
         let fixExisting = false;
         if (delivery?.fileText !== undefined) {
-          if (readFromTheFile || keepsNewerPairInPlace(delivery.payload, paths.credentialsPath, tracked)) fixExisting = true;
+          if (readFromTheFile || existingLoginWins(delivery.payload, paths.credentialsPath, tracked)) fixExisting = true;
           else credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, tracked), delivery.fileText, tracked));
         }
         const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, tracked)) : undefined;
@@ -124,7 +124,7 @@ function stage(list: StagedFile[], file: StagedFile): StagedFile {
  * secret over it would log the container out, so the newer pair in place wins. Read with the
  * target's rights: the file sits where the target can swap it.
  */
-function keepsNewerPairInPlace(incomingText: string, file: string, owner: Ownership): boolean {
+function existingLoginWins(incomingText: string, file: string, owner: Ownership): boolean {
   let text: string | undefined;
   try {
     text = readPlacedFile(file, owner, MAX_SECRET_BYTES);
@@ -132,18 +132,18 @@ function keepsNewerPairInPlace(incomingText: string, file: string, owner: Owners
     return false; // not a regular file, or unreadable: write ours
   }
   if (text === undefined) return false;
-  const inPlace = classifyLogin(text, file);
+  const existing = classifyLogin(text, file);
   const incoming = classifyLogin(incomingText, 'source');
-  if (incoming.state === 'implausible' && inPlace.state === 'valid') {
+  if (incoming.state === 'implausible' && existing.state === 'valid') {
     owner.log.warn(`kept ${file}: the source's pair is not plausible (${incoming.reason})`);
     return true;
   }
-  if (inPlace.state !== 'valid' || incoming.state !== 'valid') return false;
-  if (inPlace.accessToken === incoming.accessToken && inPlace.refreshToken === incoming.refreshToken) {
+  if (existing.state !== 'valid' || incoming.state !== 'valid') return false;
+  if (existing.accessToken === incoming.accessToken && existing.refreshToken === incoming.refreshToken) {
     owner.log.debug(`${file} already holds this login`);
     return true;
   }
-  if (inPlace.expiresAt !== undefined && incoming.expiresAt !== undefined && inPlace.expiresAt > incoming.expiresAt) {
+  if (existing.expiresAt !== undefined && incoming.expiresAt !== undefined && existing.expiresAt > incoming.expiresAt) {
     owner.log.info(`kept ${file}: it holds a newer pair than the source (refreshed since); delete it to start from the source`);
     return true;
   }

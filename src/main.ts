@@ -7,18 +7,18 @@ import { inspectSurface } from './claude-surface.js';
 import { applyEnvSecrets, envSecretRequests, fillEnvSecrets } from './env-secrets.js';
 import { parseCommandLine, type Config } from './cli.js';
 import { ConfigError, EntryError, ExitCode, messageOf } from './errors.js';
-import { claudePaths, ownedBySelf } from './home.js';
+import { claudePaths } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, type Logger } from './log.js';
 import { delivered, secretsOf } from './payload.js';
 import { canExec, closeUninvitedInspector, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
-import { describeLinks, linksFor, resolveChain, type Resolution } from './sources/chain.js';
-import type { SyncStore } from './sync/store.js';
+import { describeLinks, linksFor, resolveChain } from './sources/chain.js';
+import type { SyncMode } from './sync/syncer.js';
 import { splitReferences } from './sources/references.js';
 import type { SourceContext } from './sources/types.js';
 import { checkCanBecome, withRightsOf } from './rights.js';
 import { scrubEnvironmentBlock } from './scrub-environ.js';
-import { readState, stateText, writeState } from './state.js';
+import { stateText } from './state.js';
 import { dropPrivileges, readUserDatabase, resolveTargetUser } from './user.js';
 
 declare const __VERSION__: string;
@@ -113,7 +113,8 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
 
   const fleetStore = await prepareFleet(config, resolution, log);
-  const syncStore = await prepareSync(config, resolution, log);
+  // Loaded only when asked for: a start without sync runs no sync code.
+  const syncStore = config.sync === 'off' ? undefined : await (await import('./sync/session.js')).prepareSync(config.sync, resolution, log);
   const filled = await filling;
   for (const variable of filled) {
     log.addSecret(variable.value);
@@ -148,7 +149,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   };
   install(
     resolution && memberCredential(resolution.credential, fleetStore !== undefined),
-    resolution?.fetched.inPlace ?? false,
+    resolution?.fetched.fromCredentialsFile ?? false,
     paths,
     config,
     { user, log },
@@ -182,45 +183,19 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   }
   if (!syncStore) return supervise(file, command, child.env, log).exitCode;
 
-  // Sync watches from before the command starts: a pair the command writes at once is pushed.
-  const { startSync } = await import('./sync/syncer.js');
-  const syncer = startSync({
-    mode: config.sync as 'push' | 'pull' | 'both',
+  const { startSyncSession } = await import('./sync/session.js');
+  const syncer = startSyncSession({
+    mode: config.sync as SyncMode,
     credentialsPath: paths.credentialsPath,
+    configDir: paths.configDir,
     store: syncStore,
     log,
     timeoutMs: config.timeoutMs,
-    onResult: (lastSync) => {
-      if (lastSync.result === 'skipped') return; // "nothing to do" would hide the last real sync
-      const state = readState(paths.configDir);
-      if (state) writeState(paths.configDir, { ...state, lastSync }, ownedBySelf(log));
-    },
   });
   const supervisor = supervise(file, command, child.env, log);
   const code = await supervisor.exitCode;
   await syncer.stop();
   return code;
-}
-
-/**
- * CLAUDE_ENTRY_SYNC needs a login that rotates (a credentials JSON) from a source that can
- * be written; anything else is a configuration error, said before the command starts.
- */
-async function prepareSync(config: Config, resolution: Resolution | undefined, log: Logger): Promise<SyncStore | undefined> {
-  if (config.sync === 'off') return undefined;
-  const what = `CLAUDE_ENTRY_SYNC=${config.sync}`;
-  if (!resolution) throw new ConfigError(`${what}: there is no credential to keep in sync`);
-  const { credential, fetched } = resolution;
-  if (credential.kind !== 'credentials-json') {
-    const holds = credential.kind === 'oauth-token' ? 'an OAuth token' : 'an API key';
-    log.warn(`${what}: ${fetched.source} holds ${holds}, which does not rotate; nothing to sync`);
-    return undefined;
-  }
-  if (fetched.inPlace) throw new ConfigError(`${what}: the login is the file already in place (${fetched.source}); there is no other copy to sync with`);
-  if (!fetched.store) {
-    throw new ConfigError(`${what}: ${fetched.source} is an environment variable, which cannot be written back; use a file or a secret manager source`);
-  }
-  return fetched.store();
 }
 
 // If the event loop ever drains before main settles, that is a bug: never report success for it.

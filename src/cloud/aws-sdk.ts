@@ -19,9 +19,10 @@ import {
   type UpdateSecretVersionStageCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 import { state as nodeVersionWarning } from '@aws-sdk/core/client';
-import { ConfigError, SourceUnavailableError, StoreConflictError, safeDetail } from '../errors.js';
-import type { AwsSecretRef } from '../sources/aws.js';
-import type { CloudFetchOptions, StoredValue } from './types.js';
+import { startDeadline } from '../deadline.js';
+import { ConfigError, SourceUnavailableError, safeDetail } from '../errors.js';
+import { StoreConflictError } from '../sync/store.js';
+import type { AwsSecretRef, CloudFetchOptions, StoredValue } from './types.js';
 
 /** Attempts are bounded by the deadline, not by a count: a brief outage is ridden out. */
 const MAX_ATTEMPTS = 100;
@@ -192,7 +193,7 @@ type Operation = 'read' | 'write';
  * A client for one fetch, read or write: the SDK's default credential chain and retries, the
  * attempts recorded for the error at the deadline, and every call raced against that deadline.
  */
-function openSession(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOptions, source: string): Session {
+function openSession(ref: AwsSecretRef, { env, log, deadline: at }: CloudFetchOptions, source: string): Session {
   // The SDK warns on Node < 22 that future SDK releases will need it: not this binary's
   // concern, and a user would take it for an error. Only that warning is silenced.
   nodeVersionWarning.warningEmitted = true;
@@ -206,31 +207,20 @@ function openSession(ref: AwsSecretRef, { env, log, deadline }: CloudFetchOption
     log.debug(`${source}: attempt ${attempts.length} failed: ${errorCode(error)}${httpStatus(error) ? ` (HTTP ${httpStatus(error)})` : ''}`);
   };
 
-  const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => {
-        abort.abort();
-        reject(deadlineError(source, attempts));
-      },
-      Math.max(0, deadline - Date.now()),
-    );
-  });
-  timeout.catch(() => undefined); // raced by each call; unobserved when no call is pending
+  const deadline = startDeadline(at, () => deadlineError(source, attempts));
 
   return {
     send: ((command: GetSecretValueCommand) => {
       shared.attempts.set(command.input, record);
-      return Promise.race([client.send(command, { abortSignal: abort.signal }), timeout]);
+      return deadline.race(client.send(command, { abortSignal: deadline.signal }));
     }) as Session['send'],
     explain(error, op) {
       if (error instanceof ConfigError || error instanceof SourceUnavailableError || error instanceof StoreConflictError) return error;
-      if (abort.signal.aborted) return deadlineError(source, attempts);
+      if (deadline.signal.aborted) return deadlineError(source, attempts);
       return classify(error, ref, source, endpoint, op);
     },
     close() {
-      clearTimeout(timer);
+      deadline.clear();
       shared.release();
     },
   };

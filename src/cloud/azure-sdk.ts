@@ -14,11 +14,12 @@ import { SecretClient, type KeyVaultSecret } from '@azure/keyvault-secrets';
 import { AzureLogger, setLogLevel, type AzureLogLevel } from '@azure/logger';
 import type { GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import { ConfigError, SourceUnavailableError, StoreConflictError, safeDetail, type EntryError } from '../errors.js';
+import { startDeadline } from '../deadline.js';
+import { ConfigError, SourceUnavailableError, safeDetail, type EntryError } from '../errors.js';
+import { StoreConflictError } from '../sync/store.js';
 import type { Logger } from '../log.js';
-import type { AzureSecretRef } from '../sources/azure.js';
 import { KEY_VAULT_ZONES } from '../sources/azure-hosts.js';
-import type { CloudFetchOptions, StoredValue } from './types.js';
+import type { AzureSecretRef, CloudFetchOptions, StoredValue } from './types.js';
 
 /** Retries stop at the deadline, not at a count: enough for any CLAUDE_ENTRY_TIMEOUT. */
 const RETRY_OPTIONS = { maxRetries: 50, retryDelayInMs: 500, maxRetryDelayInMs: 4000 };
@@ -128,18 +129,10 @@ async function callVault<T>(
   provideWebCrypto();
   routeSdkLogs(log, options.env);
   const last: LastAnswer = { gettingToken: false };
-  const timeoutMs = deadline - Date.now();
-  if (timeoutMs <= 0) throw timedOut(ref, last);
+  if (deadline <= Date.now()) throw timedOut(ref, last);
 
-  const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
   // The managed identity token request takes no abort signal: the deadline must not wait for it.
-  const deadlineReached = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      abort.abort();
-      reject(timedOut(ref, last));
-    }, timeoutMs);
-  });
+  const limit = startDeadline(deadline, () => timedOut(ref, last));
 
   try {
     const client = new SecretClient(ref.vaultUrl, keyVaultOnly(new DefaultAzureCredential(), ref, last), {
@@ -150,14 +143,13 @@ async function callVault<T>(
       additionalPolicies: [{ policy: answerRecorder(last), position: 'perRetry' }],
       userAgentOptions: { userAgentPrefix: 'claude-entry' },
     });
-    return await Promise.race([work(client, abort.signal), deadlineReached]);
+    return await limit.race(work(client, limit.signal));
   } catch (error) {
     if (isEntryError(error) || error instanceof StoreConflictError) throw error;
-    if (abort.signal.aborted || (error instanceof Error && error.name === 'AbortError')) throw timedOut(ref, last);
+    if (limit.signal.aborted || (error instanceof Error && error.name === 'AbortError')) throw timedOut(ref, last);
     throw describeFailure(error, ref, log, accessHint);
   } finally {
-    clearTimeout(timer);
-    deadlineReached.catch(() => {});
+    limit.clear();
   }
 }
 

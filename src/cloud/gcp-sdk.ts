@@ -13,7 +13,10 @@
  */
 import { SecretManagerServiceClient, type protos } from '@google-cloud/secret-manager';
 import { grpc, loggingUtils, type CallOptions } from 'google-gax';
-import { ConfigError, SourceUnavailableError, StoreConflictError, safeDetail } from '../errors.js';
+import { beforeDeadline } from '../deadline.js';
+import { ConfigError, SourceUnavailableError, safeDetail } from '../errors.js';
+import { StoreConflictError } from '../sync/store.js';
+import { backoff, retry } from '../retry.js';
 import type { Logger } from '../log.js';
 import { PROJECT_VARIABLES, parentName, secretName, versionName, versionNumber, type GcpSecretRef } from '../sources/gcp-names.js';
 import type { CloudFetchOptions, StoredValue } from './types.js';
@@ -202,11 +205,15 @@ async function withClient<T>(ref: GcpSecretRef, { env, log, deadline }: CloudFet
   });
   try {
     // Credentials and the project are resolved before the first attempt; gRPC times each attempt.
-    const project = await beforeDeadline(deadline, async () => {
-      const p = ref.project ?? (await projectFromCredentials(ref, client, endpoint));
-      await client.initialize();
-      return p;
-    });
+    const project = await beforeDeadline(
+      deadline,
+      async () => {
+        const p = ref.project ?? (await projectFromCredentials(ref, client, endpoint));
+        await client.initialize();
+        return p;
+      },
+      () => new GuardTimeout(),
+    );
     return await work({ client, project, endpoint, debug: (message) => log.debug(`${ref.text}: ${message}`) });
   } catch (error) {
     throw describeFailure(error, ref, endpoint, env);
@@ -234,25 +241,24 @@ async function accessWithRetries(
 }
 
 /** One call, attempted until it succeeds, fails with a status not worth retrying, or the deadline passes. */
-async function withRetries<T>(deadline: number, debug: (message: string) => void, attempt: (timeout: number) => Promise<T>): Promise<T> {
-  let delay = BACKOFF.initialMs;
+async function withRetries<T>(deadline: number, debug: (message: string) => void, call: (timeout: number) => Promise<T>): Promise<T> {
   let lastFailure: RetryableFailure | undefined;
-  for (let n = 1; ; n++) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw lastFailure ? new RetriesExhausted(lastFailure, n - 1) : new GuardTimeout();
-    try {
-      return await attempt(remaining);
-    } catch (error) {
+  return retry(
+    async (n) => {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw lastFailure ? new RetriesExhausted(lastFailure, n - 1) : new GuardTimeout();
+      return call(remaining);
+    },
+    (error, n) => {
       const code = grpcCode(error);
       if (code === Status.DEADLINE_EXCEEDED && lastFailure) throw new RetriesExhausted(lastFailure, n);
       if (code === undefined || !RETRY_CODES.includes(code)) throw error;
       lastFailure = error as RetryableFailure;
-      const pause = Math.min(Math.random() * delay, Math.max(0, deadline - Date.now())); // full jitter
-      delay = Math.min(delay * BACKOFF.multiplier, BACKOFF.maxMs);
+      const pause = Math.min(Math.random() * backoff(n, BACKOFF), Math.max(0, deadline - Date.now())); // full jitter
       debug(`attempt ${n} failed with ${Status[code]}; retrying in ${Math.round(pause)} ms`);
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-  }
+      return pause;
+    },
+  );
 }
 
 type RetryableFailure = Error & { code: number; details?: string };
@@ -455,18 +461,6 @@ class GuardTimeout extends Error {
   constructor() {
     super('deadline passed');
     this.name = 'GuardTimeout';
-  }
-}
-
-async function beforeDeadline<T>(at: number, work: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GuardTimeout()), Math.max(0, at - Date.now()));
-  });
-  try {
-    return await Promise.race([work(), guard]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

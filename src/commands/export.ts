@@ -96,7 +96,7 @@ export async function runExport(
   for (const secret of secretsOf(exported.credential)) log.addSecret(secret);
   warnAboutSharing(exported, log);
   if (options.to) {
-    const { storeAtReference } = await import('../sources/store.js');
+    const { storeAtReference } = await import('./export-to.js');
     await storeAtReference(options.to, exported.payload, { env, log, timeoutMs: options.config.timeoutMs });
     log.info(`stored the login from ${exported.from} at ${options.to}`);
     return 0;

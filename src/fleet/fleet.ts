@@ -19,12 +19,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { StoreConflictError, messageOf } from '../errors.js';
+import { messageOf } from '../errors.js';
 import { ownedBySelf, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
 import { formatDuration } from '../payload.js';
 import { safeIsoTime } from '../sync/decide.js';
-import type { SyncStore } from '../sync/store.js';
+import { StoreConflictError, type SyncStore } from '../sync/store.js';
 import {
   FLEET_KEY,
   LeaseLost,

@@ -16,9 +16,9 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { StoreConflictError, errnoCode, messageOf } from '../errors.js';
+import { errnoCode, messageOf } from '../errors.js';
 import { classifyLogin, type Login } from '../sync/decide.js';
-import type { SyncStore } from '../sync/store.js';
+import { StoreConflictError, type SyncStore } from '../sync/store.js';
 
 export const FLEET_KEY = 'claudeEntryFleet';
 

@@ -43,10 +43,11 @@ export async function prepareFleet(config: FleetConfig, resolution: Resolution |
   }
   if (config.sync !== 'off')
     throw new ConfigError(`${what}: CLAUDE_ENTRY_SYNC=${config.sync} cannot be used with a fleet, which keeps the store itself; unset it`);
-  if (fetched.inPlace) throw new ConfigError(`${what}: the login is the file already in place (${fetched.source}); a fleet needs a store the replicas share`);
-  if (!fetched.store)
+  if (fetched.fromCredentialsFile)
+    throw new ConfigError(`${what}: the login is the file already in place (${fetched.source}); a fleet needs a store the replicas share`);
+  if (!fetched.writable)
     throw new ConfigError(`${what}: ${fetched.source} is an environment variable; a fleet needs a store it can write: a file or AWS Secrets Manager`);
-  const store = await fetched.store();
+  const store = await fetched.writable();
   if (!FENCED_STORE.test(store.describe)) {
     throw new ConfigError(
       `${what}: ${store.describe} has no compare-and-swap a fleet's lease can rely on; use a file (on a shared volume) or AWS Secrets Manager`,

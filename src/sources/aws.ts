@@ -11,19 +11,12 @@
  * else AWS_REGION / AWS_DEFAULT_REGION, else the SDK's shared config profile.
  */
 import { ConfigError } from '../errors.js';
-import { cloudLink } from '../cloud/load.js';
+import { cloudLink } from '../cloud/link.js';
 import { splitKeySelector } from './json-key.js';
 import type { ReferenceProvider, SourceContext } from './types.js';
+import type { AwsSecretRef } from '../cloud/types.js';
 
-/** What the SDK module needs: the GetSecretValue input, and where to send it. */
-export interface AwsSecretRef {
-  /** A name, or an ARN (full, or partial without the random suffix). */
-  secretId: string;
-  /** From the ARN, `?region=` or the environment; undefined: the SDK's shared config. */
-  region?: string;
-  versionStage?: string;
-  versionId?: string;
-}
+export type { AwsSecretRef } from '../cloud/types.js';
 
 export interface ParsedAwsReference {
   ref: AwsSecretRef;

@@ -11,25 +11,14 @@
  * Private endpoints need nothing special: they keep the vault's usual name (DNS resolves it
  * to the private address).
  */
-import { cloudLink } from '../cloud/load.js';
+import { cloudLink } from '../cloud/link.js';
 import { ConfigError } from '../errors.js';
 import { KEY_VAULT_ZONES, MANAGED_HSM_ZONES, zoneOf } from './azure-hosts.js';
 import { splitKeySelector } from './json-key.js';
 import type { ReferenceProvider, SourceContext, SourceLink } from './types.js';
+import type { AzureSecretRef } from '../cloud/types.js';
 
-export interface AzureSecretRef {
-  /** The reference as written, `#key` included: names the source in logs and errors. */
-  ref: string;
-  /** `https://HOST[:PORT]`, what SecretClient is given. */
-  vaultUrl: string;
-  name: string;
-  /** Absent: the current version. */
-  version?: string;
-  /** `#key`: the JSON key holding the credential. */
-  key?: string;
-  /** The host is in a Key Vault DNS zone of Azure (the SDK then verifies the challenge). */
-  azureHost: boolean;
-}
+export type { AzureSecretRef } from '../cloud/types.js';
 
 /** Secret names: 1-127 letters, digits and hyphens. */
 const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;

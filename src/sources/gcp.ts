@@ -13,7 +13,7 @@
  *
  * V is `latest` (the default), a version number or a version alias.
  */
-import { cloudLink } from '../cloud/load.js';
+import { cloudLink } from '../cloud/link.js';
 import { ConfigError } from '../errors.js';
 import { PROJECT_VARIABLES, type GcpSecretRef } from './gcp-names.js';
 import { splitKeySelector } from './json-key.js';

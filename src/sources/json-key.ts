@@ -40,29 +40,6 @@ export function selectJsonKey(payload: string | Buffer, key: string, source: str
   throw new ConfigError(`${source}: the value under "${key}" is not a string or an object`);
 }
 
-/** Put `text` under `key` of the JSON object `whole` (a JSON value stays JSON, as it was read). */
-export function mergeJsonKey(whole: string | undefined, key: string, text: string): string {
-  let object: Record<string, unknown> = {};
-  if (whole !== undefined) {
-    try {
-      const parsed: unknown = JSON.parse(whole);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) object = parsed as Record<string, unknown>;
-    } catch {
-      // not JSON: replaced by an object holding the key
-    }
-  }
-  const previous = object[key];
-  let value: unknown = text;
-  if (typeof previous === 'object' && previous !== null) {
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = text;
-    }
-  }
-  return JSON.stringify({ ...object, [key]: value });
-}
-
 /**
  * Every string in a JSON secret (the keys not selected may be secrets too), for the logger's
  * redaction. Nothing when it is not JSON.

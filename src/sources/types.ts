@@ -26,12 +26,12 @@ export interface FetchedSecret {
   source: string;
   /** Environment variables that carried this secret: removed from the child's environment. */
   carriedBy: string[];
-  /** Set when the payload is the credentials file already in place: nothing to copy. */
-  inPlace?: boolean;
+  /** Set when the payload was read from the credentials file Claude Code uses (already in place): nothing to copy. */
+  fromCredentialsFile?: boolean;
   /** Set by the links whose variable fixes the kind (CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_API_KEY). */
   kind?: 'oauth-token' | 'api-key';
-  /** For sources that can be written back to (CLAUDE_ENTRY_SYNC): how to reach them. */
-  store?: () => Promise<SyncStore>;
+  /** Set for sources that can be written (CLAUDE_ENTRY_SYNC): the source as a store. */
+  writable?: () => Promise<SyncStore>;
 }
 
 /**
@@ -50,8 +50,8 @@ export interface SourceLink {
   fetch: () => Promise<FetchedSecret>;
   /** For a link that fetches from a network service: the reference, which doctor names instead of fetching. */
   remoteRef?: string;
-  /** For references that can be written (export --to, sync): the store, without fetching. */
-  store?: () => Promise<SyncStore>;
+  /** Set for references that can be written (export --to): the reference as a store, without fetching. */
+  writable?: () => Promise<SyncStore>;
 }
 
 /** A kind of reference in CLAUDE_ENTRY_SOURCE. Cloud providers load their SDK only in fetch(). */

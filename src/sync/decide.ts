@@ -8,37 +8,10 @@
  * planted pair) would win over every real refresh for as long as it claims. So a pair whose
  * `expiresAt` is outside the plausible range is never copied and never preferred.
  */
-import { BlankedLoginError } from '../errors.js';
-import { implausibleExpiry } from '../expiry.js';
-import { delivered, parsePayload } from '../payload.js';
+import type { Login } from '../login.js';
 
 export { EXPIRY_FLOOR_MS, EXPIRY_MAX_AHEAD_MS, implausibleExpiry, plausibleExpiry, safeIsoTime } from '../expiry.js';
-
-export type Login =
-  | { state: 'valid'; accessToken: string; refreshToken?: string; expiresAt?: number; text: string }
-  | { state: 'blank' }
-  | { state: 'missing' }
-  | { state: 'invalid'; reason: string }
-  /** A well-formed pair whose expiresAt is outside the plausible range: never copied or preferred. */
-  | { state: 'implausible'; reason: string; accessToken: string; refreshToken?: string };
-
-/** Classify a payload (as text) the way a sync sees it. Expired-with-refresh is still valid. */
-export function classifyLogin(text: string | undefined, source: string, now = Date.now()): Login {
-  if (text === undefined) return { state: 'missing' };
-  try {
-    const credential = parsePayload(text, source, now);
-    const { oauth, payload } = delivered(credential);
-    if (!oauth) return { state: 'invalid', reason: `${source} holds a ${credential.kind}, which does not rotate` };
-    const { accessToken, refreshToken, expiresAt } = oauth;
-    // No expiresAt at all stays valid (it cannot win an ordering: decide skips it).
-    const implausible = expiresAt === undefined ? undefined : implausibleExpiry(expiresAt, now);
-    if (implausible) return { state: 'implausible', reason: implausible, accessToken, refreshToken };
-    return { state: 'valid', accessToken, refreshToken, expiresAt, text: payload };
-  } catch (error) {
-    if (error instanceof BlankedLoginError) return { state: 'blank' };
-    return { state: 'invalid', reason: (error as Error).message };
-  }
-}
+export { classifyLogin, type Login } from '../login.js';
 
 /** `warn`: the skip is a problem someone should see (an implausible pair), not routine. */
 export type Decision = { action: 'copy' } | { action: 'skip'; reason: string; warn?: boolean };

@@ -1,19 +1,19 @@
 /**
- * Where a sync reads and writes the source's copy of the login. One interface per kind of
- * source; cloud stores come from their SDK modules.
+ * The stores of file sources: a whole file, and one key of a JSON object (in a file or in any
+ * other store). Cloud secrets are in cloud-store.ts.
  */
 import * as fs from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { ownedBySelf, writeFileAtomic } from '../home.js';
+import { ownedBySelf, stageFile } from '../home.js';
 import { createLogger } from '../log.js';
-import { readSecretFile } from '../sources/file.js';
-import { mergeJsonKey, selectJsonKey } from '../sources/json-key.js';
+import { readSecretFile } from '../secret-file.js';
+import { selectJsonKey } from '../sources/json-key.js';
 import { StoreConflictError, type SyncStore } from './store.js';
 
 /** A file source: read like the chain reads it; written atomically next to itself. */
 export function fileStore(file: string): SyncStore {
-  // writeFileAtomic logs nothing; its errors say what failed.
-  const writer = ownedBySelf(createLogger({ level: 'silent' }));
+  // stageFile logs nothing; its errors say what failed.
+  const owner = ownedBySelf(createLogger({ level: 'silent' }));
   const describe = `file:${file}`;
   const versionOf = (st: fs.Stats) => `${st.ino}:${st.mtimeMs}:${st.size}`;
   return {
@@ -29,19 +29,25 @@ export function fileStore(file: string): SyncStore {
       return { text: readSecretFile(file, describe).toString('utf8'), version: versionOf(st) };
     },
     async write(text, ifVersion) {
+      const staged = stageFile(file, text.endsWith('\n') ? text : `${text}\n`, owner);
       // Conditional where a version was read: the file must still be the one read, checked
       // right before the rename (a small window; files have no compare-and-swap).
-      writeFileAtomic(file, text.endsWith('\n') ? text : `${text}\n`, writer, () => {
+      try {
         const now = fs.statSync(file, { throwIfNoEntry: false });
         if (ifVersion !== undefined && now && versionOf(now) !== ifVersion) throw new StoreConflictError(describe);
-      });
+      } catch (error) {
+        staged.abort();
+        throw error;
+      }
+      staged.commit();
     },
   };
 }
 
 /**
- * One key of a JSON object held by `whole` (`file:/path#key`): reads that key's value; writes
- * it back into the object, keeping the other keys, conditionally on the version read.
+ * One key of a JSON object held by `whole` (`file:/path#key`, `aws-sm:name#key`): reads that
+ * key's value; writes it back into the object, keeping the other keys. With `ifVersion`, the
+ * object must still be the one read.
  */
 export function jsonKeyStore(whole: SyncStore, key: string, describe: string): SyncStore {
   return {
@@ -58,7 +64,30 @@ export function jsonKeyStore(whole: SyncStore, key: string, describe: string): S
     async write(text, ifVersion) {
       const stored = await whole.read();
       if (ifVersion !== undefined && stored.version !== ifVersion) throw new StoreConflictError(describe);
-      await whole.write(mergeJsonKey(stored.text, key, text), stored.version);
+      await whole.write(mergeJsonKey(stored.text, key, text), ifVersion);
     },
   };
+}
+
+/** Put `text` under `key` of the JSON object `whole` (a JSON value stays JSON, as it was read). */
+export function mergeJsonKey(whole: string | undefined, key: string, text: string): string {
+  let object: Record<string, unknown> = {};
+  if (whole !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(whole);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) object = parsed as Record<string, unknown>;
+    } catch {
+      // not JSON: replaced by an object holding the key
+    }
+  }
+  const previous = object[key];
+  let value: unknown = text;
+  if (typeof previous === 'object' && previous !== null) {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+  }
+  return JSON.stringify({ ...object, [key]: value });
 }

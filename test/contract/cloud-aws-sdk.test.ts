@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSecret, writeSecret } from '../../src/cloud/aws-sdk.js';
-import { ConfigError, SourceUnavailableError, StoreConflictError } from '../../src/errors.js';
+import { ConfigError, SourceUnavailableError } from '../../src/errors.js';
+import { StoreConflictError } from '../../src/sync/store.js';
 import { createLogger } from '../../src/log.js';
 import type { AwsSecretRef } from '../../src/sources/aws.js';
 import { FAKE_AWS_CREDENTIALS, fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';

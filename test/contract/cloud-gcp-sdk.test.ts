@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { readSecret, writeSecret } from '../../src/cloud/gcp-sdk.js';
-import { StoreConflictError } from '../../src/errors.js';
+import { StoreConflictError } from '../../src/sync/store.js';
 import { createLogger } from '../../src/log.js';
 import { parseGcpReference } from '../../src/sources/gcp.js';
 import { startFakeMetadata, startFakeSecretManager, type FakeSecretManager } from '../fakes/gcp.js';

@@ -55,7 +55,7 @@ describe('conventional chain: first configured wins', () => {
     fs.writeFileSync(file, creds);
     const ctx = context({}, file);
     const r = await resolveChain(conventionalLinks(ctx), ctx);
-    expect(r?.fetched.inPlace).toBe(true);
+    expect(r?.fetched.fromCredentialsFile).toBe(true);
   });
 });
 

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { embed } from '../../build/build.mjs';
-import { cloudLink, loadEmbedded, readEmbedded } from '../../src/cloud/load.js';
+import { loadEmbedded, readEmbedded } from '../../src/cloud/embedded.js';
+import { cloudLink } from '../../src/cloud/link.js';
 import { ConfigError, SourceUnavailableError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { awsReferences, parseAwsReference } from '../../src/sources/aws.js';
@@ -133,7 +134,7 @@ describe('cloudLink', () => {
     fetchSecret.mockResolvedValue(JSON.stringify({ TOKEN: 'sk-ant-oat01-x', OTHER: 'y' }));
     const before = Date.now();
     const fetched = await linkForReference('aws-sm:app#TOKEN', context({ AWS_REGION: 'us-east-1' }, 5_000)).fetch();
-    expect(fetched).toEqual({ payload: 'sk-ant-oat01-x', source: 'aws-sm:app#TOKEN', carriedBy: [], store: expect.any(Function) });
+    expect(fetched).toEqual({ payload: 'sk-ant-oat01-x', source: 'aws-sm:app#TOKEN', carriedBy: [], writable: expect.any(Function) });
     const [ref, options] = fetchSecret.mock.calls[0]!;
     expect(ref).toEqual({ secretId: 'app', region: 'us-east-1', versionStage: undefined, versionId: undefined });
     expect(options.deadline).toBeGreaterThanOrEqual(before + 5_000);

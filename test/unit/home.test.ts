@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, StoreConflictError, WriteError } from '../../src/errors.js';
+import { ConfigError, WriteError } from '../../src/errors.js';
 import {
   claudePaths,
   ensureDirectory,
@@ -108,21 +108,15 @@ describe('writing every byte or nothing', () => {
     expect(fs.statSync(file).ino).not.toBe(before);
   });
 
-  it.each<[string, () => Error, new (...args: never[]) => Error]>([
-    ['a store conflict, passed on as is', () => new StoreConflictError('moved on'), StoreConflictError],
-    ['any other error, as a WriteError', () => Object.assign(new Error('boom'), { code: 'EIO' }), WriteError],
-  ])('beforeRename throwing %s: the old file stays, no temp file', (_what, make, kind) => {
+  it('a staged file aborted instead of committed: the old file stays, no temp file', () => {
     const dir = tempDir();
     const file = path.join(dir, 'f.json');
     fs.writeFileSync(file, 'old', { mode: 0o600 });
-    const error = thrown(() =>
-      writeFileAtomic(file, 'new', self(), () => {
-        throw make();
-      }),
-    );
-    expect(error).toBeInstanceOf(kind);
+    const staged = stageFile(file, 'new', self());
+    staged.abort();
     expect(fs.readFileSync(file, 'utf8')).toBe('old');
     expect(fs.readdirSync(dir)).toEqual(['f.json']);
+    expect(() => staged.commit()).toThrow(/already committed or aborted/);
   });
 
   it('stageFile: the temp file waits beside the target, named so that removeStaleTempFiles finds it', () => {

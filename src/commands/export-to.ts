@@ -1,6 +1,6 @@
 /**
- * Writing a payload to a reference (export --to, and later credential sync): the same
- * reference syntax as the chain.
+ * `export --to REF`: the payload written to a reference, in the chain's reference syntax. A file
+ * is written here; `file:/path#key` and cloud references through their store (src/sync/).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,8 +8,8 @@ import { ConfigError, WriteError, errnoCode } from '../errors.js';
 import { refuseCredentialShaped } from '../secret-shape.js';
 import { ownedBySelf, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
-import { splitKeySelector } from './json-key.js';
-import { linkForReference, splitReferences } from './references.js';
+import { splitKeySelector } from '../sources/json-key.js';
+import { linkForReference, splitReferences } from '../sources/references.js';
 
 export interface StoreContext {
   env: NodeJS.ProcessEnv;
@@ -30,9 +30,11 @@ export async function storeAtReference(ref: string, payload: string, ctx: StoreC
     if (!fs.existsSync(path.dirname(file))) throw new WriteError(`--to ${target}: ${path.dirname(file)} does not exist`);
     try {
       if (key !== undefined) {
-        // `file:/path#key`: that key of the JSON object in the file; the other keys are kept.
+        // `file:/path#key`: that key of the JSON object in the file; the other keys are kept,
+        // even those something else writes meanwhile (written only if the file is still the one read).
         const { fileStore, jsonKeyStore } = await import('../sync/stores.js');
-        await jsonKeyStore(fileStore(file), key, target).write(payload);
+        const store = jsonKeyStore(fileStore(file), key, target);
+        await store.write(payload, (await store.read()).version);
         return;
       }
       writeFileAtomic(file, payload + '\n', ownedBySelf(ctx.log));
@@ -43,7 +45,7 @@ export async function storeAtReference(ref: string, payload: string, ctx: StoreC
     return;
   }
   const link = linkForReference(target, { env: ctx.env, log: ctx.log, timeoutMs: ctx.timeoutMs, credentialsPath: '' });
-  if (!link.store) throw new ConfigError(`--to ${target.slice(0, 80)}: storing at this kind of reference is not supported`);
-  const store = await link.store();
+  if (!link.writable) throw new ConfigError(`--to ${target.slice(0, 80)}: storing at this kind of reference is not supported`);
+  const store = await link.writable();
   await store.write(payload);
 }
