@@ -17,10 +17,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { errnoCode, messageOf } from '../errors.js';
-import { classifyLogin, type Login } from '../sync/decide.js';
+import { classifyLogin, type Login } from '../login.js';
 import { StoreConflictError, type SyncStore } from '../sync/store.js';
+import { FLEET_KEY } from './setup.js';
 
-export const FLEET_KEY = 'claudeEntryFleet';
+export { FLEET_KEY } from './setup.js';
 
 export interface Inflight {
   holder: string;

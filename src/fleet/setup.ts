@@ -13,7 +13,13 @@ import type { Logger } from '../log.js';
 import type { Credential } from '../payload.js';
 import type { Resolution } from '../sources/chain.js';
 import type { SyncStore } from '../sync/store.js';
-import { FLEET_KEY } from './lease.js';
+
+/**
+ * The key of the fleet record in the store's JSON document (src/fleet/lease.ts). Here, not in
+ * lease.ts: every start strips it (memberCredential), and a start without a fleet loads no lease
+ * or store code.
+ */
+export const FLEET_KEY = 'claudeEntryFleet';
 
 export interface FleetConfig {
   fleet: 'auto' | 'on' | 'off';
