@@ -44,6 +44,8 @@ export interface KindDelivery {
   label: string;
   /** Shorter, in check's one line. */
   brief: string;
+  /** In a sentence: "holds an OAuth token". */
+  withArticle: string;
   /** A login Claude Code refreshes: it has an expiry and a refresh token, and rotates. */
   rotates: boolean;
   /** The request header that carries it (check --online). */
@@ -62,19 +64,37 @@ export interface Delivery extends KindDelivery {
   secret: string;
   /** The OAuth login of a credentials JSON (expiry, refresh token). */
   oauth?: OAuthCredentials;
+  /** The whole credentials JSON object, its unknown keys (mcpOAuth, a fleet's record) included. */
+  file?: Record<string, unknown>;
 }
 
 const KINDS: Record<CredentialKind, KindDelivery> = {
-  'credentials-json': { label: 'Claude Code credentials JSON', brief: 'OAuth login', rotates: true, header: 'authorization', installs: 'credentials-file' },
+  'credentials-json': {
+    label: 'Claude Code credentials JSON',
+    brief: 'OAuth login',
+    withArticle: 'a Claude Code credentials JSON',
+    rotates: true,
+    header: 'authorization',
+    installs: 'credentials-file',
+  },
   'oauth-token': {
     variable: 'CLAUDE_CODE_OAUTH_TOKEN',
     label: 'OAuth token',
     brief: 'OAuth token',
+    withArticle: 'an OAuth token',
     rotates: false,
     header: 'authorization',
     installs: 'oauth-token',
   },
-  'api-key': { variable: 'ANTHROPIC_API_KEY', label: 'API key', brief: 'API key', rotates: false, header: 'x-api-key', installs: 'api-key' },
+  'api-key': {
+    variable: 'ANTHROPIC_API_KEY',
+    label: 'API key',
+    brief: 'API key',
+    withArticle: 'an API key',
+    rotates: false,
+    header: 'x-api-key',
+    installs: 'api-key',
+  },
 };
 
 /** What a kind of credential becomes, when only its kind is known (the state file, check). */
@@ -92,6 +112,7 @@ export function delivered(c: Credential): Delivery {
         fileText: JSON.stringify(c.file, null, 2) + '\n',
         secret: c.oauth.accessToken,
         oauth: c.oauth,
+        file: c.file,
       };
     case 'oauth-token':
       return { ...KINDS[c.kind], payload: c.token, secret: c.token };

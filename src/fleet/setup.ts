@@ -10,7 +10,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Credential } from '../payload.js';
+import { delivered, type Credential } from '../payload.js';
 import type { Resolution } from '../sources/chain.js';
 import type { SyncStore } from '../sync/store.js';
 
@@ -37,14 +37,14 @@ const FENCED_STORE = /^(file:|aws-sm:|arn:aws:secretsmanager:)/;
 export async function prepareFleet(config: FleetConfig, resolution: Resolution | undefined, log: Logger): Promise<SyncStore | undefined> {
   if (config.fleet === 'off') return undefined;
   const credential = resolution?.credential;
-  const marked = credential?.kind === 'credentials-json' && FLEET_KEY in credential.file;
+  const delivery = credential && delivered(credential);
+  const marked = delivery?.file !== undefined && FLEET_KEY in delivery.file;
   if (config.fleet === 'auto' && !marked) return undefined;
   const what = config.fleet === 'on' ? 'CLAUDE_ENTRY_FLEET=on' : `${resolution!.fetched.source} is a fleet's store (CLAUDE_ENTRY_FLEET=auto)`;
   if (!resolution) throw new ConfigError(`${what}: there is no login to share`);
   const { fetched } = resolution;
-  if (credential!.kind !== 'credentials-json') {
-    const holds = credential!.kind === 'oauth-token' ? 'an OAuth token' : 'an API key';
-    log.warn(`${what}: ${fetched.source} holds ${holds}, which never rotates; nothing for a fleet to refresh`);
+  if (!delivery!.rotates) {
+    log.warn(`${what}: ${fetched.source} holds ${delivery!.withArticle}, which never rotates; nothing for a fleet to refresh`);
     return undefined;
   }
   if (config.sync !== 'off')

@@ -92,6 +92,7 @@ describe('what a credential becomes (delivered)', () => {
         variable: undefined,
         label: 'Claude Code credentials JSON',
         brief: 'OAuth login',
+        withArticle: 'a Claude Code credentials JSON',
         rotates: true,
         header: 'authorization',
         installs: 'credentials-file',
@@ -107,6 +108,7 @@ describe('what a credential becomes (delivered)', () => {
         variable: 'CLAUDE_CODE_OAUTH_TOKEN',
         label: 'OAuth token',
         brief: 'OAuth token',
+        withArticle: 'an OAuth token',
         rotates: false,
         header: 'authorization',
         installs: 'oauth-token',
@@ -123,6 +125,7 @@ describe('what a credential becomes (delivered)', () => {
         variable: 'ANTHROPIC_API_KEY',
         label: 'API key',
         brief: 'API key',
+        withArticle: 'an API key',
         rotates: false,
         header: 'x-api-key',
         installs: 'api-key',
@@ -136,7 +139,7 @@ describe('what a credential becomes (delivered)', () => {
     const d = delivered(credential);
     for (const [key, value] of Object.entries(expected)) expect(d[key as keyof typeof d], key).toEqual(value);
     // The facts of the kind alone (state file, check) are the same as those of the credential.
-    const { payload: _p, fileText: _f, secret: _s, oauth: _o, ...kindOnly } = d;
+    const { payload: _p, fileText: _f, secret: _s, oauth: _o, file: _file, ...kindOnly } = d;
     expect(deliveryOf(credential.kind)).toEqual(kindOnly);
   });
 
@@ -145,6 +148,7 @@ describe('what a credential becomes (delivered)', () => {
     expect(JSON.parse(d.payload).mcpOAuth).toEqual({ x: 1 });
     expect(JSON.parse(d.fileText!).mcpOAuth).toEqual({ x: 1 });
     expect(d.oauth?.refreshToken).toBe(FAKE.refreshToken);
+    expect(d.file?.mcpOAuth).toEqual({ x: 1 });
   });
 
   it('the variables a start chooses among are those of the kinds', () => {
