@@ -49,6 +49,30 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
     workdir: image.workdir ?? '/',
   });
 
+  /** A compose file's `agent` service: its environment, ENTRYPOINT + its command (or CMD), its first secret's path. */
+  function composeService(file: string): { environment: Record<string, string>; argv: string[]; secretPath: string } {
+    const service = (loadYaml(`docker-compose/${file}`)[0] as Doc).services.agent as Doc;
+    return {
+      environment: service.environment as Record<string, string>,
+      argv: [...image.entrypoint, ...((service.command as string[]) ?? image.cmd)],
+      secretPath: `/run/secrets/${service.secrets?.[0] as string}`,
+    };
+  }
+
+  /**
+   * What `docker compose up` starts: as root, the image user's home, the image's ENV then the
+   * service's environment, the secret bind-mounted with the host file's owner and mode
+   * (someone else's, 0600), HEALTHCHECK afterwards.
+   */
+  const composeUp = (environment: Record<string, string>, argv: string[], secret: { path: string; content: string }): ContainerSpec => ({
+    ...base(),
+    home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
+    env: { ...dockerEnv(image, '/root'), ...environment },
+    argv,
+    secret: { ...secret, mode: 0o600, uid: 4242, gid: 4242 },
+    health: image.healthcheck!.command,
+  });
+
   async function run(spec: ContainerSpec): Promise<ContainerRun> {
     const dir = tempRoot();
     dirs.push(dir);
@@ -86,20 +110,12 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
   });
 
   test('docker compose up (compose.yaml): a credentials JSON from /run/secrets, then HEALTHCHECK', async () => {
-    const compose = loadYaml('docker-compose/compose.yaml')[0] as Doc;
-    const service = compose.services.agent as Doc;
-    const secretName = service.secrets[0] as string;
+    const service = composeService('compose.yaml');
     const credentials = credentialsJson();
     const result = await run({
-      ...base(),
-      home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
+      ...composeUp(service.environment, service.argv, { path: service.secretPath, content: JSON.stringify(credentials) }),
       // No USER in the image: the container starts as root.
       startAs: image.user ? { uid: user.uid, gid: user.gid, groups: [user.gid] } : undefined,
-      env: { ...dockerEnv(image, '/root'), ...(service.environment as Record<string, string>) },
-      argv: [...image.entrypoint, ...((service.command as string[]) ?? image.cmd)],
-      // Compose bind-mounts the host file with its owner and mode: someone else's, 0600.
-      secret: { path: `/run/secrets/${secretName}`, content: JSON.stringify(credentials), mode: 0o600, uid: 4242, gid: 4242 },
-      health: image.healthcheck!.command,
     });
     expect(result.exit, result.stderr).toBe(0);
 
@@ -109,7 +125,7 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
     expect({ uid: r.uid, gid: r.gid }).toEqual({ uid: user.uid, gid: user.gid });
     expect(r.groups).not.toContain(0);
     expect(r.env).toMatchObject({ HOME: user.home, USER: user.name, LOGNAME: user.name });
-    expect(r.argv).toEqual(((service.command as string[]) ?? image.cmd).slice(1));
+    expect(r.argv).toEqual(service.argv.slice(image.entrypoint.length + 1));
     expect(r.pid1[0]).toBe('tini');
     expect(r.pid).not.toBe(1);
     expect(r.credentials).toMatchObject({ path: `${user.home}/.claude/.credentials.json`, readable: true, writable: true });
@@ -131,23 +147,17 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
     const reply = `Reviewed by the fake API ${process.pid}.`;
     const fake = await startFakeAnthropic({ replyText: reply });
     try {
-      const compose = loadYaml('docker-compose/compose.yaml')[0] as Doc;
-      const service = compose.services.agent as Doc;
+      const service = composeService('compose.yaml');
       const credentials = credentialsJson();
+      const environment = {
+        ...service.environment,
+        ANTHROPIC_BASE_URL: fake.url,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        DISABLE_TELEMETRY: '1',
+        DISABLE_ERROR_REPORTING: '1',
+      };
       const result = await run({
-        ...base(),
-        home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
-        env: {
-          ...dockerEnv(image, '/root'),
-          ...(service.environment as Record<string, string>),
-          ANTHROPIC_BASE_URL: fake.url,
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-          DISABLE_TELEMETRY: '1',
-          DISABLE_ERROR_REPORTING: '1',
-        },
-        argv: [...image.entrypoint, ...((service.command as string[]) ?? image.cmd)],
-        secret: { path: `/run/secrets/${service.secrets[0] as string}`, content: JSON.stringify(credentials), mode: 0o600, uid: 4242, gid: 4242 },
-        health: image.healthcheck!.command,
+        ...composeUp(environment, service.argv, { path: service.secretPath, content: JSON.stringify(credentials) }),
         realClaude: CLAUDE_BIN,
       });
       expect(result.exit, result.stderr).toBe(0);
@@ -167,16 +177,10 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
     const major = Number(/^node:(\d+)/.exec(image.final.from)?.[1]);
     const node = [18, 20, 22, 24].includes(major) ? nodeBinary(major as 18 | 20 | 22 | 24) : undefined;
     if (!node) throw new Error(`no Node ${major} binary in tools/nodes (npm run setup installs it)`);
-    const compose = loadYaml('docker-compose/compose.yaml')[0] as Doc;
-    const service = compose.services.agent as Doc;
+    const service = composeService('compose.yaml');
     const credentials = credentialsJson();
     const result = await run({
-      ...base(),
-      home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
-      env: { ...dockerEnv(image, '/root'), ...(service.environment as Record<string, string>) },
-      argv: [...image.entrypoint, ...((service.command as string[]) ?? image.cmd)],
-      secret: { path: `/run/secrets/${service.secrets[0] as string}`, content: JSON.stringify(credentials), mode: 0o600, uid: 4242, gid: 4242 },
-      health: image.healthcheck!.command,
+      ...composeUp(service.environment, service.argv, { path: service.secretPath, content: JSON.stringify(credentials) }),
       nodeDir: path.dirname(node),
     });
     expect(result.exit, result.stderr).toBe(0);
@@ -188,19 +192,12 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
   });
 
   test('compose.yaml without CLAUDE_CREDENTIALS_FILE: the secret is found at the default /run/secrets/claude-credentials', async () => {
-    const compose = loadYaml('docker-compose/compose.yaml')[0] as Doc;
-    const service = compose.services.agent as Doc;
-    const { CLAUDE_CREDENTIALS_FILE, ...environment } = service.environment as Record<string, string>;
+    const { CLAUDE_CREDENTIALS_FILE, ...environment } = composeService('compose.yaml').environment;
     expect(CLAUDE_CREDENTIALS_FILE).toBe('/run/secrets/claude-credentials');
     const credentials = credentialsJson();
-    const result = await run({
-      ...base(),
-      home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
-      env: { ...dockerEnv(image, '/root'), ...environment },
-      argv: [...image.entrypoint, ...image.cmd],
-      secret: { path: '/run/secrets/claude-credentials', content: JSON.stringify(credentials), mode: 0o600, uid: 4242, gid: 4242 },
-      health: image.healthcheck!.command,
-    });
+    const result = await run(
+      composeUp(environment, [...image.entrypoint, ...image.cmd], { path: '/run/secrets/claude-credentials', content: JSON.stringify(credentials) }),
+    );
     expect(result.exit, result.stderr).toBe(0);
     expect(result.record).toMatchObject({ uid: user.uid, gid: user.gid, argv: image.cmd.slice(1) });
     expect(result.stderr).toMatch(/claude-entry: using .* from \/run\/secrets\/claude-credentials/);
@@ -209,17 +206,10 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
   });
 
   test('docker compose -f compose.token.yaml up: a setup-token token through CLAUDE_CODE_OAUTH_TOKEN_FILE', async () => {
-    const compose = loadYaml('docker-compose/compose.token.yaml')[0] as Doc;
-    const service = compose.services.agent as Doc;
-    const env = service.environment as Record<string, string>;
-    const result = await run({
-      ...base(),
-      home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
-      env: { ...dockerEnv(image, '/root'), ...env },
-      argv: [...image.entrypoint, ...((service.command as string[]) ?? image.cmd)],
-      secret: { path: env.CLAUDE_CODE_OAUTH_TOKEN_FILE!, content: `${FAKE.oauthToken}\n`, mode: 0o600, uid: 4242, gid: 4242 },
-      health: image.healthcheck!.command,
-    });
+    const service = composeService('compose.token.yaml');
+    const result = await run(
+      composeUp(service.environment, service.argv, { path: service.environment.CLAUDE_CODE_OAUTH_TOKEN_FILE!, content: `${FAKE.oauthToken}\n` }),
+    );
     expect(result.exit, result.stderr).toBe(0);
     const r = result.record!;
     expect({ uid: r.uid, gid: r.gid }).toEqual({ uid: user.uid, gid: user.gid });

@@ -63,28 +63,18 @@ describe('dropping to a real user', needs(needs.unshare(), needs.tool('setpriv')
     expectNoSecret(r.stdout + r.stderr, SECRETS);
   });
 
-  it('takes a uid for a name', async () => {
-    const w = world();
-    const r = await run(w, ['--user', '1000', '--', 'sh', '-c', 'echo "$(id -u):$(id -g):$(id -G)"']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('1000:1000:1000 1001 1002\n');
-  });
-
   // gosu (and runc, so `docker run --user 1000:1000`) keep only the named group when a group is
   // given: gosu's own test expects `gosu 1000:1000 id -G` to print 1000 (not the passwd user's
   // other groups, "1000:1000:1000 1001 1002").
-  it('with uid:gid, has that gid and no other group, like gosu 1000:1000', async () => {
+  it.each([
+    ['1000', 'a uid for a name: its passwd gid and groups', '1000:1000:1000 1001 1002'],
+    ['1000:1000', 'like gosu 1000:1000, that gid and no other group', '1000:1000:1000'],
+    ['1000:1003', 'a gid not its own: that gid alone', '1000:1003:1003'],
+  ])('--user %s: %s (uid:gid:groups)', async (spec, _what, ids) => {
     const w = world();
-    const r = await run(w, ['--user', '1000:1000', '--', 'sh', '-c', 'echo "$(id -u):$(id -g):$(id -G)"']);
+    const r = await run(w, ['--user', spec, '--', 'sh', '-c', 'echo "$(id -u):$(id -g):$(id -G)"']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('1000:1000:1000\n');
-  });
-
-  it('with uid:gid, runs as that uid and gid', async () => {
-    const w = world();
-    const r = await run(w, ['--user', '1000:1003', '--', 'sh', '-c', 'echo "$(id -u):$(id -g)"']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('1000:1003\n');
+    expect(r.stdout).toBe(`${ids}\n`);
   });
 
   // After the drop, a PATH entry only root can search (root's ~/.local/bin, say) is passed
