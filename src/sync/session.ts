@@ -6,6 +6,7 @@
 import { ConfigError } from '../errors.js';
 import { ownedBySelf } from '../home.js';
 import type { Logger } from '../log.js';
+import { delivered } from '../payload.js';
 import type { Resolution } from '../sources/chain.js';
 import { readState, writeState } from '../state.js';
 import type { SyncStore } from './store.js';
@@ -20,9 +21,9 @@ export async function prepareSync(mode: SyncMode, resolution: Resolution | undef
   const what = `CLAUDE_ENTRY_SYNC=${mode}`;
   if (!resolution) throw new ConfigError(`${what}: there is no credential to keep in sync`);
   const { credential, fetched } = resolution;
-  if (credential.kind !== 'credentials-json') {
-    const holds = credential.kind === 'oauth-token' ? 'an OAuth token' : 'an API key';
-    log.warn(`${what}: ${fetched.source} holds ${holds}, which does not rotate; nothing to sync`);
+  const { rotates, withArticle } = delivered(credential);
+  if (!rotates) {
+    log.warn(`${what}: ${fetched.source} holds ${withArticle}, which does not rotate; nothing to sync`);
     return undefined;
   }
   if (fetched.fromCredentialsFile) {
