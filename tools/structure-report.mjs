@@ -319,6 +319,14 @@ const touching = files.map((f) => [f, syncTouch(f)]).filter(([, why]) => why.len
 say(`## Files that touch sync: ${touching.length} of ${files.length}`);
 say('  (under sync/, importing from sync/, or naming an identifier with the word sync/syncer/store/stores; synchronous *Sync calls excluded)');
 for (const [f, why] of touching) say(`- ${rel(f)}: ${why.join('; ')}`);
+const folderOf = (f) => (rel(f).includes(path.sep) ? rel(f).split(path.sep)[0] : '.');
+const byFolder = new Map();
+for (const [f] of touching) byFolder.set(folderOf(f), (byFolder.get(folderOf(f)) ?? 0) + 1);
+say(`  by folder: ${[...byFolder].map(([folder, n]) => `${folder} ${n}`).join(', ')}`);
+const outside = touching.filter(([f]) => folderOf(f) !== 'sync');
+const importing = outside.filter(([, why]) => why.some((w) => w.startsWith('imports ')));
+const syncModules = new Set(importing.flatMap(([, why]) => why.filter((w) => w.startsWith('imports ')).map((w) => w.slice('imports '.length))));
+say(`  outside sync/: ${outside.length} files, ${importing.length} of them importing from sync/ (${[...syncModules].sort().join(', ') || 'nothing'})`);
 say();
 
 if (withDuplicates) {
