@@ -52,7 +52,7 @@ export async function runCheck(options: CheckOptions, config: Config, env: NodeJ
     user: facts.user,
     kind: facts.found?.kind,
     command: [],
-    allowRootBypass: false,
+    allowRootBypass: config.allowRootBypass,
   });
   report.claudeWillUse = surface.picture.winner?.label ?? null;
   report.shadowings = surface.picture.shadowings;

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers.js';
+import { needs } from '../needs.js';
 
 const SECRETS = Object.values(FAKE);
 
@@ -101,5 +102,38 @@ describe('check takes the start user from --user or CLAUDE_ENTRY_USER alike', ()
       const r = await run(args, env);
       expect(r.stdout + r.stderr, args.join(' ')).toMatch(/unknown user "no-such-user-here"/);
     }
+  });
+});
+
+describe('check and doctor take --allow-root-bypass and CLAUDE_ENTRY_ALLOW_ROOT_BYPASS as a start does', needs(needs.root()), () => {
+  /** Root's home, where a start left a login, with settings that ask for bypass permissions. */
+  function rootHomeAskingForBypass(): string {
+    const home = tempDir();
+    fs.mkdirSync(path.join(home, '.claude'), { mode: 0o700 });
+    fs.writeFileSync(path.join(home, '.claude', '.credentials.json'), JSON.stringify(credentialsJson()), { mode: 0o600 });
+    fs.writeFileSync(path.join(home, '.claude', 'settings.json'), JSON.stringify({ permissions: { defaultMode: 'bypassPermissions' } }));
+    return home;
+  }
+  const refused = /Claude Code refuses it/;
+
+  it.each<[string, string[], NodeJS.ProcessEnv, boolean]>([
+    ['neither: refused', [], {}, false],
+    ['--allow-root-bypass', ['--allow-root-bypass'], {}, true],
+    ['CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=yes', [], { CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: 'yes' }, true],
+    ['CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=0', [], { CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: '0' }, false],
+  ])('%s', async (_name, flags, env, allowed) => {
+    const home = rootHomeAskingForBypass();
+    // A start warns that Claude Code would refuse, or sets IS_SANDBOX=1 and says nothing.
+    const start = await run([...flags, '--', 'sh', '-c', 'echo "IS_SANDBOX=$IS_SANDBOX"'], env, home);
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.stdout.trim()).toBe(allowed ? 'IS_SANDBOX=1' : 'IS_SANDBOX=');
+    expect(start.stderr).toMatch(allowed ? /^(?![\s\S]*refuses it)/ : refused);
+
+    const doctor = await run(['doctor', ...flags], env, home);
+    expect(doctor.stdout).toMatch(allowed ? /IS_SANDBOX=1 is set for it/ : refused);
+    // check prints its lines on Claude Code's side only when there is a problem.
+    const check = await run(['check', ...flags], env, home);
+    expect(check.code, check.stdout).toBe(0);
+    expect(check.stdout.trim().split('\n').length > 1, check.stdout).toBe(!allowed);
   });
 });
