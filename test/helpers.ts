@@ -6,7 +6,7 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expect, onTestFinished } from 'vitest';
+import { afterAll, expect, onTestFinished } from 'vitest';
 import { nodeBinaryOf } from './needs.js';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -125,6 +125,35 @@ export function tempDir(prefix = 'claude-entry-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * A temp dir made as the test file is collected (for tables whose rows name paths in it),
+ * removed after the file's tests: a function that joins paths below it.
+ */
+export function tableDir(prefix = 'claude-entry-test-'): (...parts: string[]) => string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return (...parts) => path.join(dir, ...parts);
+}
+
+/** A shell script at `file` (its directory made 0755 if missing), with exactly `mode`, and `owner`'s. */
+export function plantScript(file: string, mode: number, owner?: { uid: number; gid: number }): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  fs.writeFileSync(file, '#!/bin/sh\n', { mode });
+  fs.chmodSync(file, mode); // past the umask
+  if (owner) fs.chownSync(file, owner.uid, owner.gid);
+  return file;
+}
+
+/** The error `run` throws; a test failure when it returns. */
+export function thrown(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected an error, and none was thrown');
 }
 
 /** Every fragment of a secret that would betray it (the whole, and its distinctive part). */

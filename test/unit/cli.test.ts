@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { USAGE, parseBoolean, parseCommandLine, parseDuration, type Invocation } from '../../src/cli.js';
 import { ConfigError, ExitCode, UsageError } from '../../src/errors.js';
-import { FAKE } from '../helpers.js';
+import { FAKE, thrown } from '../helpers.js';
 
 const CWD = '/work/dir';
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): Invocation => parseCommandLine(argv, env, CWD);
@@ -18,14 +18,7 @@ const configOf = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
   return invocation.config;
 };
 /** The error a command line is refused with. */
-const refusal = (argv: string[], env: NodeJS.ProcessEnv = {}): Error => {
-  try {
-    parse(argv, env);
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error(`${JSON.stringify(argv)} was accepted`);
-};
+const refusal = (argv: string[], env: NodeJS.ProcessEnv = {}): Error => thrown(() => parse(argv, env));
 
 describe('where the command starts', () => {
   it.each<[string[], string[]]>([

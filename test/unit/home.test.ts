@@ -26,18 +26,10 @@ import {
   writeTarget,
 } from '../../src/home.js';
 import { createLogger } from '../../src/log.js';
-import { fileMode, tempDir } from '../helpers.js';
+import { fileMode, tempDir, thrown } from '../helpers.js';
 
 const self = () => ownedBySelf(createLogger({ level: 'silent' }));
 const mkfifo = (p: string) => expect(spawnSync('mkfifo', [p]).status).toBe(0);
-const thrown = (run: () => unknown): Error => {
-  try {
-    run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('did not throw');
-};
 
 describe('claudePaths', () => {
   it.each<[string, string, NodeJS.ProcessEnv, Record<string, string>]>([
