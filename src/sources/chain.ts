@@ -7,7 +7,7 @@ import { refuseCredentialShaped } from '../secret-shape.js';
 import { API_KEY_PREFIX, OAUTH_TOKEN_PREFIX, parsePayload, secretsOf, type Credential } from '../payload.js';
 import { isAwsReference } from './aws.js';
 import { envFileLink, envLink } from './env.js';
-import { inPlaceLink, optionalFileLink } from './file.js';
+import { credentialsFileLink, optionalFileLink } from './file.js';
 import { linkForReference, splitReferences } from './references.js';
 import type { FetchedSecret, SourceContext, SourceLink } from './types.js';
 
@@ -25,7 +25,7 @@ export function conventionalLinks(ctx: SourceContext): SourceLink[] {
     envLink('ANTHROPIC_API_KEY', ctx, 'api-key'),
     envFileLink('ANTHROPIC_API_KEY_FILE', ctx, 'api-key'),
     optionalFileLink(DOCKER_SECRET_PATH, ctx.user),
-    inPlaceLink(ctx),
+    credentialsFileLink(ctx),
   ];
 }
 

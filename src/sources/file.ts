@@ -45,7 +45,7 @@ function entryExists(path: string): boolean {
 }
 
 /** The credentials file already in the target's config dir (e.g. a persistent volume). */
-export function inPlaceLink(ctx: SourceContext): SourceLink {
+export function credentialsFileLink(ctx: SourceContext): SourceLink {
   const path = ctx.credentialsPath;
   return {
     describe: `${path} (already in place)`,
