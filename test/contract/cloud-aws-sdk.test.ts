@@ -4,7 +4,7 @@
  * another writer at a given moment, a secret with only AWSPENDING, a hung write and the deadline).
  * Through the bundle: test/integration/cloud-aws-write.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readSecret, writeSecret } from '../../src/cloud/aws-sdk.js';
 import { ConfigError, SourceUnavailableError } from '../../src/errors.js';
 import { StoreConflictError } from '../../src/sync/store.js';
@@ -13,37 +13,25 @@ import type { AwsSecretRef } from '../../src/sources/aws.js';
 import { FAKE_AWS_CREDENTIALS, fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
 
 const REGION = 'eu-west-3';
-let fake: FakeSecretsManager;
-let names = 0;
-const unique = (prefix: string) => `${prefix}-${++names}`;
-
-beforeAll(async () => {
-  fake = await startFakeSecretsManager({ region: REGION });
-});
-afterAll(async () => {
-  await fake?.close();
-});
 
 describe('readSecret / writeSecret', () => {
+  let fake: FakeSecretsManager;
+  beforeAll(async () => {
+    fake = await startFakeSecretsManager({ region: REGION });
+    // The SDK's credential chain reads process.env itself.
+    vi.stubEnv('AWS_ACCESS_KEY_ID', FAKE_AWS_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', FAKE_AWS_CREDENTIALS.secretAccessKey);
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await fake?.close();
+  });
+  let serial = 0;
+  /** A secret name no other test of the file uses. */
+  const unique = (prefix: string) => `${prefix}-${++serial}`;
   const options = (ms = 5000) => ({ env: fakeAwsEnv(fake.url, REGION), log: createLogger({ level: 'silent' }), deadline: Date.now() + ms });
   const ref = (secretId: string, extra: Partial<AwsSecretRef> = {}): AwsSecretRef => ({ secretId, region: REGION, ...extra });
-  // The SDK's credential chain reads process.env itself.
-  const saved: NodeJS.ProcessEnv = {};
-  const KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_EC2_METADATA_DISABLED'] as const;
-  beforeAll(() => {
-    for (const k of KEYS) saved[k] = process.env[k];
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
-  });
-  afterAll(() => {
-    for (const k of KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  });
 
   it('read: the AWSCURRENT value and its VersionId; a missing secret is payload undefined', async () => {
     const name = unique('direct/read');

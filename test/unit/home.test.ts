@@ -29,6 +29,12 @@ import { createLogger } from '../../src/log.js';
 import { fileMode, tempDir, thrown } from '../helpers.js';
 
 const self = () => ownedBySelf(createLogger({ level: 'silent' }));
+/** `run` fails with a WriteError (73) whose message matches. */
+function expectWriteError(run: () => unknown, message: RegExp): void {
+  const error = thrown(run);
+  expect(error).toBeInstanceOf(WriteError);
+  expect(error.message).toMatch(message);
+}
 const mkfifo = (p: string) => expect(spawnSync('mkfifo', [p]).status).toBe(0);
 
 describe('claudePaths', () => {
@@ -142,9 +148,7 @@ describe('writing every byte or nothing', () => {
 
   it('a write into a missing directory: WriteError naming the file, nothing left', () => {
     const dir = tempDir();
-    const error = thrown(() => writeFileAtomic(path.join(dir, 'missing', 'f'), 'x', self()));
-    expect(error).toBeInstanceOf(WriteError);
-    expect(error.message).toMatch(new RegExp(`^cannot write ${dir}/missing/f: ENOENT$`));
+    expectWriteError(() => writeFileAtomic(path.join(dir, 'missing', 'f'), 'x', self()), new RegExp(`^cannot write ${dir}/missing/f: ENOENT$`));
   });
 
   it('uniqueSuffix: this pid first, never the same twice', () => {
@@ -190,9 +194,7 @@ describe('reading a file someone else placed', () => {
     const p = path.join(tempDir(), 'placed');
     place(p);
     if (expected instanceof RegExp) {
-      const error = thrown(() => readPlacedFile(p, self(), LIMIT));
-      expect(error).toBeInstanceOf(WriteError);
-      expect(error.message).toMatch(expected);
+      expectWriteError(() => readPlacedFile(p, self(), LIMIT), expected);
     } else expect(readPlacedFile(p, self(), LIMIT)).toBe(expected);
   });
 
@@ -259,9 +261,7 @@ describe('fixModeAndOwner: a credentials file already in place', () => {
   ])('%s: WriteError', (_what, place, message) => {
     const p = path.join(tempDir(), '.credentials.json');
     place(p);
-    const error = thrown(() => fixModeAndOwner(p, self()));
-    expect(error).toBeInstanceOf(WriteError);
-    expect(error.message).toMatch(message);
+    expectWriteError(() => fixModeAndOwner(p, self()), message);
   });
 });
 
@@ -305,9 +305,7 @@ describe('directories', () => {
   ])('in the way, %s: WriteError', (_what, place, message) => {
     const p = path.join(tempDir(), '.claude');
     place(p);
-    const error = thrown(() => ensureDirectory(p, self()));
-    expect(error).toBeInstanceOf(WriteError);
-    expect(error.message).toMatch(message);
+    expectWriteError(() => ensureDirectory(p, self()), message);
   });
 });
 
@@ -343,9 +341,7 @@ describe("withFileLock: Claude Code's own lock on .claude.json (a directory <fil
       expect(withFileLock(file, self(), () => 'ran', 200)).toBe('ran');
       expect(fs.existsSync(`${file}.lock`)).toBe(false);
     } else {
-      const error = thrown(() => withFileLock(file, self(), () => 'ran', 200));
-      expect(error).toBeInstanceOf(WriteError);
-      expect(error.message).toMatch(expected);
+      expectWriteError(() => withFileLock(file, self(), () => 'ran', 200), expected);
     }
     expect(Date.now() - started).toBeLessThan(5000);
   });
