@@ -22,68 +22,125 @@ import type { TargetUser } from '../user.js';
 
 declare const __VERSION__: string;
 
+/** What doctor says, the problems it found, and every secret it read (the output is redacted of them). */
+class Explanation {
+  private readonly lines: string[] = [];
+  private readonly problems: string[] = [];
+  private readonly redactor = createLogger({ level: 'silent' });
+  readonly addSecret = (secret: string) => this.redactor.addSecret(secret);
+  say(line = ''): void {
+    this.lines.push(line);
+  }
+  problem(...problems: string[]): void {
+    this.problems.push(...problems);
+  }
+  /** The problems, each once, after the lines; exit 0 when there is none. */
+  finish(): { code: number; output: string } {
+    const problems = [...new Set(this.problems)];
+    this.say();
+    if (problems.length === 0) this.say('No problems found.');
+    else {
+      this.say(`Problems (${problems.length})`);
+      for (const p of problems) this.say(`  - ${p}`);
+    }
+    return { code: problems.length === 0 ? 0 : 1, output: this.redactor.redact(this.lines.join('\n')) };
+  }
+}
+
+type Target = ReturnType<typeof targetFor>;
+
 /**
  * `config` is the one a start takes (flags and their CLAUDE_ENTRY_* twins, every spelling a
  * start accepts), so doctor explains that start; `command` is what it would run.
  */
 export async function runDoctor(config: Config, command: string[], env: NodeJS.ProcessEnv, now = Date.now()): Promise<{ code: number; output: string }> {
-  const { source, user: userSpec, allowRootBypass } = config;
-  const out: string[] = [];
-  const problems: string[] = [];
-  // Every secret doctor reads is registered here, and the whole output redacted at the end.
-  const redactor = createLogger({ level: 'silent' });
-  const say = (line = '') => out.push(line);
-  const uid = process.getuid!();
-  say(`claude-entry ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'} doctor: Node ${process.version}, pid ${process.pid}, uid ${uid}`);
-
-  // Target user and files
-  say();
-  say('Target user');
-  let target: ReturnType<typeof targetFor> | undefined;
-  let credentialsFile: { line: string; problems: string[] } | undefined;
-  try {
-    target = targetFor(env, userSpec);
-  } catch (error) {
-    problems.push(`${messageOf(error)}`);
-    say(`  cannot be resolved: ${messageOf(error)}`);
+  const doc = new Explanation();
+  doc.say(
+    `claude-entry ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'} doctor: Node ${process.version}, pid ${process.pid}, uid ${process.getuid!()}`,
+  );
+  doc.say();
+  const target = explainTarget(doc, config, env);
+  const credentialsFile = target && describeCredentialsFile(target.paths.credentialsPath, target.user, now, doc.addSecret, linkFreeRoot(target.paths));
+  doc.say();
+  const { winner, resolved } = await explainSources(doc, config, env, target, now);
+  explainCredentialsFile(doc, credentialsFile, winner);
+  for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
+    if (env[name] && winner && winner !== name) doc.say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
   }
+
+  const filled = describeEnvSecrets(env);
+  if (filled.lines.length > 0) doc.say();
+  for (const line of filled.lines) doc.say(line);
+  doc.problem(...filled.problems);
   if (target) {
-    const { user, paths } = target;
-    say(`  ${user.name ?? `uid ${user.uid}`} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')}), home ${user.home}`);
-    say(`  credentials: ${paths.credentialsPath}`);
-    say(`  settings:    ${paths.claudeJsonPath}`);
-    say(
-      user.dropsFromRoot
-        ? `  running as root: files chowned to ${user.uid}:${user.gid}, then the command runs as ${user.name ?? user.uid}`
-        : `  not switching users: files written as uid ${uid}, the command runs as uid ${uid}`,
-    );
-    if (user.dropsFromRoot && uid !== 0)
-      problems.push(
-        `CLAUDE_ENTRY_USER names ${user.name} but claude-entry runs as uid ${uid}, not root: run it as root (it drops privileges itself) or drop CLAUDE_ENTRY_USER`,
-      );
-    if (!user.dropsFromRoot) {
-      try {
-        checkWritable(paths.configDir);
-      } catch (error) {
-        problems.push(messageOf(error));
-      }
-    }
-    if (env.CLAUDE_CONFIG_DIR) {
-      const ignored = path.join(user.home, '.claude', '.credentials.json');
-      if (ignored !== paths.credentialsPath && fs.existsSync(ignored)) {
-        problems.push(`CLAUDE_CONFIG_DIR is ${env.CLAUDE_CONFIG_DIR}, so Claude Code ignores ${ignored}: move it there, or unset CLAUDE_CONFIG_DIR`);
-      }
-    }
-    const state = readState(paths.configDir, linkFreeRoot(paths));
-    if (state) say(`  last start: ${state.startedAt}, ${deliveryOf(state.kind).label} from ${state.source}`);
-    if (state?.sync) say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
-    if (state?.lastSync) say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
-    if (state?.lastSync?.result === 'failed') problems.push(`the last sync failed: ${state.lastSync.detail}`);
-    credentialsFile = describeCredentialsFile(paths.credentialsPath, user, now, redactor.addSecret, linkFreeRoot(paths));
+    const auth = claudeSurfaceSection(env, resolved, target, config.source, command, config.allowRootBypass);
+    doc.say();
+    for (const line of auth.lines) doc.say(line);
+    doc.problem(...auth.problems);
   }
+  doc.say();
+  explainRunning(doc, config, env);
+  return doc.finish();
+}
 
-  // Sources
-  say();
+/** The target user, its files, and what the last start recorded. */
+function explainTarget(doc: Explanation, config: Config, env: NodeJS.ProcessEnv): Target | undefined {
+  const uid = process.getuid!();
+  doc.say('Target user');
+  let target: Target;
+  try {
+    target = targetFor(env, config.user);
+  } catch (error) {
+    doc.problem(messageOf(error));
+    doc.say(`  cannot be resolved: ${messageOf(error)}`);
+    return undefined;
+  }
+  const { user, paths } = target;
+  doc.say(`  ${user.name ?? `uid ${user.uid}`} (uid ${user.uid}, gid ${user.gid}, groups ${user.groups.join(',')}), home ${user.home}`);
+  doc.say(`  credentials: ${paths.credentialsPath}`);
+  doc.say(`  settings:    ${paths.claudeJsonPath}`);
+  doc.say(
+    user.dropsFromRoot
+      ? `  running as root: files chowned to ${user.uid}:${user.gid}, then the command runs as ${user.name ?? user.uid}`
+      : `  not switching users: files written as uid ${uid}, the command runs as uid ${uid}`,
+  );
+  if (user.dropsFromRoot && uid !== 0)
+    doc.problem(
+      `CLAUDE_ENTRY_USER names ${user.name} but claude-entry runs as uid ${uid}, not root: run it as root (it drops privileges itself) or drop CLAUDE_ENTRY_USER`,
+    );
+  if (!user.dropsFromRoot) {
+    try {
+      checkWritable(paths.configDir);
+    } catch (error) {
+      doc.problem(messageOf(error));
+    }
+  }
+  if (env.CLAUDE_CONFIG_DIR) {
+    const ignored = path.join(user.home, '.claude', '.credentials.json');
+    if (ignored !== paths.credentialsPath && fs.existsSync(ignored)) {
+      doc.problem(`CLAUDE_CONFIG_DIR is ${env.CLAUDE_CONFIG_DIR}, so Claude Code ignores ${ignored}: move it there, or unset CLAUDE_CONFIG_DIR`);
+    }
+  }
+  const state = readState(paths.configDir, linkFreeRoot(paths));
+  if (state) doc.say(`  last start: ${state.startedAt}, ${deliveryOf(state.kind).label} from ${state.source}`);
+  if (state?.sync) doc.say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
+  if (state?.lastSync) doc.say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
+  if (state?.lastSync?.result === 'failed') doc.problem(`the last sync failed: ${state.lastSync.detail}`);
+  return target;
+}
+
+/**
+ * Each link of the chain and whether it is set (asked, never fetched); only the winner is read,
+ * and a secret manager's is named, not fetched. `winner` is the winning link's description.
+ */
+async function explainSources(
+  doc: Explanation,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  target: Target | undefined,
+  now: number,
+): Promise<{ winner?: string; resolved?: Resolution }> {
+  const { source } = config;
   const ctx: SourceContext = {
     env,
     log: createLogger({ level: 'silent' }),
@@ -91,7 +148,9 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
     credentialsPath: target?.paths.credentialsPath ?? '/nonexistent',
     linkFreeBelow: target ? linkFreeRoot(target.paths) : undefined,
   };
-  say(source ? `Sources (CLAUDE_ENTRY_SOURCE=${source}, tried in order)` : 'Sources (CLAUDE_ENTRY_SOURCE not set: conventional variables, first one set wins)');
+  doc.say(
+    source ? `Sources (CLAUDE_ENTRY_SOURCE=${source}, tried in order)` : 'Sources (CLAUDE_ENTRY_SOURCE not set: conventional variables, first one set wins)',
+  );
   let winner: string | undefined;
   let resolved: Resolution | undefined;
   try {
@@ -100,22 +159,21 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
     for (const link of links) {
       n++;
       const label = `  ${String(n).padStart(2)}. ${link.describe.padEnd(34)}`;
-      // Asked, not fetched: a link after the winner is never read.
       const set = link.isSet();
       if (winner || !set) {
-        say(`${label} ${!set ? 'not set' : 'set, but not used: an earlier source wins'}`);
+        doc.say(`${label} ${!set ? 'not set' : 'set, but not used: an earlier source wins'}`);
         continue;
       }
       winner = link.describe;
       if (link.remoteRef !== undefined) {
-        say(`${label} <- wins: would fetch ${link.remoteRef} (not fetched by doctor)`);
+        doc.say(`${label} <- wins: would fetch ${link.remoteRef} (not fetched by doctor)`);
         continue;
       }
       try {
         const fetched = await link.fetch();
-        redactor.addSecret(fetched.payload.toString().trim());
+        doc.addSecret(fetched.payload.toString().trim());
         const credential = toCredential(fetched, now);
-        for (const secret of secretsOf(credential)) redactor.addSecret(secret);
+        for (const secret of secretsOf(credential)) doc.addSecret(secret);
         resolved = { credential, fetched };
         const { label: kind, oauth } = delivered(credential);
         let detail = kind;
@@ -123,74 +181,54 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
           const left = oauth.expiresAt - now;
           detail += left > 0 ? `, expires in ${formatDuration(left)}` : `, expired ${formatDuration(left)} ago (will be refreshed)`;
         }
-        say(`${label} <- wins: ${detail}`);
+        doc.say(`${label} <- wins: ${detail}`);
         // An expired access token with a refresh token is routine: Claude Code renews it.
-        for (const w of credential.warnings) say(`      note: ${w}`);
+        for (const w of credential.warnings) doc.say(`      note: ${w}`);
       } catch (error) {
-        say(`${label} <- set, but broken: a start would stop here`);
-        problems.push(messageOf(error));
+        doc.say(`${label} <- set, but broken: a start would stop here`);
+        doc.problem(messageOf(error));
       }
     }
   } catch (error) {
-    problems.push(messageOf(error));
+    doc.problem(messageOf(error));
   }
   if (!winner) {
-    if (config.optional) say('  none set: the command would start without a credential (--optional, CLAUDE_ENTRY_OPTIONAL)');
-    else problems.push('no source is set: a start would fail with exit 78 (set one, e.g. CLAUDE_CREDENTIALS_B64, or CLAUDE_ENTRY_OPTIONAL=1)');
+    if (config.optional) doc.say('  none set: the command would start without a credential (--optional, CLAUDE_ENTRY_OPTIONAL)');
+    else doc.problem('no source is set: a start would fail with exit 78 (set one, e.g. CLAUDE_CREDENTIALS_B64, or CLAUDE_ENTRY_OPTIONAL=1)');
   }
-  if (credentialsFile) {
-    say(`  in place: ${credentialsFile.line}`);
-    // A start replaces (or fixes) the file when another source wins; else Claude Code gets it as it is.
-    const usedAsIs = !winner || winner.endsWith('(already in place)');
-    if (usedAsIs) problems.push(...credentialsFile.problems);
-    else if (credentialsFile.problems.length > 0) say('  (a start fixes or replaces it)');
-  }
-  for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
-    if (env[name] && winner && winner !== name) say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
-  }
+  return { winner, resolved };
+}
 
-  const filled = describeEnvSecrets(env);
-  if (filled.lines.length > 0) say();
-  for (const line of filled.lines) say(line);
-  problems.push(...filled.problems);
-  if (target) {
-    const auth = claudeSurfaceSection(env, resolved, target, source, command, allowRootBypass);
-    say();
-    for (const line of auth.lines) say(line);
-    problems.push(...auth.problems);
-  }
+/** The credentials file in place: its problems are the deployment's only when Claude Code gets it as it is. */
+function explainCredentialsFile(doc: Explanation, file: { line: string; problems: string[] } | undefined, winner: string | undefined): void {
+  if (!file) return;
+  doc.say(`  in place: ${file.line}`);
+  // A start replaces (or fixes) the file when another source wins; else Claude Code gets it as it is.
+  const usedAsIs = !winner || winner.endsWith('(already in place)');
+  if (usedAsIs) doc.problem(...file.problems);
+  else if (file.problems.length > 0) doc.say('  (a start fixes or replaces it)');
+}
 
-  // Running
-  say();
-  say('Running the command');
-  if (canExec()) say('  exec: process.execve replaces claude-entry with the command; nothing stays resident');
-  else if (process.pid === 1) say('  supervise: claude-entry is PID 1, so it stays to forward signals and pass on the exit code');
-  else say(`  supervise: Node ${process.version} has no process.execve (Node 22.15+ / 23.11+ has); signals are forwarded, the exit code passed on`);
+/** exec or supervise, who reaps orphans, and what keeps claude-entry resident. */
+function explainRunning(doc: Explanation, config: Config, env: NodeJS.ProcessEnv): void {
+  doc.say('Running the command');
+  if (canExec()) doc.say('  exec: process.execve replaces claude-entry with the command; nothing stays resident');
+  else if (process.pid === 1) doc.say('  supervise: claude-entry is PID 1, so it stays to forward signals and pass on the exit code');
+  else doc.say(`  supervise: Node ${process.version} has no process.execve (Node 22.15+ / 23.11+ has); signals are forwarded, the exit code passed on`);
   if (process.pid === 1) {
-    say('  reaping: claude-entry is PID 1 and cannot reap orphaned processes');
-    problems.push(
+    doc.say('  reaping: claude-entry is PID 1 and cannot reap orphaned processes');
+    doc.problem(
       'PID 1 cannot reap orphans: use `docker run --init` or ENTRYPOINT ["tini", "--", "claude-entry", "--"] (shareProcessNamespace or an init in Kubernetes)',
     );
   } else {
     const init = processName(1);
     const reapers = ['tini', 'docker-init', 'dumb-init', 'catatonit', 'systemd', 'init', 'runit', 's6-svscan'];
-    say(`  reaping: PID 1 is ${init ?? 'not visible'}${init && reapers.some((r) => init.startsWith(r)) ? ', which reaps orphans' : ''}`);
+    doc.say(`  reaping: PID 1 is ${init ?? 'not visible'}${init && reapers.some((r) => init.startsWith(r)) ? ', which reaps orphans' : ''}`);
   }
-  if (config.sync !== 'off') say(`  sync: ${config.sync} (--sync, CLAUDE_ENTRY_SYNC) keeps claude-entry resident as a supervisor (no execve)`);
+  if (config.sync !== 'off') doc.say(`  sync: ${config.sync} (--sync, CLAUDE_ENTRY_SYNC) keeps claude-entry resident as a supervisor (no execve)`);
   if (env.NODE_EXTRA_CA_CERTS && process.versions.node.startsWith('20.')) {
-    say('  note: NODE_EXTRA_CA_CERTS is set: Node 20 loads it at every start (about +70 ms); set it only where a private CA is needed');
+    doc.say('  note: NODE_EXTRA_CA_CERTS is set: Node 20 loads it at every start (about +70 ms); set it only where a private CA is needed');
   }
-
-  say();
-  const unique = [...new Set(problems)];
-  problems.length = 0;
-  problems.push(...unique);
-  if (problems.length === 0) say('No problems found.');
-  else {
-    say(`Problems (${problems.length})`);
-    for (const p of problems) say(`  - ${p}`);
-  }
-  return { code: problems.length === 0 ? 0 : 1, output: redactor.redact(out.join('\n')) };
 }
 
 function processName(pid: number): string | undefined {
