@@ -9,6 +9,8 @@
  *   node bench/bench.mjs --quick           # fewer rounds (a smoke test, ~20 s)
  *   node bench/bench.mjs --no-analysis     # only the comparison table
  *   node bench/bench.mjs --no-cloud        # without bench/cloud.mjs's rows
+ *   node bench/bench.mjs --against PATH    # also another build's env-token and file rows, in the same rounds
+ *                                          # (before/after a change: git worktree add /tmp/b REV, build there)
  *
  * Rows can be added without editing this file: bench/cloud.mjs, when present, may export
  *   benchRows(ctx) -> Row[] | { rows: Row[], teardown?: () => unknown }
@@ -243,6 +245,37 @@ export function defaultRows(ctx) {
       expectLog: /from CLAUDE_CREDENTIALS_FILE/,
     },
     ...defenceRows(ctx),
+    ...againstRows(ctx),
+  ];
+}
+
+/**
+ * --against PATH: the env-token and credentials-file rows again, run by another build of the
+ * bundle (a commit before a change), in the same rotated rounds as this one's: a before/after
+ * that slow drift of the machine hits alike.
+ */
+function againstRows(ctx) {
+  if (!ctx.against) return [];
+  const label = path.relative(process.cwd(), ctx.against);
+  const tokenHome = ctx.freshHome('against-env-token');
+  const fileHome = ctx.freshHome('against-file');
+  return [
+    {
+      key: 'against-env-token',
+      name: `env token, ${label}`,
+      argv: [ctx.node, ctx.against, '--', '/bin/true'],
+      env: { HOME: tokenHome, CLAUDE_CODE_OAUTH_TOKEN: ctx.fakeToken },
+      home: tokenHome,
+      expectLog: /using OAuth token from CLAUDE_CODE_OAUTH_TOKEN/,
+    },
+    {
+      key: 'against-file',
+      name: `credentials file, ${label}`,
+      argv: [ctx.node, ctx.against, '--', '/bin/true'],
+      env: { HOME: fileHome, CLAUDE_CREDENTIALS_FILE: ctx.credentialsFile },
+      home: fileHome,
+      expectLog: /from CLAUDE_CREDENTIALS_FILE/,
+    },
   ];
 }
 
@@ -595,6 +628,10 @@ export async function runBench(options = {}) {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: path.join(tmp, 'homes', 'default'), LANG: 'C.UTF-8' };
     fs.mkdirSync(env.HOME, { recursive: true });
     const ctx = await makeContext({ node, bundle, tmp });
+    if (options.against) {
+      ctx.against = path.resolve(options.against);
+      if (!fs.existsSync(ctx.against)) throw new Error(`--against ${ctx.against}: no such file`);
+    }
     const cloud = options.cloud === false ? { rows: [] } : await loadCloudRows(ctx);
     teardown = cloud.teardown;
     const peers = options.peers === false ? { rows: [] } : await loadRows(ctx, 'peers.mjs');
@@ -725,10 +762,13 @@ function parseFlags(argv) {
     else if (a === '--no-cloud') options.cloud = false;
     else if (a === '--node') options.node = argv[++i];
     else if (a === '--bundle') options.bundle = argv[++i];
+    else if (a === '--against') options.against = argv[++i];
     else if (a === '--runs') options.runs = Number(argv[++i]);
     else if (a === '--rounds') options.rounds = Number(argv[++i]);
     else {
-      console.error(`usage: node bench/bench.mjs [--node PATH] [--bundle PATH] [--quick] [--no-analysis] [--no-cloud] [--runs N] [--rounds N] [--keep]`);
+      console.error(
+        `usage: node bench/bench.mjs [--node PATH] [--bundle PATH] [--against PATH] [--quick] [--no-analysis] [--no-cloud] [--runs N] [--rounds N] [--keep]`,
+      );
       process.exit(64);
     }
   }
