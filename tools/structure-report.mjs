@@ -2,6 +2,9 @@
 // The structure figures of issue 11, measured the same way before and after a change:
 //
 //   node tools/structure-report.mjs [--root DIR] [--src src] [--entry main.ts] [--top 10] [--no-duplicates]
+//   node tools/structure-report.mjs --against BEFORE_DIR   # a before/after table first, then this tree's report
+//   node tools/structure-report.mjs --json                 # the summary figures as JSON
+//   node tools/structure-report.mjs --exclude fleet        # leave out src/fleet/ (repeatable): a feature, not structure
 //
 // - import cycles between the modules of src/, type imports, re-exports and import('...') counted
 //   (the elementary cycles, each once, and the strongly connected groups they form);
@@ -32,6 +35,8 @@ const srcDir = path.join(root, option('--src', 'src'));
 const entry = path.join(srcDir, option('--entry', 'main.ts'));
 const top = Number(option('--top', '10'));
 const withDuplicates = !args.includes('--no-duplicates');
+const asJson = args.includes('--json');
+const against = option('--against', undefined);
 
 // The compiler of this repository (or of --root's, when it has one).
 const requireFrom = (dir) => createRequire(path.join(dir, 'package.json'));
@@ -53,7 +58,8 @@ function listTs(dir) {
 }
 
 const rel = (file) => path.relative(srcDir, file);
-const files = listTs(srcDir);
+const excluded = args.flatMap((a, i) => (a === '--exclude' && args[i + 1] ? [args[i + 1].replace(/\/+$/, '')] : []));
+const files = listTs(srcDir).filter((f) => !excluded.some((e) => rel(f) === e || rel(f).startsWith(`${e}${path.sep}`)));
 const sources = new Map(files.map((f) => [f, ts.createSourceFile(f, fs.readFileSync(f, 'utf8'), ts.ScriptTarget.Latest, true)]));
 
 /** A relative specifier to the file it names ('./x.js' -> x.ts), or undefined for a package or built-in. */
@@ -270,16 +276,24 @@ function syncTouch(file) {
 
 const lines = [];
 const say = (s = '') => lines.push(s);
+/** The figures a before/after table compares (--json prints them). */
+const summary = { root, files: files.length };
 let head = '';
 try {
   head = spawnSync('git', ['-C', root, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).stdout.trim();
 } catch {}
+summary.head = head;
 say(`# Structure report: ${root}${head ? ` at ${head.slice(0, 80)}` : ''}`);
-say(`${files.length} source files under ${path.relative(root, srcDir) || '.'}/, ${[...sources.values()].reduce((n, sf) => n + sf.getLineStarts().length, 0)} lines`);
+say(
+  `${files.length} source files under ${path.relative(root, srcDir) || '.'}/, ${[...sources.values()].reduce((n, sf) => n + sf.getLineStarts().length, 0)} lines` +
+    (excluded.length ? ` (left out: ${excluded.map((e) => `${e}/`).join(', ')})` : ''),
+);
 say();
 
 const cycles = elementaryCycles();
 const groups = stronglyConnected();
+summary.cycles = cycles.length;
+summary.cycleList = cycles.map((c) => [...c, c[0]].map(rel).join(' -> '));
 say(`## Import cycles (type imports, re-exports and import() counted): ${cycles.length} elementary, in ${groups.length} strongly connected group(s)`);
 for (const c of cycles) {
   const hops = c.map((f, i) => `${rel(f)} -${edgeKind(f, c[(i + 1) % c.length])}->`);
@@ -302,6 +316,7 @@ if (sources.has(entry)) {
     }
     return seen;
   })();
+  Object.assign(summary, { fanOutDirect: direct.length, fanOutLocal: local.length, fanOutTransitive: reach(entry).size, fanOutValue: valueReach.size });
   say(`## Fan-out of ${rel(entry)}`);
   say(`- direct: ${direct.length} import statements; ${local.length} local modules, ${builtin.length} Node built-ins, ${pkg.length} packages`);
   say(`  local: ${local.join(', ')}`);
@@ -312,7 +327,9 @@ if (sources.has(entry)) {
 }
 
 say(`## The ${top} longest functions (lines, first to last line)`);
-for (const f of functions().slice(0, top)) say(`- ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.start}-${f.end}`);
+const longest = functions().slice(0, top);
+summary.longest = longest.map((f) => `${f.lines} ${f.name} (${f.file})`);
+for (const f of longest) say(`- ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.start}-${f.end}`);
 say();
 
 const touching = files.map((f) => [f, syncTouch(f)]).filter(([, why]) => why.length);
@@ -327,6 +344,7 @@ const outside = touching.filter(([f]) => folderOf(f) !== 'sync');
 const importing = outside.filter(([, why]) => why.some((w) => w.startsWith('imports ')));
 const syncModules = new Set(importing.flatMap(([, why]) => why.filter((w) => w.startsWith('imports ')).map((w) => w.slice('imports '.length))));
 say(`  outside sync/: ${outside.length} files, ${importing.length} of them importing from sync/ (${[...syncModules].sort().join(', ') || 'nothing'})`);
+Object.assign(summary, { syncFiles: touching.length, syncOutside: outside.length, syncImporting: importing.length });
 say();
 
 if (withDuplicates) {
@@ -337,8 +355,48 @@ if (withDuplicates) {
     say(`## duplicates --repo ${dir} --most 40`);
     if (run.error) say(`(duplicates not run: ${run.error.code ?? run.error.message})`);
     else for (const l of `${run.stdout}${run.stderr}`.trimEnd().split('\n')) say(l);
+    const counted = /^(\d+) pairs of places \((\d+) files read\)(?:.*\((\d+) by shape alone, (\d+) of those marked boilerplate\))?/.exec(run.stdout ?? '');
+    const none = /^no duplicates/.test(run.stdout ?? '');
+    summary[`duplicates_${dir}`] = counted
+      ? `${counted[1]} pairs in ${counted[2]} files${counted[4] ? ` (${counted[4]} boilerplate)` : ''}`
+      : none
+        ? 'none'
+        : 'not run';
     say();
   }
 }
 
-process.stdout.write(`${lines.join('\n')}\n`);
+if (asJson) {
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+} else if (against) {
+  // The same figures of the other tree, measured by this script (so both by the same rules).
+  const self = fileURLToPath(import.meta.url);
+  const flags = ['--src', option('--src', 'src'), '--entry', option('--entry', 'main.ts'), '--top', String(top), '--json', ...(withDuplicates ? [] : ['--no-duplicates'])];
+  for (const e of excluded) flags.push('--exclude', e);
+  const other = spawnSync(process.execPath, [self, '--root', path.resolve(against), ...flags], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (other.status !== 0) throw new Error(`measuring ${against}: ${other.stderr}`);
+  const before = JSON.parse(other.stdout);
+  const row = (what, key) => `| ${what} | ${before[key] ?? 'n/a'} | ${summary[key] ?? 'n/a'} |`;
+  const table = [
+    `## Before and after: ${before.head?.split(' ')[0] ?? before.root} -> ${summary.head?.split(' ')[0] ?? summary.root}`,
+    '',
+    '| figure | before | after |',
+    '| --- | --- | --- |',
+    row('source files', 'files'),
+    row('import cycles (elementary, type imports counted)', 'cycles'),
+    row('main.ts: direct imports', 'fanOutDirect'),
+    row('main.ts: local modules imported directly', 'fanOutLocal'),
+    row('main.ts: local modules reached (transitive)', 'fanOutTransitive'),
+    row('main.ts: reached through value imports alone', 'fanOutValue'),
+    row('files that touch sync', 'syncFiles'),
+    row('  of them outside sync/', 'syncOutside'),
+    row('  outside sync/ and importing from it', 'syncImporting'),
+    row('duplicates in src/', 'duplicates_src'),
+    row('duplicates in test/', 'duplicates_test'),
+    ...Array.from({ length: top }, (_, i) => `| longest function ${i + 1} | ${before.longest?.[i] ?? ''} | ${summary.longest?.[i] ?? ''} |`),
+    '',
+  ];
+  process.stdout.write(`${table.join('\n')}\n${lines.join('\n')}\n`);
+} else {
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
