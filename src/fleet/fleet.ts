@@ -19,6 +19,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { beforeDeadline } from '../deadline.js';
 import { messageOf } from '../errors.js';
 import { ownedBySelf, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
@@ -112,15 +113,12 @@ export function startFleet(options: FleetOptions): Fleet {
     log.warn(message);
   };
 
-  const deadline = <T>(work: Promise<T>, what: string): Promise<T> => {
-    let t: NodeJS.Timeout;
-    return Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        t = setTimeout(() => reject(new Error(`${what}: no answer within ${formatDuration(options.timeoutMs)}`)), options.timeoutMs + 250);
-      }),
-    ]).finally(() => clearTimeout(t));
-  };
+  const deadline = <T>(work: Promise<T>, what: string): Promise<T> =>
+    beforeDeadline(
+      Date.now() + options.timeoutMs + 250,
+      () => work,
+      () => new Error(`${what}: no answer within ${formatDuration(options.timeoutMs)}`),
+    );
 
   function readLocal(): { accessToken?: string; expiresAt?: number } | undefined {
     try {
