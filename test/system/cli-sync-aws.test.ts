@@ -10,22 +10,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { FAKE_AWS_CREDENTIALS, fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws';
-import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
-import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
+import type { RefreshRig } from '../fakes/oauth-proxy';
+import { FAKE, credentialsJson, expectNoSecret } from '../helpers';
 import { needs } from '../needs';
+import { expectRefreshedOnce, expectStartedFrom, replica as replicaOf, strictRig } from './sync-rig';
 
-const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 const REGION = 'eu-west-3';
 const NAME = 'prod/claude-code';
-
-async function strictRig(): Promise<RefreshRig> {
-  const r = await startRefreshRig({
-    proxy: { strict: true, refreshTokens: [FAKE.refreshToken], accessTokens: [FAKE.accessToken] },
-    gate: true,
-  });
-  onTestFinished(() => r.close());
-  return r;
-}
 
 async function awsStore(): Promise<FakeSecretsManager> {
   const aws = await startFakeSecretsManager({ region: REGION });
@@ -35,21 +26,8 @@ async function awsStore(): Promise<FakeSecretsManager> {
   return aws;
 }
 
-function replica(r: RefreshRig, aws: FakeSecretsManager, extra: NodeJS.ProcessEnv = {}) {
-  const home = tempDir();
-  return runBundle(['--', 'claude', '-p', 'say hi'], {
-    env: baseEnv(home, {
-      PATH: `${BIN_DIR}:${process.env.PATH}`,
-      ...r.env,
-      ...fakeAwsEnv(aws.url),
-      AWS_REGION: REGION,
-      CLAUDE_ENTRY_SOURCE: `aws-sm:${NAME}`,
-      ...extra,
-    }),
-    cwd: tempDir('claude-entry-ws-'),
-    timeoutMs: 60_000,
-  }).then((result) => ({ ...result, home }));
-}
+const replica = (r: RefreshRig, aws: FakeSecretsManager, extra: NodeJS.ProcessEnv = {}) =>
+  replicaOf(r, { ...fakeAwsEnv(aws.url, REGION), CLAUDE_ENTRY_SOURCE: `aws-sm:${NAME}`, ...extra });
 
 const oauthOf = (aws: FakeSecretsManager, stage = 'AWSCURRENT') => JSON.parse(String(aws.valueOf(NAME, stage))).claudeAiOauth;
 
@@ -60,10 +38,7 @@ describe('sync with the real CLI and AWS Secrets Manager', needs(needs.claude())
 
     const before = aws.requests.length;
     const a = await replica(r, aws, { CLAUDE_ENTRY_SYNC: 'both' });
-    expect(a.code, a.stderr).toBe(0);
-    expect(a.stdout).toContain(r.reply);
-    expect(r.proxy.refreshes()).toHaveLength(1);
-    const rotated = r.proxy.issued[0]!;
+    const rotated = expectRefreshedOnce(r, a);
 
     // The secret's AWSCURRENT now holds the pair the CLI was issued: the live refresh token.
     const stored = oauthOf(aws);
@@ -87,10 +62,6 @@ describe('sync with the real CLI and AWS Secrets Manager', needs(needs.claude())
     expect(lag).toBeGreaterThan(0);
 
     // Replica B, started later from the same secret, uses that pair: no refresh, accepted.
-    const b = await replica(r, aws);
-    expect(b.code, b.stderr).toBe(0);
-    expect(b.stdout).toContain(r.reply);
-    expect(r.messageTokens().at(-1)).toBe(rotated.accessToken);
-    expect(r.proxy.refreshes()).toHaveLength(1);
+    expectStartedFrom(r, await replica(r, aws), rotated);
   });
 });

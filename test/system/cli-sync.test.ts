@@ -7,30 +7,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { startRefreshRig, type RefreshRig } from '../fakes/oauth-proxy';
-import { FAKE, ROOT, baseEnv, credentialsJson, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir } from '../helpers';
+import { describe, expect, it } from 'vitest';
+import type { RefreshRig } from '../fakes/oauth-proxy';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir } from '../helpers';
 import { needs } from '../needs';
+import { BIN_DIR, expectRefreshedOnce, expectStartedFrom, replica as replicaOf, strictRig } from './sync-rig';
 
-const BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
-
-async function strictRig(): Promise<RefreshRig> {
-  const r = await startRefreshRig({
-    proxy: { strict: true, refreshTokens: [FAKE.refreshToken], accessTokens: [FAKE.accessToken] },
-    gate: true,
-  });
-  onTestFinished(() => r.close());
-  return r;
-}
-
-function replica(r: RefreshRig, source: string, extra: NodeJS.ProcessEnv = {}) {
-  const home = tempDir();
-  return runBundle(['--', 'claude', '-p', 'say hi'], {
-    env: baseEnv(home, { PATH: `${BIN_DIR}:${process.env.PATH}`, ...r.env, CLAUDE_ENTRY_SOURCE: source, ...extra }),
-    cwd: tempDir('claude-entry-ws-'),
-    timeoutMs: 60_000,
-  }).then((result) => ({ ...result, home }));
-}
+const replica = (r: RefreshRig, source: string, extra: NodeJS.ProcessEnv = {}) => replicaOf(r, { CLAUDE_ENTRY_SOURCE: source, ...extra });
 
 /** The source: a login whose access token has a minute left, so the first CLI refreshes. */
 function sourceFile(): string {
@@ -53,10 +36,7 @@ describe('sync with the real CLI', needs(needs.claude()), () => {
     const source = sourceFile();
 
     const a = await replica(r, source, { CLAUDE_ENTRY_SYNC: 'both' });
-    expect(a.code, a.stderr).toBe(0);
-    expect(a.stdout).toContain(r.reply);
-    expect(r.proxy.refreshes()).toHaveLength(1);
-    const rotated = r.proxy.issued[0]!;
+    const rotated = expectRefreshedOnce(r, a);
 
     // The source now holds the pair the CLI was issued: the live refresh token.
     const stored = oauthOf(source);
@@ -69,11 +49,7 @@ describe('sync with the real CLI', needs(needs.claude()), () => {
     expectNoSecret(a.stderr, [FAKE.accessToken, FAKE.refreshToken, rotated.accessToken, rotated.refreshToken]);
 
     // Replica B, started later from the same source, uses that pair: no refresh, accepted.
-    const b = await replica(r, source);
-    expect(b.code, b.stderr).toBe(0);
-    expect(b.stdout).toContain(r.reply);
-    expect(r.messageTokens().at(-1)).toBe(rotated.accessToken);
-    expect(r.proxy.refreshes()).toHaveLength(1);
+    expectStartedFrom(r, await replica(r, source), rotated);
   });
 
   it("a running replica whose refresh lost the race pulls the winner's pair, and its next claude -p works", { timeout: 300_000 }, async () => {
