@@ -307,22 +307,35 @@ if (sources.has(entry)) {
   const local = [...new Set(direct.filter((i) => i.target).map((i) => rel(i.target)))];
   const builtin = [...new Set(direct.filter((i) => !i.target && i.spec.startsWith('node:')).map((i) => i.spec))];
   const pkg = [...new Set(direct.filter((i) => !i.target && !i.spec.startsWith('node:') && !i.spec.startsWith('.')).map((i) => i.spec))];
-  const valueReach = (() => {
+  /** The local modules reached through the imports `follow` accepts. */
+  const reachBy = (follow) => {
     const seen = new Set();
     const todo = [entry];
     while (todo.length) {
       const f = todo.pop();
-      for (const i of imports.get(f)) if (i.target && !i.typeOnly && !seen.has(i.target) && i.target !== entry) seen.add(i.target), todo.push(i.target);
+      for (const i of imports.get(f)) if (i.target && follow(i) && !seen.has(i.target) && i.target !== entry) seen.add(i.target), todo.push(i.target);
     }
     return seen;
-  })();
-  Object.assign(summary, { fanOutDirect: direct.length, fanOutLocal: local.length, fanOutTransitive: reach(entry).size, fanOutValue: valueReach.size });
+  };
+  const valueReach = reachBy((i) => !i.typeOnly);
+  // What a start initialises before it runs anything: import() is loaded (and, bundled, initialised) when called.
+  const eagerReach = reachBy((i) => !i.typeOnly && !i.dynamic);
+  Object.assign(summary, {
+    fanOutDirect: direct.length,
+    fanOutLocal: local.length,
+    fanOutTransitive: reach(entry).size,
+    fanOutValue: valueReach.size,
+    fanOutEager: eagerReach.size,
+  });
   say(`## Fan-out of ${rel(entry)}`);
   say(`- direct: ${direct.length} import statements; ${local.length} local modules, ${builtin.length} Node built-ins, ${pkg.length} packages`);
   say(`  local: ${local.join(', ')}`);
   if (builtin.length) say(`  built-in: ${builtin.join(', ')}`);
   if (pkg.length) say(`  packages: ${pkg.join(', ')}`);
-  say(`- transitive: ${reach(entry).size} of the other ${files.length - 1} local modules (${valueReach.size} through value imports alone)`);
+  say(
+    `- transitive: ${reach(entry).size} of the other ${files.length - 1} local modules (${valueReach.size} through value imports alone, ` +
+      `${eagerReach.size} through static value imports: initialised at every start)`,
+  );
   say();
 }
 
@@ -388,6 +401,7 @@ if (asJson) {
     row('main.ts: local modules imported directly', 'fanOutLocal'),
     row('main.ts: local modules reached (transitive)', 'fanOutTransitive'),
     row('main.ts: reached through value imports alone', 'fanOutValue'),
+    row('main.ts: reached through static value imports (initialised at every start)', 'fanOutEager'),
     row('files that touch sync', 'syncFiles'),
     row('  of them outside sync/', 'syncOutside'),
     row('  outside sync/ and importing from it', 'syncImporting'),
