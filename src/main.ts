@@ -13,7 +13,6 @@ import { createLogger, parseLogLevel, type Logger } from './log.js';
 import { delivered, secretsOf } from './payload.js';
 import { canExec, closeUninvitedInspector, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
 import { describeLinks, linksFor, resolveChain } from './sources/chain.js';
-import type { SyncMode } from './sync/syncer.js';
 import { splitReferences } from './sources/references.js';
 import type { SourceContext } from './sources/types.js';
 import { checkCanBecome, withRightsOf } from './rights.js';
@@ -114,7 +113,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
 
   const fleetStore = await prepareFleet(config, resolution, log);
   // Loaded only when asked for: a start without sync runs no sync code.
-  const syncStore = config.sync === 'off' ? undefined : await (await import('./sync/session.js')).prepareSync(config.sync, resolution, log);
+  const sync = config.sync === 'off' ? undefined : await (await import('./sync/session.js')).prepareSync(config.sync, resolution, log);
   const filled = await filling;
   for (const variable of filled) {
     log.addSecret(variable.value);
@@ -144,7 +143,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     deliveredAs: delivered(resolution.credential).variable ?? paths.credentialsPath,
     startedAt: new Date().toISOString(),
     version: __VERSION__,
-    sync: syncStore ? { mode: config.sync, store: syncStore.describe } : undefined,
+    sync: sync ? { mode: sync.mode, store: sync.store.describe } : undefined,
     fleet: fleetStore ? { store: fleetStore.describe } : undefined,
   };
   install(
@@ -158,7 +157,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
 
   // 4. the drop
   if (child.removed.length > 0) log.debug(`removed from the command's environment: ${child.removed.join(', ')}`);
-  const willExec = canExec() && !syncStore && !fleetStore;
+  const willExec = canExec() && !sync && !fleetStore;
   if (!willExec) {
     // The command can read a supervisor of its own uid in /proc: leave nothing there it was not
     // given. Done before the drop, while /proc/self/mem is still ours to open.
@@ -176,22 +175,14 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     log.debug(`exec ${file}`);
     execCommand(file, command, child.env);
   }
-  log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}${syncStore || fleetStore ? ' (sync and fleet need a resident supervisor)' : ''}`);
+  log.debug(`supervising ${file}${process.pid === 1 ? ' as PID 1' : ''}${sync || fleetStore ? ' (sync and fleet need a resident supervisor)' : ''}`);
   if (fleetStore) {
     const { runFleetMember } = await import('./fleet/member.js');
     return runFleetMember({ config, store: fleetStore, paths, env: child.env, log, start: () => supervise(file, command, child.env, log).exitCode });
   }
-  if (!syncStore) return supervise(file, command, child.env, log).exitCode;
+  if (!sync) return supervise(file, command, child.env, log).exitCode;
 
-  const { startSyncSession } = await import('./sync/session.js');
-  const syncer = startSyncSession({
-    mode: config.sync as SyncMode,
-    credentialsPath: paths.credentialsPath,
-    configDir: paths.configDir,
-    store: syncStore,
-    log,
-    timeoutMs: config.timeoutMs,
-  });
+  const syncer = sync.start({ credentialsPath: paths.credentialsPath, configDir: paths.configDir, log, timeoutMs: config.timeoutMs });
   const supervisor = supervise(file, command, child.env, log);
   const code = await supervisor.exitCode;
   await syncer.stop();
