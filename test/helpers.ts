@@ -87,6 +87,14 @@ export function runProcess(argv: string[], options: RunOptions = {}): Promise<Ru
   });
 }
 
+export const HOUR = 3600_000;
+
+/**
+ * A shell line that writes "$1" to `file` as Claude Code writes its login: a temp file beside
+ * it, 0600, renamed over it.
+ */
+export const writeLikeCli = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
+
 /** The line a supervisor logs once its sync watches the credentials file. */
 export const SYNC_STARTED = /claude-entry: sync: (push|pull|both) between /;
 

@@ -9,10 +9,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_AWS_CREDENTIALS, fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, loginPair as pair, runBundle, runSupervised, shWaitFor, tempDir, tokenOf } from '../helpers.js';
+import {
+  FAKE,
+  baseEnv,
+  credentialsJson,
+  expectNoSecret,
+  loginPair as pair,
+  runBundle,
+  runSupervised,
+  shWaitFor,
+  tempDir,
+  tokenOf,
+  HOUR,
+  writeLikeCli,
+} from '../helpers.js';
 
 const REGION = 'eu-west-3';
-const HOUR = 3600_000;
 let fake: FakeSecretsManager;
 let names = 0;
 const unique = (prefix: string) => `${prefix}-${++names}`;
@@ -138,8 +150,6 @@ describe('export --to aws-sm', () => {
 // ---------------------------------------------------------------------------------------
 // sync
 
-/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
-const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
 const localOf = (home: string) => path.join(home, '.claude', '.credentials.json');
 
 /** The bundle supervising `script`, which starts once the sync watches (see runSupervised). */
@@ -158,7 +168,7 @@ describe('sync with aws-sm', () => {
     const { versionId: v1 } = fake.putSecret(name, A);
     const home = tempDir();
     const before = fake.requests.length;
-    const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 2; exit 7`, [B]);
+    const r = await supervise(home, `aws-sm:${name}`, `${writeLikeCli(localOf(home))}; sleep 2; exit 7`, [B]);
     expect(r.code, r.stderr).toBe(7);
     expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(B));
     expect(tokenOf(fake.valueOf(name, 'AWSPREVIOUS'))).toBe(tokenOf(A));
@@ -182,7 +192,7 @@ describe('sync with aws-sm', () => {
     fake.putSecret(name, A);
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
     const home = tempDir();
-    const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 1`, [blank], {
+    const r = await supervise(home, `aws-sm:${name}`, `${writeLikeCli(localOf(home))}; sleep 1`, [blank], {
       CLAUDE_ENTRY_SYNC: 'push',
       CLAUDE_ENTRY_LOG: 'debug',
     });
@@ -202,8 +212,8 @@ describe('sync with aws-sm', () => {
     const h2 = tempDir();
     const before = fake.requests.length;
     const [r1, r2] = await Promise.all([
-      supervise(h1, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(h1))}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' }),
-      supervise(h2, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(h2))}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' }),
+      supervise(h1, `aws-sm:${name}`, `${writeLikeCli(localOf(h1))}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' }),
+      supervise(h2, `aws-sm:${name}`, `${writeLikeCli(localOf(h2))}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' }),
     ]);
     expect([r1.code, r2.code], r1.stderr + r2.stderr).toEqual([0, 0]);
     expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(newest));
@@ -228,7 +238,7 @@ describe('sync with aws-sm', () => {
     });
     const before = fake.requests.length;
     try {
-      const r = await supervise(home, `aws-sm:${name}`, `${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [older], {
+      const r = await supervise(home, `aws-sm:${name}`, `${writeLikeCli(localOf(home))}; sleep 2`, [older], {
         CLAUDE_ENTRY_SYNC: 'push',
         CLAUDE_ENTRY_LOG: 'debug',
       });
@@ -270,7 +280,7 @@ describe('sync with aws-sm', () => {
     const home = tempDir();
     // 500s from the moment the supervisor has started (the start itself read A), before the
     // command rewrites its file: every push meets them.
-    const script = `${WRITE_LIKE_CLI(localOf(home))}; sleep 1.5; echo still running; exit 5`;
+    const script = `${writeLikeCli(localOf(home))}; sleep 1.5; echo still running; exit 5`;
     try {
       const r = await supervise(home, `aws-sm:${name}`, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, () =>
         fake.failNext('internal'),
@@ -292,7 +302,7 @@ describe('sync with aws-sm', () => {
     const B = pair(Date.now() + 8 * HOUR);
     gone.putSecret(name, A);
     const home = tempDir();
-    const script = `${WRITE_LIKE_CLI(localOf(home))}; sleep 1.5; echo still running; exit 6`;
+    const script = `${writeLikeCli(localOf(home))}; sleep 1.5; echo still running; exit 6`;
     // Closed once the supervisor has started, before the command writes: every sync call fails.
     const r = await runSupervised(script, [B], {
       env: baseEnv(home, awsEnv({ CLAUDE_ENTRY_SOURCE: `aws-sm:${name}`, CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }, gone.url)),

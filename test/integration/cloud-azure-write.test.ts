@@ -24,6 +24,8 @@ import {
   type RunResult,
   loginPair as pair,
   tokenOf,
+  HOUR,
+  writeLikeCli,
 } from '../helpers.js';
 
 let ca: TestCa;
@@ -41,7 +43,6 @@ afterEach(() => {
   fake.onAnswered(undefined);
 });
 
-const HOUR = 3600_000;
 let counter = 0;
 const uniqueName = (prefix: string) => `${prefix}-${++counter}-${randomBytes(3).toString('hex')}`;
 
@@ -195,9 +196,6 @@ describe('export --to an Azure Key Vault secret', () => {
 
 const current = (name: string) => fake.versions(name).at(-1)!;
 
-/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
-const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
-
 interface World {
   name: string;
   home: string;
@@ -245,7 +243,7 @@ describe('sync with Azure Key Vault: push', () => {
     });
     const r = await run(
       w,
-      `${WRITE_LIKE_CLI(w.local)}; node -e 'process.stdout.write(String(Date.now()))' > "${stamp}"; ${shWaitFor(put, 'x', 60)}; [ -e "${put}" ] && echo pushed while running; exit 7`,
+      `${writeLikeCli(w.local)}; node -e 'process.stdout.write(String(Date.now()))' > "${stamp}"; ${shWaitFor(put, 'x', 60)}; [ -e "${put}" ] && echo pushed while running; exit 7`,
       [B],
     );
     fake.onAnswered(undefined);
@@ -267,7 +265,7 @@ describe('sync with Azure Key Vault: push', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     const w = world(A);
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; exit 0`, [B], { CLAUDE_ENTRY_SYNC: 'push' });
+    const r = await run(w, `${writeLikeCli(w.local)}; exit 0`, [B], { CLAUDE_ENTRY_SYNC: 'push' });
     expect(r.code, r.stderr).toBe(0);
     expect(tokenOf(current(w.name).value)).toBe(tokenOf(B));
   });
@@ -282,7 +280,7 @@ describe('sync with Azure Key Vault: push', () => {
   ])('%s is never pushed', async (_name, written, reason) => {
     const A = pair(Date.now() + HOUR);
     const w = world(A);
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await run(w, `${writeLikeCli(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     expect(r.code, r.stderr).toBe(0);
     expect(fake.versions(w.name)).toHaveLength(1);
     expect(current(w.name).value).toBe(A);
@@ -298,8 +296,8 @@ describe('sync with Azure Key Vault: push', () => {
     const home2 = path.join(path.dirname(w.home), 'home2');
     const local2 = path.join(home2, '.claude', '.credentials.json');
     const [r1, r2] = await Promise.all([
-      run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }),
-      run(w, `${WRITE_LIKE_CLI(local2)}; sleep 1.5`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }, home2),
+      run(w, `${writeLikeCli(w.local)}; sleep 1.5`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }),
+      run(w, `${writeLikeCli(local2)}; sleep 1.5`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }, home2),
     ]);
     expect([r1.code, r2.code], r1.stderr + r2.stderr).toEqual([0, 0]);
     expect(tokenOf(current(w.name).value)).toBe(tokenOf(newest));
@@ -320,7 +318,7 @@ describe('sync with Azure Key Vault: push', () => {
         fake.setSecret(w.name, theirs);
       }
     });
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [mine], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await run(w, `${writeLikeCli(w.local)}; sleep 1.5`, [mine], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/the current version is [0-9a-f]{32}, not [0-9a-f]{32}; not writing/);
     expect(r.stderr).toMatch(/sync push: not pushing to .*: the other side holds a pair as new or newer/);
@@ -336,7 +334,7 @@ describe('sync with Azure Key Vault: push', () => {
       fake.onAnswered(undefined);
       fake.setSecret(w.name, theirs); // lands between our setSecret and our check of it
     });
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [mine], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await run(w, `${writeLikeCli(w.local)}; sleep 1.5`, [mine], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/another version \([0-9a-f]{32}\) became current right after ours/);
     expect(fake.versions(w.name).map((v) => tokenOf(v.value))).toEqual([tokenOf(A), tokenOf(mine), tokenOf(theirs), tokenOf(mine)]);
@@ -368,7 +366,7 @@ describe('sync with Azure Key Vault: pull', () => {
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
     const w = world(A);
     afterStartFetched(w.name, () => fake.setSecret(w.name, B));
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`, [blank], { CLAUDE_ENTRY_SYNC: 'both' });
+    const r = await run(w, `${writeLikeCli(w.local)}; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`, [blank], { CLAUDE_ENTRY_SYNC: 'both' });
     expect(r.code, r.stderr).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
     // the blank was never pushed
@@ -384,7 +382,7 @@ describe('sync with Azure Key Vault: failures', () => {
     afterStartFetched(w.name, () => fake.script(w.name, { kind: 'status', status: 500 }));
     try {
       const started = Date.now();
-      const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1; echo still running; exit 5`, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' });
+      const r = await run(w, `${writeLikeCli(w.local)}; sleep 1; echo still running; exit 5`, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' });
       expect(r.code, r.stderr).toBe(5);
       expect(r.stdout).toBe('still running\n');
       expect(r.stderr).toMatch(new RegExp(`claude-entry: warning: sync push: cannot read ${fake.secretUrl(w.name).replace(/[.]/g, '\\.')}: `));
@@ -403,7 +401,7 @@ describe('sync with Azure Key Vault: failures', () => {
     const version = fake.setSecret(name, A);
     const home = path.join(tempDir(), 'home');
     const local = path.join(home, '.claude', '.credentials.json');
-    const r = await runSupervised(`${WRITE_LIKE_CLI(local)}; exit 3`, [B], {
+    const r = await runSupervised(`${writeLikeCli(local)}; exit 3`, [B], {
       env: baseEnv(home, azureEnv({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(name, version), CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '5s' })),
     });
     expect(r.code, r.stderr).toBe(3);

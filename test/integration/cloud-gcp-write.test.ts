@@ -23,10 +23,11 @@ import {
   type RunResult,
   loginPair as pair,
   tokenOf,
+  HOUR,
+  writeLikeCli,
 } from '../helpers.js';
 
 const SECRETS = Object.values(FAKE);
-const HOUR = 3600_000;
 const CREDS = 'projects/p/secrets/creds';
 
 /** A stand-in GCE metadata server, so that no run ever waits on 169.254.169.254. */
@@ -174,9 +175,6 @@ describe('export --to a GCP secret', () => {
 
 const BLANK = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
 
-/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
-const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
-
 /**
  * A supervisor started from CREDS; its command (script, $LOCAL its credentials file) starts
  * once the sync watches, after `whenStarted` (see runSupervised).
@@ -217,7 +215,7 @@ describe('sync with a GCP secret', () => {
     fake.beforeCall((call) => {
       if (call.method === 'AddSecretVersion') added.raise();
     });
-    const script = `${WRITE_LIKE_CLI('$LOCAL')}; date +%s%3N > ${stamp}; ${shWaitFor(added.file, 'x', 60)}; [ -e ${added.file} ] && echo pushed while running; exit 7`;
+    const script = `${writeLikeCli('$LOCAL')}; date +%s%3N > ${stamp}; ${shWaitFor(added.file, 'x', 60)}; [ -e ${added.file} ] && echo pushed while running; exit 7`;
     const { run } = replica(fake, script, [B]);
     const r = await run;
     fake.beforeCall(undefined);
@@ -242,7 +240,7 @@ describe('sync with a GCP secret', () => {
     const fake = await fakeGcp();
     const A = pair(Date.now() + HOUR);
     fake.addVersion(CREDS, A);
-    const { run } = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const { run } = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     const r = await run;
     expect(r.code).toBe(0);
     expect(fake.versions(CREDS)).toHaveLength(1);
@@ -256,8 +254,8 @@ describe('sync with a GCP secret', () => {
     fake.addVersion(CREDS, A);
     const newer = pair(Date.now() + 8 * HOUR, 'newer');
     const newest = pair(Date.now() + 9 * HOUR, 'newest');
-    const one = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
-    const two = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const one = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const two = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     const [r1, r2] = await Promise.all([one.run, two.run]);
     expect([r1.code, r2.code]).toEqual([0, 0]);
     expect(tokenOf(fake.latest(CREDS)!)).toBe(tokenOf(newest));
@@ -275,8 +273,8 @@ describe('sync with a GCP secret', () => {
     const newest = pair(Date.now() + 9 * HOUR, 'newest');
     // the newest is pushed first; the newer one's command writes once that push is in the store
     const newestIn = signal();
-    const one = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push' });
-    const two = replica(fake, `${shWaitFor(newestIn.file, 'x', 60)}; ${WRITE_LIKE_CLI('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push' });
+    const one = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push' });
+    const two = replica(fake, `${shWaitFor(newestIn.file, 'x', 60)}; ${writeLikeCli('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push' });
     await until(() => fake.latest(CREDS) !== undefined && tokenOf(fake.latest(CREDS)!) === tokenOf(newest), 60_000);
     newestIn.raise();
     const [r1, r2] = await Promise.all([one.run, two.run]);
@@ -307,7 +305,7 @@ describe('sync with a GCP secret', () => {
         fake.addVersion(CREDS, other);
       }
     });
-    const { run } = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1.5`, [ours], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const { run } = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1.5`, [ours], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     const r = await run;
     expect(r.code).toBe(0);
     expect(landed).toBe(true);
@@ -344,7 +342,7 @@ describe('sync with a GCP secret', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     fake.addVersion(CREDS, A);
-    const r1 = replica(fake, `${WRITE_LIKE_CLI('$LOCAL')}; ${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' }, () =>
+    const r1 = replica(fake, `${writeLikeCli('$LOCAL')}; ${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' }, () =>
       fake.addVersion(CREDS, B),
     );
     const r = await r1.run;
@@ -360,7 +358,7 @@ describe('sync with a GCP secret', () => {
     // UNAVAILABLE from the moment the supervisor has started (its start read A), before the command writes.
     const r1 = replica(
       fake,
-      `${WRITE_LIKE_CLI('$LOCAL')}; sleep 1; echo still running; exit 5`,
+      `${writeLikeCli('$LOCAL')}; sleep 1; echo still running; exit 5`,
       [B],
       {
         CLAUDE_ENTRY_SYNC: 'both',

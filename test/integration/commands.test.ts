@@ -5,13 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
-import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers.js';
+import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, HOUR } from '../helpers.js';
 import { needs } from '../needs.js';
 
 const SECRETS = Object.values(FAKE);
 /** Files written by the test are ours; as root, uid 0. */
 const UID = process.getuid!();
-const HOUR = 3600_000;
 
 /** A home with a credentials file in place (as a start leaves it), plus overrides. */
 function homeWith(oauth: Record<string, unknown> | undefined, opts: { mode?: number; uid?: number; raw?: string } = {}): string {

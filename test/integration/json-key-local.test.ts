@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, loginPair, runBundle, tempDir, tokenOf } from '../helpers.js';
+import { FAKE, baseEnv, credentialsJson, expectNoSecret, loginPair, runBundle, tempDir, tokenOf, writeLikeCli } from '../helpers.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 /** The command: prints hashes of what it was given, never the values. */
@@ -96,7 +96,7 @@ describe('REF#key on file: and env: references', () => {
     const B = loginPair(Date.now() + 8 * 3600_000);
     fs.writeFileSync(file, JSON.stringify({ other: FAKE.apiKey, claude: JSON.parse(A) }), { mode: 0o600 });
     const local = path.join(home, '.claude', '.credentials.json');
-    const write = `t="$(dirname "${local}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${local}"`;
+    const write = writeLikeCli(local);
     const r = await runBundle(['--', 'sh', '-c', `sleep 0.5; ${write}; sleep 1.5`, 'sh', B], {
       env: baseEnv(home, { CLAUDE_ENTRY_SOURCE: `file:${file}#claude`, CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '2s' }),
       timeoutMs: 30_000,

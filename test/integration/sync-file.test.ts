@@ -5,9 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE, baseEnv, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, loginPair as pair, tokenOf } from '../helpers.js';
-
-const HOUR = 3600_000;
+import { FAKE, baseEnv, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, loginPair as pair, tokenOf, HOUR, writeLikeCli } from '../helpers.js';
 
 interface World {
   dir: string;
@@ -25,9 +23,6 @@ function world(initial: string): World {
   return { dir, home, source, local: path.join(home, '.claude', '.credentials.json') };
 }
 
-/** sh that writes $1 into the credentials file as Claude Code does: temp + rename. */
-const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
-
 /** A supervisor started from w's source; its command starts once the sync watches (see runSupervised). */
 function run(w: World, script: string, args: string[] = [], extra: NodeJS.ProcessEnv = {}, onStderr?: (stderr: string) => void) {
   return runSupervised(script, args, {
@@ -41,7 +36,7 @@ describe('push', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     const w = world(A);
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1.5; exit 7`, [B]);
+    const r = await run(w, `${writeLikeCli(w.local)}; sleep 1.5; exit 7`, [B]);
     expect(r.code).toBe(7);
     expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(B));
     expect(r.stderr).toMatch(new RegExp(`claude-entry: sync push: pushed the refreshed login to file:${w.source} \\(access token valid until `));
@@ -64,7 +59,7 @@ describe('push', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     const w = world(A);
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; exit 0`, [B]);
+    const r = await run(w, `${writeLikeCli(w.local)}; exit 0`, [B]);
     expect(r.code).toBe(0);
     expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(B));
   });
@@ -80,7 +75,7 @@ describe('push', () => {
   ])('%s is never pushed', async (_name, written, reason) => {
     const A = pair(Date.now() + HOUR);
     const w = world(A);
-    const r = await run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
+    const r = await run(w, `${writeLikeCli(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
     expect(r.code).toBe(0);
     expect(fs.readFileSync(w.source, 'utf8')).toBe(A);
     expect(r.stderr).toMatch(reason);
@@ -94,8 +89,8 @@ describe('push', () => {
     const home2 = path.join(w.dir, 'home2');
     const local2 = path.join(home2, '.claude', '.credentials.json');
     const [r1, r2] = await Promise.all([
-      run(w, `${WRITE_LIKE_CLI(w.local)}; sleep 1`, [newest]),
-      runSupervised(`${WRITE_LIKE_CLI(local2)}; sleep 1`, [newer], {
+      run(w, `${writeLikeCli(w.local)}; sleep 1`, [newest]),
+      runSupervised(`${writeLikeCli(local2)}; sleep 1`, [newer], {
         env: baseEnv(home2, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'push' }),
       }),
     ]);
@@ -111,7 +106,7 @@ describe('pull', () => {
     const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
     const w = world(A);
     // the other replica's newer pair reaches the source; then this one's refresh fails
-    const script = `printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
+    const script = `printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${writeLikeCli(w.local)}; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
     const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull' });
     expect(r.code).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
@@ -128,7 +123,7 @@ describe('pull', () => {
     // The CLI's lock is held (as during its own refresh) when the file is blanked, and let go
     // once the supervisor has said it waits for it.
     const waiting = path.join(w.dir, 'supervisor-waits');
-    const script = `mkdir "${lock}"; printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${WRITE_LIKE_CLI(w.local)}; ${shWaitFor(waiting, 'x', 60)}; cat "${w.local}" > "${w.dir}/during"; rmdir "${lock}"; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
+    const script = `mkdir "${lock}"; printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${writeLikeCli(w.local)}; ${shWaitFor(waiting, 'x', 60)}; cat "${w.local}" > "${w.dir}/during"; rmdir "${lock}"; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
     const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull', CLAUDE_ENTRY_LOG: 'debug' }, (stderr) => {
       if (/sync pull: Claude Code is refreshing right now/.test(stderr) && !fs.existsSync(waiting)) fs.writeFileSync(waiting, 'x');
     });
@@ -157,7 +152,7 @@ describe('failures', () => {
     const A = pair(Date.now() + HOUR);
     const B = pair(Date.now() + 8 * HOUR);
     const w = world(A);
-    const script = `rm -rf "${path.dirname(w.source)}"; ${WRITE_LIKE_CLI(w.local)}; sleep 1; echo still running; exit 5`;
+    const script = `rm -rf "${path.dirname(w.source)}"; ${writeLikeCli(w.local)}; sleep 1; echo still running; exit 5`;
     const r = await run(w, script, [B], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_TIMEOUT: '500ms' });
     expect(r.code).toBe(5);
     expect(r.stdout).toBe('still running\n');

@@ -8,11 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeAwsEnv, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws.js';
-import { FAKE, baseEnv, expectNoSecret, loginPair as pair, runBundle, tempDir, tokenOf } from '../helpers.js';
+import { FAKE, baseEnv, expectNoSecret, loginPair as pair, runBundle, tempDir, tokenOf, HOUR, writeLikeCli } from '../helpers.js';
 
-const HOUR = 3600_000;
 const YEAR = 365 * 24 * HOUR;
-const WRITE_LIKE_CLI = (file: string) => `t="$(dirname "${file}")/.tmp.$$"; printf '%s' "$1" > "$t"; chmod 600 "$t"; mv "$t" "${file}"`;
 const localOf = (home: string) => path.join(home, '.claude', '.credentials.json');
 const BLANK = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
 
@@ -42,7 +40,7 @@ describe('file source', () => {
     const A = pair(Date.now() + HOUR);
     const poison = pair(expiresAt());
     const w = world(A);
-    const r = await run(w, `sleep 0.5; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5; exit 5`, [poison]);
+    const r = await run(w, `sleep 0.5; ${writeLikeCli(w.local)}; sleep 1.5; exit 5`, [poison]);
     expect(r.code).toBe(5);
     expect(fs.readFileSync(w.source, 'utf8')).toBe(A);
     expect(r.stderr).toMatch(
@@ -59,7 +57,7 @@ describe('file source', () => {
     const poison = pair(1e300);
     const w = world(A);
     // Someone poisons the source after the start; then the CLI refreshes.
-    const script = `sleep 0.3; printf '%s' "$1" > "${w.source}"; sleep 0.5; ${WRITE_LIKE_CLI(w.local).replaceAll('"$1"', '"$2"')}; sleep 1.5`;
+    const script = `sleep 0.3; printf '%s' "$1" > "${w.source}"; sleep 0.5; ${writeLikeCli(w.local).replaceAll('"$1"', '"$2"')}; sleep 1.5`;
     const r = await run(w, script, [poison, B], { CLAUDE_ENTRY_SYNC: 'push' });
     expect(r.code, r.stderr).toBe(0);
     expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(B));
@@ -72,7 +70,7 @@ describe('file source', () => {
     const poison = pair(expiresAt());
     const w = world(A);
     // The source is poisoned, then the CLI blanks the local file (a failed refresh): pull looks at once.
-    const script = `sleep 0.3; printf '%s' "$1" > "${w.source}"; sleep 0.3; ${WRITE_LIKE_CLI(w.local).replaceAll('"$1"', '"$2"')}; sleep 1.5`;
+    const script = `sleep 0.3; printf '%s' "$1" > "${w.source}"; sleep 0.3; ${writeLikeCli(w.local).replaceAll('"$1"', '"$2"')}; sleep 1.5`;
     const r = await run(w, script, [poison, BLANK], { CLAUDE_ENTRY_SYNC: 'pull' });
     expect(r.code, r.stderr).toBe(0);
     expect(fs.readFileSync(w.local, 'utf8')).toBe(BLANK);
@@ -88,7 +86,7 @@ describe('file source', () => {
     const A = pair(Date.now() + HOUR);
     const poison = pair(Date.now() + 10 * YEAR);
     const w = world(A);
-    const r = await run(w, `sleep 0.3; ${WRITE_LIKE_CLI(w.local)}; sleep 1.5`, [poison], { CLAUDE_ENTRY_SYNC: 'pull' });
+    const r = await run(w, `sleep 0.3; ${writeLikeCli(w.local)}; sleep 1.5`, [poison], { CLAUDE_ENTRY_SYNC: 'pull' });
     expect(r.code, r.stderr).toBe(0);
     expect(tokenOf(fs.readFileSync(w.local, 'utf8'))).toBe(tokenOf(A));
     expect(r.stderr).toMatch(/sync pull: replaced .* with the newer login from file:.*\(it replaced an implausible pair: its expiresAt is 365\d days ahead/);
@@ -152,7 +150,7 @@ describe('AWS Secrets Manager', () => {
     const poison = pair(1e300);
     const home = tempDir();
     const before = fake.requests.length;
-    const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [poison], { CLAUDE_ENTRY_SYNC: 'push' });
+    const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${writeLikeCli(localOf(home))}; sleep 2`, [poison], { CLAUDE_ENTRY_SYNC: 'push' });
     expect(r.code, r.stderr).toBe(0);
     expect(fake.valueOf(name)).toBe(A);
     expect(fake.versionsOf(name)).toHaveLength(1);
@@ -173,7 +171,7 @@ describe('AWS Secrets Manager', () => {
       if (operation === 'GetSecretValue' && fake.valueOf(name) === A && fs.existsSync(localOf(home))) fake.putSecret(name, pair(Date.now() + 10 * YEAR));
     });
     try {
-      const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${WRITE_LIKE_CLI(localOf(home))}; sleep 2`, [B], { CLAUDE_ENTRY_SYNC: 'push' });
+      const r = await supervise(home, `aws-sm:${name}`, `sleep 0.5; ${writeLikeCli(localOf(home))}; sleep 2`, [B], { CLAUDE_ENTRY_SYNC: 'push' });
       expect(r.code, r.stderr).toBe(0);
       expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(B));
       expect(r.stderr).toMatch(/sync push: pushed the refreshed login to aws-sm:.*\(it replaced an implausible pair: its expiresAt is 365\d days ahead/);
