@@ -85,7 +85,7 @@ export function install(
           else credentialsFile = stage(staged, stageFile(writeTarget(paths.credentialsPath, tracked), delivery.fileText, tracked));
         }
         const claudeJsonFile = claudeJsonChanged ? stage(staged, stageFile(claudeJsonTarget, claudeJsonText, tracked)) : undefined;
-        const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, tracked)) : undefined;
+        const stateFile = stateText !== undefined ? stage(staged, stageFile(statePath(paths.configDir), stateText, tracked, { durable: false })) : undefined;
 
         // Everything is on disk in full: now replace, the login first.
         if (fixExisting) fixModeAndOwner(paths.credentialsPath, tracked);

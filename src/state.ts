@@ -1,6 +1,7 @@
 /**
  * What claude-entry remembers between its start and a later `check` or `doctor`: where the
- * credential came from and what kind it was. Never a secret.
+ * credential came from and what kind it was. Never a secret. Written at every start, whole or
+ * not at all, but not synced: it describes this run, which a power loss ends too.
  */
 import * as path from 'node:path';
 import { removeStaleTempFiles, writeFileAtomic, type Ownership } from './home.js';
@@ -45,7 +46,7 @@ export function stateText(state: EntryState): string {
 
 export function writeState(configDir: string, state: EntryState, owner: Ownership): void {
   removeStaleTempFiles(configDir, STATE_FILE, owner);
-  writeFileAtomic(statePath(configDir), stateText(state), owner);
+  writeFileAtomic(statePath(configDir), stateText(state), owner, { durable: false });
 }
 
 export function readState(configDir: string, linkFreeBelow?: string): EntryState | undefined {
