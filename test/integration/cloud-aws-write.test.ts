@@ -23,6 +23,7 @@ import {
   HOUR,
   writeLikeCli,
 } from '../helpers.js';
+import { pushRows } from './sync-push-rows.js';
 
 const REGION = 'eu-west-3';
 let fake: FakeSecretsManager;
@@ -186,39 +187,14 @@ describe('sync with aws-sm', () => {
     expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied' });
   });
 
-  it('a blank write is never pushed', async () => {
-    const name = unique('sync/blank');
-    const A = pair(Date.now() + HOUR);
-    fake.putSecret(name, A);
-    const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
-    const home = tempDir();
-    const r = await supervise(home, `aws-sm:${name}`, `${writeLikeCli(localOf(home))}; sleep 1`, [blank], {
-      CLAUDE_ENTRY_SYNC: 'push',
-      CLAUDE_ENTRY_LOG: 'debug',
-    });
-    expect(r.code, r.stderr).toBe(0);
-    expect(fake.valueOf(name)).toBe(A);
-    expect(fake.versionsOf(name)).toHaveLength(1);
-    expect(r.stderr).toMatch(/blanked by a failed refresh/);
-  });
-
-  it('two supervisors pushing at once end with the newest pair in the store', async () => {
-    const name = unique('sync/race');
-    const A = pair(Date.now() + HOUR);
-    fake.putSecret(name, A);
-    const newer = pair(Date.now() + 8 * HOUR, 'newer');
-    const newest = pair(Date.now() + 9 * HOUR, 'newest');
-    const h1 = tempDir();
-    const h2 = tempDir();
-    const before = fake.requests.length;
-    const [r1, r2] = await Promise.all([
-      supervise(h1, `aws-sm:${name}`, `${writeLikeCli(localOf(h1))}; sleep 2`, [newest], { CLAUDE_ENTRY_SYNC: 'push' }),
-      supervise(h2, `aws-sm:${name}`, `${writeLikeCli(localOf(h2))}; sleep 2`, [newer], { CLAUDE_ENTRY_SYNC: 'push' }),
-    ]);
-    expect([r1.code, r2.code], r1.stderr + r2.stderr).toEqual([0, 0]);
-    expect(tokenOf(fake.valueOf(name))).toBe(tokenOf(newest));
-    const moves = fake.requests.slice(before).filter((q) => q.operation === 'UpdateSecretVersionStage');
-    console.log(`race: ${moves.length} AWSCURRENT move(s), ${moves.filter((m) => m.status !== 200).length} refused as stale`);
+  pushRows((initial) => {
+    const name = unique('sync/rows');
+    fake.putSecret(name, initial);
+    return {
+      env: awsEnv({ CLAUDE_ENTRY_SOURCE: `aws-sm:${name}`, CLAUDE_ENTRY_TIMEOUT: '3s' }),
+      value: () => fake.valueOf(name),
+      versions: () => fake.versionsOf(name).length,
+    };
   });
 
   it('the conditional write: a writer whose read went stale is refused, reads again, and does not overwrite', async () => {

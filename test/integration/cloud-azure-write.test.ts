@@ -27,6 +27,7 @@ import {
   HOUR,
   writeLikeCli,
 } from '../helpers.js';
+import { pushRows } from './sync-push-rows.js';
 
 let ca: TestCa;
 let fake: FakeAzure;
@@ -261,47 +262,10 @@ describe('sync with Azure Key Vault: push', () => {
     expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied' });
   });
 
-  it('a pair written just before exit is pushed at exit', async () => {
-    const A = pair(Date.now() + HOUR);
-    const B = pair(Date.now() + 8 * HOUR);
-    const w = world(A);
-    const r = await run(w, `${writeLikeCli(w.local)}; exit 0`, [B], { CLAUDE_ENTRY_SYNC: 'push' });
-    expect(r.code, r.stderr).toBe(0);
-    expect(tokenOf(current(w.name).value)).toBe(tokenOf(B));
-  });
-
-  it.each([
-    [
-      'a blanked file',
-      JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }),
-      /blanked by a failed refresh/,
-    ],
-    ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
-  ])('%s is never pushed', async (_name, written, reason) => {
-    const A = pair(Date.now() + HOUR);
-    const w = world(A);
-    const r = await run(w, `${writeLikeCli(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
-    expect(r.code, r.stderr).toBe(0);
-    expect(fake.versions(w.name)).toHaveLength(1);
-    expect(current(w.name).value).toBe(A);
-    expect(r.stderr).toMatch(reason);
-    expectNoSecret(r.stdout + r.stderr, allSecrets(tokenOf(A)));
-  });
-
-  it('two supervisors pushing at once end with the newest pair current', async () => {
-    const A = pair(Date.now() + HOUR);
-    const newer = pair(Date.now() + 8 * HOUR, 'newer');
-    const newest = pair(Date.now() + 9 * HOUR, 'newest');
-    const w = world(A);
-    const home2 = path.join(path.dirname(w.home), 'home2');
-    const local2 = path.join(home2, '.claude', '.credentials.json');
-    const [r1, r2] = await Promise.all([
-      run(w, `${writeLikeCli(w.local)}; sleep 1.5`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }),
-      run(w, `${writeLikeCli(local2)}; sleep 1.5`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' }, home2),
-    ]);
-    expect([r1.code, r2.code], r1.stderr + r2.stderr).toEqual([0, 0]);
-    expect(tokenOf(current(w.name).value)).toBe(tokenOf(newest));
-    expect(r1.stderr).toMatch(/sync push: pushed the refreshed login/);
+  pushRows((initial) => {
+    const name = uniqueName('sync');
+    fake.setSecret(name, initial);
+    return { env: azureEnv({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(name) }), value: () => current(name).value, versions: () => fake.versions(name).length };
   });
 
   it('another writer between the read and the write: conflict, re-read, re-decided', async () => {

@@ -26,6 +26,7 @@ import {
   HOUR,
   writeLikeCli,
 } from '../helpers.js';
+import { pushRows } from './sync-push-rows.js';
 
 const SECRETS = Object.values(FAKE);
 const CREDS = 'projects/p/secrets/creds';
@@ -233,36 +234,14 @@ describe('sync with a GCP secret', () => {
     expect(pushCalls.filter((c) => c.startsWith('AddSecretVersion'))).toHaveLength(1);
   });
 
-  it.each([
-    ['a blanked file', BLANK, /blanked by a failed refresh/],
-    ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
-  ])('push: %s is never pushed', async (_name, written, reason) => {
+  pushRows(async (initial) => {
     const fake = await fakeGcp();
-    const A = pair(Date.now() + HOUR);
-    fake.addVersion(CREDS, A);
-    const { run } = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
-    const r = await run;
-    expect(r.code).toBe(0);
-    expect(fake.versions(CREDS)).toHaveLength(1);
-    expect(fake.calls.filter((c) => c.method === 'AddSecretVersion')).toEqual([]);
-    expect(r.stderr).toMatch(reason);
-  });
-
-  it('two supervisors pushing at once end with the newest pair as the latest version', async () => {
-    const fake = await fakeGcp();
-    const A = pair(Date.now() + HOUR);
-    fake.addVersion(CREDS, A);
-    const newer = pair(Date.now() + 8 * HOUR, 'newer');
-    const newest = pair(Date.now() + 9 * HOUR, 'newest');
-    const one = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1`, [newest], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
-    const two = replica(fake, `${writeLikeCli('$LOCAL')}; sleep 1`, [newer], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
-    const [r1, r2] = await Promise.all([one.run, two.run]);
-    expect([r1.code, r2.code]).toEqual([0, 0]);
-    expect(tokenOf(fake.latest(CREDS)!)).toBe(tokenOf(newest));
-    // never an older pair on top of a newer one for good: every version after the newest is the newest again
-    const tokens = fake.versions(CREDS)!.map((v) => tokenOf(v.data));
-    expect(tokens.at(-1)).toBe(tokenOf(newest));
-    expect(tokens).toContain(tokenOf(newest));
+    fake.addVersion(CREDS, initial);
+    return {
+      env: { CLAUDE_ENTRY_GCP_ENDPOINT: fake.endpoint, GCE_METADATA_HOST: metadata.host, CLAUDE_ENTRY_SOURCE: CREDS, CLAUDE_ENTRY_TIMEOUT: '10s' },
+      value: () => fake.latest(CREDS),
+      versions: () => fake.versions(CREDS)!.length,
+    };
   });
 
   it('two supervisors, the older one pushing later: it sees the newer pair in the store and skips', async () => {

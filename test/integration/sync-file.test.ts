@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAKE, baseEnv, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, loginPair as pair, tokenOf, HOUR, writeLikeCli } from '../helpers.js';
+import { pushRows } from './sync-push-rows.js';
 
 interface World {
   dir: string;
@@ -55,47 +56,11 @@ describe('push', () => {
     expect(doctor.stdout).toMatch(/^ {2}sync: both with file:/m);
   });
 
-  it('a pair written just before exit is pushed at exit', async () => {
-    const A = pair(Date.now() + HOUR);
-    const B = pair(Date.now() + 8 * HOUR);
-    const w = world(A);
-    const r = await run(w, `${writeLikeCli(w.local)}; exit 0`, [B]);
-    expect(r.code).toBe(0);
-    expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(B));
-  });
-
-  it.each([
-    [
-      'a blanked file',
-      JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } }),
-      /blanked by a failed refresh/,
-    ],
-    ['an older pair', pair(Date.now() + 60_000), /the other side holds a pair as new or newer/],
-    ['an invalid file', '{"claudeAiOauth": {}}', /not a valid login/],
-  ])('%s is never pushed', async (_name, written, reason) => {
-    const A = pair(Date.now() + HOUR);
-    const w = world(A);
-    const r = await run(w, `${writeLikeCli(w.local)}; sleep 1`, [written], { CLAUDE_ENTRY_SYNC: 'push', CLAUDE_ENTRY_LOG: 'debug' });
-    expect(r.code).toBe(0);
-    expect(fs.readFileSync(w.source, 'utf8')).toBe(A);
-    expect(r.stderr).toMatch(reason);
-  });
-
-  it('two supervisors pushing at once end with the newest pair in the source', async () => {
-    const A = pair(Date.now() + HOUR);
-    const newer = pair(Date.now() + 8 * HOUR, 'newer');
-    const newest = pair(Date.now() + 9 * HOUR, 'newest');
-    const w = world(A);
-    const home2 = path.join(w.dir, 'home2');
-    const local2 = path.join(home2, '.claude', '.credentials.json');
-    const [r1, r2] = await Promise.all([
-      run(w, `${writeLikeCli(w.local)}; sleep 1`, [newest]),
-      runSupervised(`${writeLikeCli(local2)}; sleep 1`, [newer], {
-        env: baseEnv(home2, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'push' }),
-      }),
-    ]);
-    expect([r1.code, r2.code]).toEqual([0, 0]);
-    expect(tokenOf(fs.readFileSync(w.source, 'utf8'))).toBe(tokenOf(newest));
+  pushRows((initial) => {
+    const source = path.join(tempDir(), 'secrets', 'claude.json');
+    fs.mkdirSync(path.dirname(source));
+    fs.writeFileSync(source, initial, { mode: 0o600 });
+    return { env: { CLAUDE_ENTRY_SOURCE: source, CLAUDE_ENTRY_TIMEOUT: '2s' }, value: () => fs.readFileSync(source, 'utf8') };
   });
 });
 
