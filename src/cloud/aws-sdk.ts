@@ -100,71 +100,77 @@ export async function writeSecret(ref: AwsSecretRef, payload: string, options: C
       `${source}: a reference pinned to ${ref.versionId ? 'a version id' : `the stage ${ref.versionStage}`} cannot be written; name the secret without a version (its AWSCURRENT value is what is written)`,
     );
   }
-  const { ifVersion } = options;
   const session = openSession(ref, options, source);
-  const secretId = ref.secretId;
   try {
-    if (ifVersion === undefined) {
-      try {
-        await session.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: payload, ClientRequestToken: randomUUID() }));
-      } catch (error) {
-        if (errorCode(error) !== 'ResourceNotFoundException') throw error;
-        try {
-          await create(session, ref, source, payload);
-        } catch (createError) {
-          // Created by someone else meanwhile: an unconditional write just puts its value.
-          if (errorCode(createError) !== 'ResourceExistsException') throw createError;
-          await session.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: payload, ClientRequestToken: randomUUID() }));
-        }
-      }
-      return;
-    }
-
-    let removeFrom: string | undefined = ifVersion;
-    if (ifVersion === ABSENT) {
-      try {
-        await create(session, ref, source, payload);
-        return;
-      } catch (error) {
-        // The secret exists: either someone created it since (then AWSCURRENT is on a
-        // version, and the move below fails), or it never had a value (then it succeeds).
-        if (errorCode(error) !== 'ResourceExistsException') throw error;
-        removeFrom = undefined;
-      }
-    }
-    let staged: string | undefined;
-    try {
-      const put = await session.send(
-        new PutSecretValueCommand({ SecretId: secretId, SecretString: payload, ClientRequestToken: randomUUID(), VersionStages: [PENDING_STAGE] }),
-      );
-      staged = put.VersionId;
-    } catch (error) {
-      // Deleted since it was read: the caller reads again (and then creates it).
-      if (errorCode(error) === 'ResourceNotFoundException') throw new StoreConflictError(source);
-      throw error;
-    }
-    if (!staged) throw new SourceUnavailableError(`${source}: PutSecretValue answered without a VersionId`);
-    try {
-      await session.send(
-        new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: staged, RemoveFromVersionId: removeFrom }),
-      );
-    } catch (error) {
-      if (errorCode(error) !== 'InvalidParameterException' && errorCode(error) !== 'ResourceNotFoundException') throw error;
-      // The documented failure when AWSCURRENT is no longer on RemoveFromVersionId; confirmed
-      // by reading where it is now, so that another invalid request is not taken for a race.
-      const now = await session
-        .send(new GetSecretValueCommand({ SecretId: secretId }))
-        .then((r) => r.VersionId)
-        .catch((readError: unknown) => (errorCode(readError) === 'ResourceNotFoundException' ? undefined : Promise.reject(readError)));
-      // A retried move whose first attempt went through: AWSCURRENT is on the new version.
-      if (now === staged) return;
-      if (now !== removeFrom) throw new StoreConflictError(source);
-      throw error;
-    }
+    if (options.ifVersion === undefined) await putValue(session, ref, source, payload);
+    else await swapValue(session, ref, source, payload, options.ifVersion);
   } catch (error) {
     throw session.explain(error, 'write');
   } finally {
     session.close();
+  }
+}
+
+/** Unconditional: PutSecretValue, or CreateSecret when there is no such secret. */
+async function putValue(session: Session, ref: AwsSecretRef, source: string, payload: string): Promise<void> {
+  const put = () => session.send(new PutSecretValueCommand({ SecretId: ref.secretId, SecretString: payload, ClientRequestToken: randomUUID() }));
+  try {
+    await put();
+  } catch (error) {
+    if (errorCode(error) !== 'ResourceNotFoundException') throw error;
+    try {
+      await create(session, ref, source, payload);
+    } catch (createError) {
+      // Created by someone else meanwhile: an unconditional write just puts its value.
+      if (errorCode(createError) !== 'ResourceExistsException') throw createError;
+      await put();
+    }
+  }
+}
+
+/** Conditional on `ifVersion` (see writeSecret): staged under PENDING_STAGE, then AWSCURRENT moved to it. */
+async function swapValue(session: Session, ref: AwsSecretRef, source: string, payload: string, ifVersion: string): Promise<void> {
+  const secretId = ref.secretId;
+  let removeFrom: string | undefined = ifVersion;
+  if (ifVersion === ABSENT) {
+    try {
+      await create(session, ref, source, payload);
+      return;
+    } catch (error) {
+      // The secret exists: either someone created it since (then AWSCURRENT is on a
+      // version, and the move below fails), or it never had a value (then it succeeds).
+      if (errorCode(error) !== 'ResourceExistsException') throw error;
+      removeFrom = undefined;
+    }
+  }
+  let staged: string | undefined;
+  try {
+    const put = await session.send(
+      new PutSecretValueCommand({ SecretId: secretId, SecretString: payload, ClientRequestToken: randomUUID(), VersionStages: [PENDING_STAGE] }),
+    );
+    staged = put.VersionId;
+  } catch (error) {
+    // Deleted since it was read: the caller reads again (and then creates it).
+    if (errorCode(error) === 'ResourceNotFoundException') throw new StoreConflictError(source);
+    throw error;
+  }
+  if (!staged) throw new SourceUnavailableError(`${source}: PutSecretValue answered without a VersionId`);
+  try {
+    await session.send(
+      new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: staged, RemoveFromVersionId: removeFrom }),
+    );
+  } catch (error) {
+    if (errorCode(error) !== 'InvalidParameterException' && errorCode(error) !== 'ResourceNotFoundException') throw error;
+    // The documented failure when AWSCURRENT is no longer on RemoveFromVersionId; confirmed
+    // by reading where it is now, so that another invalid request is not taken for a race.
+    const now = await session
+      .send(new GetSecretValueCommand({ SecretId: secretId }))
+      .then((r) => r.VersionId)
+      .catch((readError: unknown) => (errorCode(readError) === 'ResourceNotFoundException' ? undefined : Promise.reject(readError)));
+    // A retried move whose first attempt went through: AWSCURRENT is on the new version.
+    if (now === staged) return;
+    if (now !== removeFrom) throw new StoreConflictError(source);
+    throw error;
   }
 }
 
