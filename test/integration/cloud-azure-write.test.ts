@@ -27,7 +27,7 @@ import {
   HOUR,
   writeLikeCli,
 } from '../helpers.js';
-import { pushRows } from './sync-push-rows.js';
+import { pullRows, pushRows } from './sync-rows.js';
 
 let ca: TestCa;
 let fake: FakeAzure;
@@ -227,6 +227,18 @@ function afterStartFetched(name: string, then: () => void): void {
   });
 }
 
+/** A Key Vault secret for the rows every store keeps (sync-rows.ts). */
+function vaultSecret(initial: string) {
+  const name = uniqueName('sync');
+  fake.setSecret(name, initial);
+  return {
+    env: azureEnv({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(name) }),
+    value: () => current(name).value,
+    write: (text: string) => fake.setSecret(name, text),
+    versions: () => fake.versions(name).length,
+  };
+}
+
 describe('sync with Azure Key Vault: push', () => {
   it('a refreshed pair written by the command becomes a new version of the secret', async () => {
     const A = pair(Date.now() + HOUR);
@@ -262,11 +274,7 @@ describe('sync with Azure Key Vault: push', () => {
     expect(JSON.parse(check.stdout).lastSync).toMatchObject({ direction: 'push', result: 'copied' });
   });
 
-  pushRows((initial) => {
-    const name = uniqueName('sync');
-    fake.setSecret(name, initial);
-    return { env: azureEnv({ CLAUDE_ENTRY_SOURCE: fake.secretUrl(name) }), value: () => current(name).value, versions: () => fake.versions(name).length };
-  });
+  pushRows(vaultSecret);
 
   it('another writer between the read and the write: conflict, re-read, re-decided', async () => {
     const A = pair(Date.now() + HOUR);
@@ -306,36 +314,7 @@ describe('sync with Azure Key Vault: push', () => {
 });
 
 describe('sync with Azure Key Vault: pull', () => {
-  it('before the refresh window, a stale local pair is replaced by the newer one in the vault', { timeout: 150_000 }, async () => {
-    // local expires in 7 min + 3 s: a pull is due 3 s from now (5 min window + 2 min lead), then
-    // each minute while inside that window (on a slow start, the first one may find nothing).
-    const A = pair(Date.now() + 7 * 60_000 + 3000);
-    const B = pair(Date.now() + 8 * HOUR);
-    const w = world(A);
-    afterStartFetched(w.name, () => fake.setSecret(w.name, B)); // the other replica's refresh
-    // the command ends once the pull has brought B
-    const r = await run(w, `${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`, [], { CLAUDE_ENTRY_SYNC: 'pull' });
-    expect(r.code, r.stderr).toBe(0);
-    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
-    expect(r.stderr).toMatch(
-      new RegExp(`sync pull: replaced .*\\.credentials\\.json with the newer login from ${fake.secretUrl(w.name).replace(/[.]/g, '\\.')}`),
-    );
-    expect(fs.statSync(w.local).mode & 0o777).toBe(0o600);
-    expectNoSecret(r.stderr, allSecrets(tokenOf(A), tokenOf(B)));
-  });
-
-  it('when the command blanks the file, a newer pair from the vault replaces it', async () => {
-    const A = pair(Date.now() + HOUR);
-    const B = pair(Date.now() + 8 * HOUR);
-    const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
-    const w = world(A);
-    afterStartFetched(w.name, () => fake.setSecret(w.name, B));
-    const r = await run(w, `${writeLikeCli(w.local)}; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`, [blank], { CLAUDE_ENTRY_SYNC: 'both' });
-    expect(r.code, r.stderr).toBe(0);
-    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
-    // the blank was never pushed
-    expect(fake.versions(w.name).map((v) => tokenOf(v.value))).toEqual([tokenOf(A), tokenOf(B)]);
-  });
+  pullRows(vaultSecret);
 });
 
 describe('sync with Azure Key Vault: failures', () => {

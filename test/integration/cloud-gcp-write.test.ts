@@ -26,7 +26,7 @@ import {
   HOUR,
   writeLikeCli,
 } from '../helpers.js';
-import { pushRows } from './sync-push-rows.js';
+import { pullRows, pushRows } from './sync-rows.js';
 
 const SECRETS = Object.values(FAKE);
 const CREDS = 'projects/p/secrets/creds';
@@ -174,8 +174,6 @@ describe('export --to a GCP secret', () => {
 
 // ---- sync ----
 
-const BLANK = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
-
 /**
  * A supervisor started from CREDS; its command (script, $LOCAL its credentials file) starts
  * once the sync watches, after `whenStarted` (see runSupervised).
@@ -202,6 +200,18 @@ async function until(condition: () => boolean, ms = 10_000): Promise<void> {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** CREDS in a fake of its own, for the rows every store keeps (sync-rows.ts). */
+async function gcpSecret(initial: string) {
+  const fake = await fakeGcp();
+  fake.addVersion(CREDS, initial);
+  return {
+    env: { CLAUDE_ENTRY_GCP_ENDPOINT: fake.endpoint, GCE_METADATA_HOST: metadata.host, CLAUDE_ENTRY_SOURCE: CREDS, CLAUDE_ENTRY_TIMEOUT: '10s' },
+    value: () => fake.latest(CREDS),
+    write: (text: string) => fake.addVersion(CREDS, text),
+    versions: () => fake.versions(CREDS)!.length,
+  };
 }
 
 describe('sync with a GCP secret', () => {
@@ -234,15 +244,8 @@ describe('sync with a GCP secret', () => {
     expect(pushCalls.filter((c) => c.startsWith('AddSecretVersion'))).toHaveLength(1);
   });
 
-  pushRows(async (initial) => {
-    const fake = await fakeGcp();
-    fake.addVersion(CREDS, initial);
-    return {
-      env: { CLAUDE_ENTRY_GCP_ENDPOINT: fake.endpoint, GCE_METADATA_HOST: metadata.host, CLAUDE_ENTRY_SOURCE: CREDS, CLAUDE_ENTRY_TIMEOUT: '10s' },
-      value: () => fake.latest(CREDS),
-      versions: () => fake.versions(CREDS)!.length,
-    };
-  });
+  pushRows(gcpSecret);
+  pullRows(gcpSecret);
 
   it('two supervisors, the older one pushing later: it sees the newer pair in the store and skips', async () => {
     const fake = await fakeGcp();
@@ -296,37 +299,6 @@ describe('sync with a GCP secret', () => {
       expect(tokens).toEqual([tokenOf(A), tokenOf(ours), tokenOf(other)]);
       expect(r.stderr).toMatch(/not pushing to projects\/p\/secrets\/creds .*the other side holds a pair as new or newer/);
     }
-  });
-
-  it('pull: a supervisor whose local pair went stale takes the newer version', { timeout: 150_000 }, async () => {
-    const fake = await fakeGcp();
-    // local expires in 7 min + 3 s: a pull is due 3 s from now (5 min window + 2 min lead), then
-    // each minute while inside that window (on a slow start, the first one may find nothing).
-    const A = pair(Date.now() + 7 * 60_000 + 3000);
-    const B = pair(Date.now() + 8 * HOUR);
-    fake.addVersion(CREDS, A);
-    // another replica's newer pair reaches the store once this one has started (it read A);
-    // the command ends once the pull has brought it
-    const r1 = replica(fake, `${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [], { CLAUDE_ENTRY_SYNC: 'pull' }, () => fake.addVersion(CREDS, B));
-    const r = await r1.run;
-    expect(r.code).toBe(0);
-    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
-    expect(r.stderr).toMatch(/sync pull: replaced .*\.credentials\.json with the newer login from projects\/p\/secrets\/creds/);
-    expect(fs.statSync(r1.local).mode & 0o777).toBe(0o600);
-    expect(fake.versions(CREDS)).toHaveLength(2); // pull never writes the store
-  });
-
-  it('pull: when the command blanks the file, the newer version replaces it', async () => {
-    const fake = await fakeGcp();
-    const A = pair(Date.now() + HOUR);
-    const B = pair(Date.now() + 8 * HOUR);
-    fake.addVersion(CREDS, A);
-    const r1 = replica(fake, `${writeLikeCli('$LOCAL')}; ${shWaitFor('$LOCAL', tokenOf(B))}; cat "$LOCAL"`, [BLANK], { CLAUDE_ENTRY_SYNC: 'pull' }, () =>
-      fake.addVersion(CREDS, B),
-    );
-    const r = await r1.run;
-    expect(r.code).toBe(0);
-    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
   });
 
   it('a store failing throughout leaves the command running, exiting with its own code', async () => {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAKE, baseEnv, expectNoSecret, runBundle, runSupervised, shWaitFor, tempDir, loginPair as pair, tokenOf, HOUR, writeLikeCli } from '../helpers.js';
-import { pushRows } from './sync-push-rows.js';
+import { pullRows, pushRows } from './sync-rows.js';
 
 interface World {
   dir: string;
@@ -30,6 +30,20 @@ function run(w: World, script: string, args: string[] = [], extra: NodeJS.Proces
     env: baseEnv(w.home, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'both', CLAUDE_ENTRY_TIMEOUT: '2s', ...extra }),
     onStderr,
   });
+}
+
+/** The file source for the rows every store keeps (sync-rows.ts). */
+function fileSource(initial: string) {
+  const w = world(initial);
+  return {
+    env: { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_TIMEOUT: '2s' },
+    value: () => fs.readFileSync(w.source, 'utf8'),
+    // as another replica's start writes it: a temp file renamed over it
+    write: (text: string) => {
+      fs.writeFileSync(`${w.source}.new`, text, { mode: 0o600 });
+      fs.renameSync(`${w.source}.new`, w.source);
+    },
+  };
 }
 
 describe('push', () => {
@@ -56,28 +70,11 @@ describe('push', () => {
     expect(doctor.stdout).toMatch(/^ {2}sync: both with file:/m);
   });
 
-  pushRows((initial) => {
-    const source = path.join(tempDir(), 'secrets', 'claude.json');
-    fs.mkdirSync(path.dirname(source));
-    fs.writeFileSync(source, initial, { mode: 0o600 });
-    return { env: { CLAUDE_ENTRY_SOURCE: source, CLAUDE_ENTRY_TIMEOUT: '2s' }, value: () => fs.readFileSync(source, 'utf8') };
-  });
+  pushRows(fileSource);
 });
 
 describe('pull', () => {
-  it('when the command blanks the file, a newer pair from the source replaces it', async () => {
-    const A = pair(Date.now() + HOUR);
-    const B = pair(Date.now() + 8 * HOUR);
-    const blank = JSON.stringify({ claudeAiOauth: { accessToken: '', refreshToken: '', expiresAt: 0, scopes: ['user:inference'] } });
-    const w = world(A);
-    // the other replica's newer pair reaches the source; then this one's refresh fails
-    const script = `printf '%s' "$2" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${writeLikeCli(w.local)}; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
-    const r = await run(w, script, [blank, B], { CLAUDE_ENTRY_SYNC: 'pull' });
-    expect(r.code).toBe(0);
-    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
-    expect(r.stderr).toMatch(/sync pull: replaced .*\.credentials\.json with the newer login from file:/);
-    expect(fs.statSync(w.local).mode & 0o777).toBe(0o600);
-  });
+  pullRows(fileSource);
 
   it('waits while Claude Code holds its refresh lock, then pulls', async () => {
     const A = pair(Date.now() + HOUR);
@@ -95,19 +92,6 @@ describe('pull', () => {
     expect(r.code).toBe(0);
     expect(fs.readFileSync(path.join(w.dir, 'during'), 'utf8')).toBe(blank);
     expect(r.stderr).toMatch(/sync pull: Claude Code is refreshing right now; looking again in 5s/);
-    expect(tokenOf(r.stdout)).toBe(tokenOf(B));
-  });
-
-  it('before the refresh window, a stale local pair is replaced by the newer one in the source', { timeout: 150_000 }, async () => {
-    // local expires in 7 min + 3 s: a pull is due 3 s from now (5 min window + 2 min lead), then
-    // each minute while inside that window (on a slow start, the first one may find nothing).
-    const A = pair(Date.now() + 7 * 60_000 + 3000);
-    const B = pair(Date.now() + 8 * HOUR);
-    const w = world(A);
-    // the other replica's newer pair reaches the source once this one has started; the command ends once it is pulled
-    const script = `printf '%s' "$1" > "${w.source}.new" && mv "${w.source}.new" "${w.source}"; ${shWaitFor(w.local, tokenOf(B))}; cat "${w.local}"`;
-    const r = await run(w, script, [B], { CLAUDE_ENTRY_SYNC: 'pull' });
-    expect(r.code).toBe(0);
     expect(tokenOf(r.stdout)).toBe(tokenOf(B));
   });
 });
