@@ -480,7 +480,20 @@ export function withFileLock<T>(file: string, owner: Ownership, fn: () => T, tim
   try {
     return fn();
   } finally {
-    withRightsFor(lock, owner.user, () => fs.rmSync(lock, { recursive: true, force: true }));
+    withRightsFor(lock, owner.user, () => removeLockDirectory(lock));
+  }
+}
+
+/**
+ * Our lock is an empty directory: rmdir, without loading fs.rmSync's recursive machinery
+ * (a module of Node's own, compiled at every start that uses it); whatever is in it after all
+ * goes the long way.
+ */
+function removeLockDirectory(lock: string): void {
+  try {
+    fs.rmdirSync(lock);
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') fs.rmSync(lock, { recursive: true, force: true });
   }
 }
 

@@ -9,7 +9,7 @@ import { parseCommandLine, type Config } from './cli.js';
 import { ConfigError, EntryError, ExitCode, messageOf } from './errors.js';
 import { claudePaths } from './home.js';
 import { install } from './install.js';
-import { createLogger, parseLogLevel, type Logger } from './log.js';
+import { createLogger, parseLogLevel, writeStdout, type Logger } from './log.js';
 import { delivered, secretsOf } from './payload.js';
 import { canExec, closeUninvitedInspector, execCommand, installStartupSignalHandlers, resolveCommand, signalExitCode, supervise } from './run.js';
 import { describeLinks, linksFor, resolveChain } from './sources/chain.js';
@@ -37,11 +37,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   try {
     const invocation = parseCommandLine(argv, env);
     if (invocation.action === 'help') {
-      process.stdout.write(invocation.text + '\n');
+      writeStdout(invocation.text + '\n');
       return 0;
     }
     if (invocation.action === 'version') {
-      process.stdout.write(`claude-entry ${__VERSION__}\n`);
+      writeStdout(`claude-entry ${__VERSION__}\n`);
       return 0;
     }
     log = createLogger({ level: invocation.config.logLevel, json: invocation.config.logJson });
@@ -52,13 +52,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       case 'check': {
         const { runCheck } = await import('./commands/check.js');
         const { code, output } = await runCheck(invocation, invocation.config, env);
-        process.stdout.write(log.redact(output) + '\n');
+        writeStdout(log.redact(output) + '\n');
         return code;
       }
       case 'doctor': {
         const { runDoctor } = await import('./commands/doctor.js');
         const { code, output } = await runDoctor(invocation.config, invocation.command, env);
-        process.stdout.write(log.redact(output) + '\n');
+        writeStdout(log.redact(output) + '\n');
         return code;
       }
       case 'export': {
