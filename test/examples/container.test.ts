@@ -73,6 +73,19 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
     health: image.healthcheck!.command,
   });
 
+  /** A pod's first container: its ENTRYPOINT + CMD as Kubernetes runs them, and the secret volume it mounts (where the file lands). */
+  function podParts(pod: Doc) {
+    const container = pod.containers[0] as Doc;
+    const mount = (container.volumeMounts as Doc[]).find((m) => pod.volumes.find((v: Doc) => v.name === m.name)?.secret)!;
+    const volume = (pod.volumes as Doc[]).find((v) => v.name === mount.name)!;
+    return {
+      container,
+      volume,
+      secretPath: `${mount.mountPath}/${volume.secret.items[0].path}`,
+      argv: [...((container.command as string[]) ?? image.entrypoint), ...((container.args as string[]) ?? image.cmd)],
+    };
+  }
+
   async function run(spec: ContainerSpec): Promise<ContainerRun> {
     const dir = tempRoot();
     dirs.push(dir);
@@ -224,9 +237,7 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
   test('kubernetes/deployment.yaml: started as runAsUser, secret 0440 via fsGroup, probes while it runs, SIGTERM', async () => {
     const deployment = loadYaml('kubernetes/deployment.yaml')[0] as Doc;
     const pod = deployment.spec.template.spec as Doc;
-    const container = pod.containers[0] as Doc;
-    const mount = (container.volumeMounts as Doc[]).find((m) => pod.volumes.find((v: Doc) => v.name === m.name)?.secret)!;
-    const volume = (pod.volumes as Doc[]).find((v) => v.name === mount.name)!;
+    const { container, volume, secretPath, argv } = podParts(pod);
     const sc = pod.securityContext as Doc;
     const who = { uid: sc.runAsUser as number, gid: sc.runAsGroup as number, groups: [sc.fsGroup as number] };
     const credentials = credentialsJson();
@@ -236,9 +247,9 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
       home: { path: user.home, uid: 0, gid: sc.fsGroup, mode: 0o777 },
       startAs: who,
       env: { ...dockerEnv(image, user.home), ...k8sEnv(container) },
-      argv: [...((container.command as string[]) ?? image.entrypoint), ...((container.args as string[]) ?? image.cmd)],
+      argv,
       secret: {
-        path: `${mount.mountPath}/${volume.secret.items[0].path}`,
+        path: secretPath,
         content: JSON.stringify(credentials),
         mode: volume.secret.defaultMode,
         uid: 0,
@@ -293,9 +304,7 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
   function jobSpec(capabilities?: string[]): { spec: ContainerSpec; container: Doc; credentials: Record<string, unknown> } {
     const job = loadYaml('kubernetes/job.yaml')[0] as Doc;
     const pod = job.spec.template.spec as Doc;
-    const container = pod.containers[0] as Doc;
-    const mount = (container.volumeMounts as Doc[]).find((m) => pod.volumes.find((v: Doc) => v.name === m.name)?.secret)!;
-    const volume = (pod.volumes as Doc[]).find((v) => v.name === mount.name)!;
+    const { container, volume, secretPath, argv } = podParts(pod);
     expect(volume.secret.defaultMode).toBe(0o400);
     const credentials = credentialsJson();
     const spec: ContainerSpec = {
@@ -303,9 +312,9 @@ describe('the container Dockerfile.example describes (root: namespaces, real uid
       home: { path: user.home, uid: user.uid, gid: user.gid, mode: 0o755 },
       capabilities: capabilities ?? container.securityContext.capabilities.add,
       env: { ...dockerEnv(image, '/root'), ...k8sEnv(container) },
-      argv: [...((container.command as string[]) ?? image.entrypoint), ...((container.args as string[]) ?? image.cmd)],
+      argv,
       secret: {
-        path: `${mount.mountPath}/${volume.secret.items[0].path}`,
+        path: secretPath,
         content: JSON.stringify(credentials),
         mode: volume.secret.defaultMode,
         uid: 0,
