@@ -30,7 +30,7 @@ export interface FetchedSecret {
   fromCredentialsFile?: boolean;
   /** Set by the links whose variable fixes the kind (CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_API_KEY). */
   kind?: 'oauth-token' | 'api-key';
-  /** Set for sources that can be written (CLAUDE_ENTRY_SYNC): the source as a store. */
+  /** Set for sources that can be written (CLAUDE_ENTRY_SYNC, CLAUDE_ENTRY_FLEET): the source as a store (src/sync/store.ts). */
   writable?: () => Promise<SyncStore>;
 }
 
