@@ -140,15 +140,6 @@ function becomeUser(user: TargetUser): void {
   }
 }
 
-/**
- * Before anything is written: prove the process can become the user, so that a drop that
- * would fail (too many groups, a missing capability) fails first, with nothing left behind.
- */
-export function checkCanBecome(user: TargetUser): void {
-  if (!rootActsForAnotherUser(user)) return;
-  withRightsOf(user, () => undefined);
-}
-
 /** Run `fn` with the rights that fit `target`: the user's where the user controls it. */
 export function withRightsFor<T>(target: string, user: TargetUser, fn: (asUser: boolean) => T): T {
   if (userControls(target, user)) return withRightsOf(user, () => fn(true));
