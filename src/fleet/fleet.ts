@@ -191,6 +191,7 @@ export function startFleet(options: FleetOptions): Fleet {
     const inflight = doc && blockingInflight(doc);
     if (unreachable) why = `${store.describe} has been unreachable since ${safeIsoTime(unreachable.since)} (${unreachable.error})`;
     else if (inflight?.failed) why = `the refresh by ${inflight.holder} failed at ${safeIsoTime(inflight.failed.at)} (${inflight.failed.message})`;
+    else if (inflight && doc && !lostInflight(doc)) why = `the refresh ${inflight.holder} began at ${safeIsoTime(inflight.since)} has not finished yet`;
     else if (inflight) why = `the refresh ${inflight.holder} began at ${safeIsoTime(inflight.since)} never reached ${store.describe}`;
     else if (doc?.record?.holder && doc.record.holder !== me) why = `the refresher ${doc.record.holder} has not published a newer pair`;
     else why = `${store.describe} holds no newer pair`;
@@ -198,6 +199,15 @@ export function startFleet(options: FleetOptions): Fleet {
       `expired ${local.expiresAt}`,
       `fleet: the access token expired at ${at} and no newer pair could be adopted: ${why}; Claude Code will be refused until one is`,
     );
+  }
+
+  /**
+   * A marker whose refresh failed, or whose holder's bound for it (its lease, set to the login's
+   * timeout and a grace period when it marked) has passed: its result will never come.
+   */
+  function lostInflight(doc: FleetDoc): boolean {
+    const inflight = blockingInflight(doc);
+    return inflight !== undefined && (inflight.failed !== undefined || Date.now() >= (doc.record?.leaseUntil ?? 0));
   }
 
   function reportInflight(inflight: NonNullable<FleetRecord['inflight']>): void {
@@ -244,7 +254,8 @@ export function startFleet(options: FleetOptions): Fleet {
     }
 
     const inflight = blockingInflight(doc);
-    if (inflight) reportInflight(inflight);
+    if (inflight && lostInflight(doc)) reportInflight(inflight);
+    else if (inflight) log.debug(`fleet: ${inflight.holder} is refreshing (since ${safeIsoTime(inflight.since)})`);
     if (doc.login.state !== 'valid') {
       warnOnce(`login ${doc.login.state}`, `fleet: ${store.describe} holds no usable login (${doc.login.state}); nothing to refresh`);
     } else if (canRefresh && !inflight) {
@@ -275,7 +286,7 @@ export function startFleet(options: FleetOptions): Fleet {
     if (doc.login.state !== 'valid' || doc.login.expiresAt === undefined) return pollMs;
     const now = Date.now();
     const dueAt = doc.login.expiresAt - refreshBeforeMs;
-    if (blockingInflight(doc)) return pollMs;
+    if (blockingInflight(doc)) return lostInflight(doc) ? pollMs : fastPollMs;
     if (now >= dueAt) return fastPollMs; // a new pair is due: look often
     let wait = Math.min(pollMs, dueAt - now + 50);
     const record = doc.record;

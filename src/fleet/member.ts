@@ -32,6 +32,7 @@ export async function runFleetMember(options: MemberOptions): Promise<number> {
     log.debug(`fleet: no claude binary on PATH (${messageOf(error)})`);
   }
   const me = fleetMemberName();
+  let lastStatus: string | undefined;
   const fleet = startFleet({
     store,
     credentialsPath: paths.credentialsPath,
@@ -45,6 +46,10 @@ export async function runFleetMember(options: MemberOptions): Promise<number> {
     fastPollMs: Math.min(5000, config.fleetPollMs),
     graceMs: Math.min(2 * 60_000, Math.max(config.fleetRefreshBeforeMs / 4, 5000)),
     onStatus: (status) => {
+      // Written when something changed, not at every look at the store.
+      const key = JSON.stringify({ ...status, at: undefined });
+      if (key === lastStatus) return;
+      lastStatus = key;
       const state = readState(paths.configDir);
       if (!state) return;
       try {

@@ -168,10 +168,10 @@ export interface OAuthProxy {
   setRoute(host: string, path: string, handler: Handler | undefined): void;
   /** Strict mode: accept this refresh token (once). */
   addRefreshToken(token: string): void;
-  /** True for an access token registered at start or issued by a refresh, and not revoked. */
+  /** True for an access token registered at start or issued by a refresh, not revoked and not expired. */
   isValidAccessToken(token: string): boolean;
-  /** Count this access token as valid (as if issued here). */
-  addAccessToken(token: string): void;
+  /** Count this access token as valid (as if issued here), until `expiresAt` when given. */
+  addAccessToken(token: string, expiresAt?: number): void;
   /** Forget an access token (a later `isValidAccessToken` is false). */
   revokeAccessToken(token: string): void;
   /** The token endpoint's counters. */
@@ -272,6 +272,8 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
   const issued: TokenPair[] = [];
   const goodRefresh = new Set(options.refreshTokens ?? []);
   const goodAccess = new Set(options.accessTokens ?? []);
+  /** When an access token stops being accepted (ms); none: until revoked. */
+  const accessExpiry = new Map<string, number>();
   const families = options.revokeFamilyOnReuse === true;
   const strict = options.strict === true || families;
   // Families: token -> family id; the tokens given at start are family 0.
@@ -360,6 +362,7 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
     issued.push(pair);
     goodRefresh.add(pair.refreshToken);
     goodAccess.add(pair.accessToken);
+    accessExpiry.set(pair.accessToken, pair.expiresAt);
     familyOf.set(pair.refreshToken, family);
     familyOf.set(pair.accessToken, family);
     sendJson(res, 200, tokenResponse(pair, expiresInSec));
@@ -501,9 +504,10 @@ export async function startOAuthProxy(options: OAuthProxyOptions = {}): Promise<
       goodRefresh.add(token);
       if (!familyOf.has(token)) familyOf.set(token, 0);
     },
-    isValidAccessToken: (token) => goodAccess.has(token),
-    addAccessToken(token) {
+    isValidAccessToken: (token) => goodAccess.has(token) && Date.now() < (accessExpiry.get(token) ?? Number.POSITIVE_INFINITY),
+    addAccessToken(token, expiresAt) {
       goodAccess.add(token);
+      if (expiresAt !== undefined) accessExpiry.set(token, expiresAt);
       if (!familyOf.has(token)) familyOf.set(token, 0);
     },
     revokeAccessToken(token) {
