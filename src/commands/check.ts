@@ -31,6 +31,17 @@ export interface CheckReport {
   files?: { path: string; mode: string; uid: number; ok: boolean };
   online?: OnlineResult;
   lastSync?: { at: string; direction: string; result: string; detail: string };
+  /** Fleet mode: this replica's role and the lease as its supervisor last saw them. */
+  fleet?: {
+    role?: string;
+    holder?: string | null;
+    generation?: number;
+    leaseUntil?: number;
+    leaseLeftMs?: number;
+    store: string;
+    problem?: string;
+    at?: string;
+  };
   /** What Claude Code will authenticate with (a name, never a value); null: nothing. */
   claudeWillUse?: string | null;
   shadowings?: string[];
@@ -72,6 +83,19 @@ async function buildReport(facts: TargetFacts, options: CheckOptions, timeoutMs:
     };
   }
   const report: CheckReport = { status: 'healthy', reasons, kind: found.kind, source: found.source, where: found.where, lastSync: facts.state?.lastSync };
+  const fleet = facts.state?.fleet;
+  if (fleet) {
+    report.fleet = {
+      store: fleet.store,
+      role: fleet.role,
+      holder: fleet.holder,
+      generation: fleet.generation,
+      leaseUntil: fleet.leaseUntil,
+      leaseLeftMs: fleet.leaseUntil ? fleet.leaseUntil - now : undefined,
+      problem: fleet.problem,
+      at: fleet.at,
+    };
+  }
   if (found.invalid) reasons.push(found.invalid);
 
   const credential = found.credential;
@@ -87,7 +111,10 @@ async function buildReport(facts: TargetFacts, options: CheckOptions, timeoutMs:
       report.expiresAt = oauth.expiresAt;
       report.expiresInMs = oauth.expiresAt - now;
       // With a refresh token Claude Code renews the access token itself: its expiry is routine.
-      if (!report.refreshToken && report.expiresInMs < options.minValidMs) {
+      // In a fleet the refresher renews it and this replica adopts the new pair: only an expired one is a problem.
+      if (fleet && report.expiresInMs <= 0) {
+        reasons.push(`the access token has expired and the fleet has not brought a newer one${fleet.problem ? ` (${fleet.problem})` : ''}`);
+      } else if (!fleet && !report.refreshToken && report.expiresInMs < options.minValidMs) {
         reasons.push(
           `the access token is valid for ${formatDuration(report.expiresInMs)}, less than ${formatDuration(options.minValidMs)}, and cannot be refreshed`,
         );
@@ -130,6 +157,13 @@ function formatLine(r: CheckReport): string {
   } else if (r.kind && !deliveryOf(r.kind).rotates) parts.push('expiry not known');
   if (r.refreshToken !== undefined) parts.push(`refresh token: ${r.refreshToken ? 'yes' : 'no'}`);
   if (r.files) parts.push(`file ${r.files.mode} uid ${r.files.uid}: ${r.files.ok ? 'ok' : 'wrong'}`);
+  if (r.fleet) {
+    const f = r.fleet;
+    const lease = f.holder
+      ? `lease held by ${f.holder}${f.leaseLeftMs !== undefined ? ` for ${f.leaseLeftMs > 0 ? formatDuration(f.leaseLeftMs) : 'no longer (lapsed)'}` : ''}`
+      : 'lease free';
+    parts.push(`fleet: ${f.role ?? 'member'} of ${f.store}, generation ${f.generation ?? 0}, ${lease}${f.problem ? `, problem: ${f.problem}` : ''}`);
+  }
   if (r.lastSync) parts.push(`last sync: ${r.lastSync.direction} ${r.lastSync.result} at ${r.lastSync.at}`);
   if (r.online) parts.push(`online: ${r.online.state}${'status' in r.online ? ` (HTTP ${r.online.status})` : ''}`);
   const head = r.status === 'healthy' ? 'healthy' : `unhealthy: ${r.reasons.join('; ')}`;

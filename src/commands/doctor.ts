@@ -14,7 +14,7 @@ import { linksFor, toCredential, type Resolution } from '../sources/chain.js';
 import { claudeSurfaceSection } from './surface-section.js';
 import { describeEnvSecrets } from '../env-secrets.js';
 import type { SourceContext } from '../sources/types.js';
-import { readState } from '../state.js';
+import { readState, type EntryState } from '../state.js';
 import { fileFacts, linkFreeRoot, targetFor } from './inspect.js';
 import { readSecretFile } from '../sources/file.js';
 import { parsePayload } from '../payload.js';
@@ -126,6 +126,7 @@ function explainTarget(doc: Explanation, config: Config, env: NodeJS.ProcessEnv)
   if (state?.sync) doc.say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
   if (state?.lastSync) doc.say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
   if (state?.lastSync?.result === 'failed') doc.problem(`the last sync failed: ${state.lastSync.detail}`);
+  if (state?.fleet) explainFleet(doc, state.fleet, Date.now());
   return target;
 }
 
@@ -268,4 +269,14 @@ function describeCredentialsFile(
     problems.push(messageOf(error));
   }
   return { line: `${file} (${facts.mode.toString(8).padStart(4, '0')}, uid ${facts.uid}): ${login}`, problems };
+}
+
+/** A fleet member's view of the lease, as its supervisor last wrote it. */
+function explainFleet(doc: Explanation, f: NonNullable<EntryState['fleet']>, now: number): void {
+  const left = (t: number | undefined) =>
+    t === undefined ? 'unknown' : t > now ? `${formatDuration(t - now)} left` : `expired ${formatDuration(now - t)} ago`;
+  doc.say(`  fleet: ${f.role ?? 'member'} (${f.me ?? 'unnamed'}) of ${f.store}${f.at ? `, as of ${f.at}` : ''}`);
+  doc.say(`    lease: ${f.holder ? `held by ${f.holder}, ${left(f.leaseUntil)}` : 'free'}; generation ${f.generation ?? 0}`);
+  doc.say(`    access token here: ${left(f.expiresAt)}${f.canRefresh === false ? '; this replica cannot refresh (no claude on PATH)' : ''}`);
+  if (f.problem) doc.problem(`fleet: ${f.problem}`);
 }
