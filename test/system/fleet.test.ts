@@ -1,0 +1,437 @@
+/**
+ * Fleet mode with the real Claude Code CLI (the newest installed) against a token endpoint that
+ * revokes the whole token family when a spent refresh token comes back (test/fakes/oauth-proxy.ts,
+ * revokeFamilyOnReuse) and an API that refuses revoked and expired access tokens.
+ *
+ * Several replicas (interactive CLIs under tmux, and claude -p in a loop) share one login in a
+ * store (a file, or AWS Secrets Manager through the real SDK against the fake). Access tokens
+ * live LIFETIME_S seconds (the fake's expires_in), replicas refresh REFRESH_BEFORE before the
+ * end, so a refresh cycle takes LIFETIME_S - REFRESH_BEFORE seconds and every CLI is inside its
+ * own 5-minute refresh window all the time: any CLI that refreshed by itself would show.
+ *
+ * Counted: token calls, reuse attempts (goal 0), revoked families, logouts (revoke calls), 401s.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws';
+import { fakeToken, startRefreshRig, type ProxiedRequest, type RefreshRig } from '../fakes/oauth-proxy';
+import { BUNDLE, FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers';
+import { needs } from '../needs';
+import { CLAUDE_CLIS } from './claude-versions';
+import { alive } from './procs';
+import { Tmux, blocker } from './tmux';
+
+const CLI = CLAUDE_CLIS.at(-1);
+const LIFETIME_S = 90;
+const REFRESH_BEFORE_S = 60;
+const CYCLE_MS = (LIFETIME_S - REFRESH_BEFORE_S) * 1000;
+const REGION = 'eu-west-3';
+const SECRET = 'prod/claude-fleet';
+
+const until = async (what: string, done: () => boolean, timeoutMs: number, detail: () => string = () => ''): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`waiting for ${what}: timed out after ${timeoutMs / 1000} s\n${detail()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+async function familiesRig(): Promise<RefreshRig> {
+  const r = await startRefreshRig({
+    proxy: { revokeFamilyOnReuse: true, refreshTokens: [FAKE.refreshToken], expiresInSec: LIFETIME_S },
+    gate: true,
+  });
+  onTestFinished(() => r.close());
+  return r;
+}
+
+/** The seed login: the fake knows its access token until its expiry. */
+function seed(r: RefreshRig, leftMs: number, pair = { accessToken: FAKE.accessToken, refreshToken: FAKE.refreshToken }): string {
+  const expiresAt = Date.now() + leftMs;
+  r.proxy.addAccessToken(pair.accessToken, expiresAt);
+  r.proxy.addRefreshToken(pair.refreshToken);
+  return JSON.stringify(credentialsJson({ ...pair, expiresAt }));
+}
+
+interface Store {
+  kind: 'file' | 'aws';
+  env: NodeJS.ProcessEnv;
+  read(): string;
+  write(text: string): void;
+  /** An AWS endpoint for one replica that the test can cut off (aws only). */
+  partitionable?(): Promise<{ env: NodeJS.ProcessEnv; cut(): void; heal(): void }>;
+}
+
+async function fileStore(text: string): Promise<Store> {
+  const dir = tempDir('claude-entry-fleet-store-');
+  const file = path.join(dir, 'login.json');
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  return { kind: 'file', env: { CLAUDE_ENTRY_SOURCE: `file:${file}` }, read: () => fs.readFileSync(file, 'utf8'), write: (t) => fs.writeFileSync(file, t) };
+}
+
+async function awsStore(text: string): Promise<Store> {
+  const aws: FakeSecretsManager = await startFakeSecretsManager({ region: REGION });
+  onTestFinished(() => aws.close());
+  aws.putSecret(SECRET, text);
+  const env = (url: string) => ({
+    AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL: url,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_REGION: REGION,
+    CLAUDE_ENTRY_SOURCE: `aws-sm:${SECRET}`,
+    CLAUDE_ENTRY_TIMEOUT: '3s',
+  });
+  return {
+    kind: 'aws',
+    env: env(aws.url),
+    read: () => String(aws.valueOf(SECRET)),
+    write: (t) => void aws.putSecret(SECRET, t),
+    async partitionable() {
+      // A TCP relay to the fake: cut, it refuses every connection and drops the open ones.
+      const target = new URL(aws.url);
+      let cut = false;
+      const sockets = new Set<net.Socket>();
+      const relay = net.createServer((client) => {
+        if (cut) return client.destroy();
+        const upstream = net.connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => undefined);
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+      onTestFinished(() => {
+        for (const s of sockets) s.destroy();
+      });
+      const port = (relay.address() as net.AddressInfo).port;
+      return {
+        env: env(`http://127.0.0.1:${port}`),
+        cut: () => {
+          cut = true;
+          for (const s of sockets) s.destroy();
+        },
+        heal: () => {
+          cut = false;
+        },
+      };
+    },
+  };
+}
+
+interface Replica {
+  name: string;
+  home: string;
+  /** What claude-entry logged (and, interactive, what the terminal showed). */
+  log(): string;
+  /** The access token in the replica's credentials file. */
+  localToken(): string | undefined;
+  stop(): Promise<void>;
+}
+
+function fleetEnv(r: RefreshRig, store: Store, home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return baseEnv(home, {
+    PATH: `${CLI!.binDir}:${process.env.PATH}`,
+    ...r.env,
+    ...store.env,
+    CLAUDE_ENTRY_FLEET: 'on',
+    CLAUDE_ENTRY_FLEET_POLL: '1s',
+    CLAUDE_ENTRY_FLEET_REFRESH_BEFORE: `${REFRESH_BEFORE_S}s`,
+    ...extra,
+  });
+}
+
+const localTokenOf = (home: string) => () => {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(home, '.claude', '.credentials.json'), 'utf8')).claudeAiOauth.accessToken as string;
+  } catch {
+    return undefined;
+  }
+};
+
+/** claude-entry supervising `claude -p` every few seconds until stopped; prints each exit code. */
+function printLoop(name: string, r: RefreshRig, store: Store, extra: NodeJS.ProcessEnv = {}): Replica & { result: Promise<RunResult>; codes(): number[] } {
+  const home = tempDir();
+  const stop = path.join(tempDir(), 'stop');
+  let stderr = '';
+  const script = `while [ ! -e '${stop}' ]; do claude -p "say hi" >/dev/null 2>&1; echo "loop: rc=$?" >&2; sleep 2; done`;
+  const result = runBundle(['--', 'sh', '-c', script], {
+    env: fleetEnv(r, store, home, extra),
+    cwd: tempDir('claude-entry-ws-'),
+    timeoutMs: 900_000,
+    onStderr: (s) => (stderr = s),
+  });
+  // Before the temp dirs go (hooks run last-in, first-out): the loop ends with its claude.
+  onTestFinished(async () => {
+    fs.writeFileSync(stop, '');
+    await result;
+  });
+  return {
+    name,
+    home,
+    result,
+    log: () => stderr,
+    localToken: localTokenOf(home),
+    // On stderr, interleaved with claude-entry's own lines, so that they can be read while it runs.
+    codes: () => [...stderr.matchAll(/^loop: rc=(\d+)$/gm)].map((m) => Number(m[1])),
+    async stop() {
+      fs.writeFileSync(stop, '');
+      await result;
+    },
+  };
+}
+
+/** claude-entry supervising an interactive claude under tmux. */
+async function interactive(name: string, r: RefreshRig, store: Store): Promise<Replica & { ask(): Promise<void> }> {
+  const home = tempDir();
+  const workspace = tempDir('claude-entry-ws-');
+  const tmux = new Tmux(tempDir('claude-entry-tmux-'));
+  // Its log shares the terminal with the CLI's screen: warnings only, so that the screen stays readable.
+  const env = fleetEnv(r, store, home, { CLAUDE_ENTRY_TRUST: workspace, TERM: 'xterm-256color', CLAUDE_ENTRY_LOG: 'warn' });
+  tmux.start([process.execPath, BUNDLE, '--', 'claude'], { env, cwd: workspace });
+  await tmux.waitFor('the main prompt', (s) => /^❯/m.test(s), { timeoutMs: 60_000, fail: blocker });
+  return {
+    name,
+    home,
+    log: () => tmux.rawOutput(),
+    localToken: localTokenOf(home),
+    /**
+     * One prompt, answered: a new /v1/messages that the API accepted (no 401) and the reply on
+     * the screen. (A warning claude-entry writes to the terminal can garble the screen's input
+     * line, so the typed text is looked for with a bound but not required.)
+     */
+    async ask() {
+      const before = r.api.messages().length;
+      const refused = r.unauthorized();
+      const typed = tmux.screen().split('say hi').length;
+      tmux.type('say hi');
+      await tmux.waitFor('the typed prompt', (screen) => screen.split('say hi').length > typed, { timeoutMs: 5_000 }).catch(() => undefined);
+      tmux.keys('Enter');
+      await until(
+        `${name}'s request`,
+        () => r.api.messages().length > before,
+        60_000,
+        () => tmux.screen(),
+      );
+      await until(
+        `${name}'s reply`,
+        () => tmux.screen().includes(r.reply),
+        60_000,
+        () => tmux.screen(),
+      );
+      expect(r.unauthorized(), `${name}'s request was refused`).toBe(refused);
+    },
+    async stop() {
+      tmux.keys('C-c');
+      tmux.keys('C-c');
+      await tmux.waitForExit(30_000).catch(() => undefined);
+    },
+  };
+}
+
+/** Each refresh the CLI's own `claude auth login` sends asks for a year (expires_in); a CLI refreshing by itself does not. */
+const fromAuthLogin = (q: ProxiedRequest) => (q.body as { expires_in?: number } | undefined)?.expires_in === 31536000;
+
+function counts(r: RefreshRig): string {
+  const s = r.proxy.stats;
+  return `token calls ${s.tokenCalls}, rotations ${s.rotations}, reuse attempts ${s.reuseAttempts}, families revoked ${s.familiesRevoked}, logouts ${s.logouts}, 401s ${r.unauthorized()}, messages ${r.api.messages().length}`;
+}
+
+const recordOf = (store: Store) => JSON.parse(store.read()).claudeEntryFleet as { holder: string | null; generation: number; inflight: unknown };
+
+describe('fleet mode with the real CLI', needs(needs.claude(), needs.tool('tmux')), () => {
+  describe.each(['file', 'aws'] as const)('on a %s store', (kind) => {
+    it('two interactive replicas and a claude -p loop, three refresh cycles: one refresher per cycle, no reuse, no 401', { timeout: 600_000 }, async () => {
+      const r = await familiesRig();
+      // The seed has one cycle left before it is due.
+      const store = await (kind === 'file' ? fileStore : awsStore)(seed(r, REFRESH_BEFORE_S * 1000 + CYCLE_MS));
+      const a = await interactive('A', r, store);
+      const b = await interactive('B', r, store);
+      const c = printLoop('C', r, store);
+      const replicas = [a, b, c];
+      await a.ask();
+      const refreshedBy: string[] = [];
+      for (let cycle = 1; cycle <= 3; cycle++) {
+        await until(
+          `refresh ${cycle}`,
+          () => r.proxy.stats.rotations >= cycle,
+          CYCLE_MS + 90_000,
+          () => counts(r),
+        );
+        const issued = r.proxy.issued[cycle - 1]!.accessToken;
+        await until(
+          `every replica on pair ${cycle}`,
+          () => replicas.every((x) => x.localToken() === issued),
+          30_000,
+          () => counts(r),
+        );
+        refreshedBy.push(String((recordOf(store) as { lastRefresh?: { by: string } }).lastRefresh?.by));
+        await a.ask();
+        await b.ask();
+      }
+      // check and doctor on the -p replica show the fleet.
+      const check = await runBundle(['check'], { env: baseEnv(c.home) });
+      expect(check.stdout).toMatch(/fleet: (refresher|replica) of .*, generation \d+, lease held by \S+ for /);
+      const doctor = await runBundle(['doctor'], { env: baseEnv(c.home, store.env) });
+      expect(doctor.stdout).toMatch(/fleet: (refresher|replica) \(\S+\) of /);
+      expect(doctor.stdout).toMatch(/lease: held by \S+, .* left; generation \d+/);
+      console.log(`check: ${check.stdout.trim()}`);
+      await c.stop();
+      const cliCalls = r.proxy.refreshes().filter((q) => !fromAuthLogin(q));
+      console.log(`fleet (${kind}): ${counts(r)}; -p exit codes ${c.codes().join(',')}; refreshed by ${refreshedBy.join(', ')}`);
+      expect(r.proxy.stats.reuseAttempts, counts(r)).toBe(0);
+      expect(r.proxy.stats.familiesRevoked).toBe(0);
+      expect(r.proxy.stats.logouts).toBe(0);
+      expect(r.unauthorized(), counts(r)).toBe(0);
+      expect(cliCalls, 'a CLI refreshed by itself').toHaveLength(0);
+      expect(r.proxy.stats.tokenCalls).toBe(r.proxy.stats.rotations);
+      // One refresh per cycle (a token call is a refresh; each published one pair).
+      expect(r.proxy.stats.tokenCalls).toBe(3);
+      expect(c.codes().length).toBeGreaterThan(0);
+      expect(c.codes().every((code) => code === 0)).toBe(true);
+      expect(recordOf(store).generation).toBeGreaterThanOrEqual(1);
+      expectNoSecret(c.log(), [FAKE.refreshToken, ...r.proxy.issued.map((p) => p.refreshToken)]);
+    });
+  });
+
+  it('a refresher killed mid-refresh: the others see it, never present the spent token, say why when the token expires; a new login resumes', {
+    timeout: 600_000,
+  }, async () => {
+    const r = await familiesRig();
+    const store = await fileStore(seed(r, REFRESH_BEFORE_S * 1000 + CYCLE_MS));
+    // The refresher first, so that the lease is its.
+    const refresher = printLoop('R', r, store);
+    await until('the lease', () => /fleet: this replica is the refresher now/.test(refresher.log()), 30_000, refresher.log);
+    const holder = recordOf(store).holder!;
+    const pid = Number(holder.split('/')[1]);
+    const others = [printLoop('P', r, store), await interactive('I', r, store)];
+
+    // Hold the token endpoint's answer; kill the refresher while its request is in the air.
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    r.proxy.setTokenMode((req, res, proxy) => void held.then(() => proxy.rotate(req, res)));
+    await r.proxy.waitForRequest('/v1/oauth/token', { timeoutMs: CYCLE_MS + 60_000 });
+    process.kill(pid, 'SIGKILL');
+    await until('the refresher gone', () => !alive(pid), 10_000);
+    // Its claude auth login lives on, orphaned, and gets its answer below; its loop of claude -p
+    // is ended, as the rest of a dead container would be.
+    void refresher.stop();
+    answer(); // rotated server-side: nobody will ever see that pair
+    r.proxy.setTokenMode('rotate');
+
+    await until(
+      'the others report the lost refresh',
+      // (The interactive replica logs over its CLI's screen: the words are checked on the -p replica.)
+      () => /its result never reached/.test(others[0]!.log()),
+      // The refresher's own bound on its refresh: the login's timeout (60 s) and the grace period.
+      120_000,
+      () => others[0]!.log(),
+    );
+    // The seed access token has expired meanwhile: the replica said why.
+    await until(
+      'the expiry report',
+      () => /the access token expired at .* no newer pair could be adopted: the refresh .* (has not finished yet|never reached)/.test(others[0]!.log()),
+      REFRESH_BEFORE_S * 1000 + 30_000,
+      () => others[0]!.log(),
+    );
+    expect(r.proxy.stats.tokenCalls, counts(r)).toBe(1);
+    expect(r.proxy.stats.reuseAttempts).toBe(0);
+    expect(r.proxy.stats.familiesRevoked).toBe(0);
+    expect(r.proxy.stats.logouts).toBe(0);
+    const refusedWhileStuck = r.unauthorized();
+
+    // Someone logs in again and stores the new login (without the fleet record, as an export would).
+    const fresh = { accessToken: fakeToken('oat', 'relogin'), refreshToken: fakeToken('ort', 'relogin') };
+    store.write(seed(r, REFRESH_BEFORE_S * 1000 + CYCLE_MS, fresh));
+    await until(
+      'every replica on the new login',
+      () => others.every((x) => x.localToken() === fresh.accessToken),
+      30_000,
+      () => counts(r),
+    );
+    await until(
+      'the next refresh',
+      () => r.proxy.stats.rotations >= 2,
+      CYCLE_MS + 90_000,
+      () => counts(r),
+    );
+    const next = r.proxy.issued.at(-1)!.accessToken;
+    await until(
+      'every replica on the refreshed pair',
+      () => others.every((x) => x.localToken() === next),
+      30_000,
+      () => counts(r),
+    );
+    await (others[1] as Awaited<ReturnType<typeof interactive>>).ask();
+    const loop = others[0] as ReturnType<typeof printLoop>;
+    const codesBefore = loop.codes().length;
+    await until(
+      'a claude -p that works again',
+      () => loop.codes().slice(codesBefore).includes(0),
+      60_000,
+      () => loop.codes().join(','),
+    );
+    await loop.stop();
+    console.log(`fleet (killed refresher): ${counts(r)}; 401s while stuck ${refusedWhileStuck}; P exit codes ${loop.codes().join(',')}`);
+    expect(r.proxy.stats.reuseAttempts, counts(r)).toBe(0);
+    expect(r.proxy.stats.familiesRevoked).toBe(0);
+    expect(r.proxy.stats.logouts).toBe(0);
+    expect(r.proxy.refreshes().filter((q) => !fromAuthLogin(q))).toHaveLength(0);
+  });
+
+  it('a replica partitioned from the store (AWS) keeps working until its access token expires, says why, and adopts the next pair when back', {
+    timeout: 600_000,
+  }, async () => {
+    const r = await familiesRig();
+    const store = await awsStore(seed(r, REFRESH_BEFORE_S * 1000 + CYCLE_MS));
+    const refresher = printLoop('R', r, store);
+    await until('the lease', () => /fleet: this replica is the refresher now/.test(refresher.log()), 30_000, refresher.log);
+    const link = await store.partitionable!();
+    const cutOff = printLoop('X', r, store, link.env);
+    await until(
+      'refresh 1',
+      () => r.proxy.stats.rotations >= 1,
+      CYCLE_MS + 90_000,
+      () => counts(r),
+    );
+    const first = r.proxy.issued[0]!;
+    await until('X on pair 1', () => cutOff.localToken() === first.accessToken, 30_000, cutOff.log);
+
+    link.cut();
+    const cutAt = Date.now();
+    await until('X notices', () => /fleet: cannot read aws-sm:/.test(cutOff.log()), 30_000, cutOff.log);
+    // Until pair 1 expires, X's CLI keeps working.
+    const codesAtCut = cutOff.codes().length;
+    await until('the expiry report', () => /the access token expired at .* unreachable since/.test(cutOff.log()), LIFETIME_S * 1000 + 30_000, cutOff.log);
+    const whileValid = cutOff.codes().slice(codesAtCut);
+    expect(r.proxy.stats.rotations, 'the refresher went on').toBeGreaterThanOrEqual(2);
+
+    link.heal();
+    const latest = () => r.proxy.issued.at(-1)!.accessToken;
+    await until('X adopts again', () => cutOff.localToken() === latest(), 60_000, cutOff.log);
+    const codesAtHeal = cutOff.codes().length;
+    await until(
+      'a claude -p that works again',
+      () => cutOff.codes().slice(codesAtHeal).includes(0),
+      60_000,
+      () => cutOff.codes().join(','),
+    );
+    await cutOff.stop();
+    await refresher.stop();
+    console.log(
+      `fleet (partitioned replica): ${counts(r)}; X cut ${Math.round((Date.now() - cutAt) / 1000)} s; X exit codes while its token lived ${whileValid.join(',')}, all ${cutOff.codes().join(',')}`,
+    );
+    expect(whileValid.filter((c) => c === 0).length).toBeGreaterThan(0);
+    expect(r.proxy.stats.reuseAttempts, counts(r)).toBe(0);
+    expect(r.proxy.stats.familiesRevoked).toBe(0);
+    expect(r.proxy.stats.logouts).toBe(0);
+    expect(r.proxy.refreshes().filter((q) => !fromAuthLogin(q))).toHaveLength(0);
+    // The refresher's own CLI never saw a 401: only X's calls after its token expired did.
+    expect(refresher.codes().every((c) => c === 0)).toBe(true);
+  });
+});
