@@ -10,6 +10,7 @@
  * own 5-minute refresh window all the time: any CLI that refreshed by itself would show.
  *
  * Counted: token calls, reuse attempts (goal 0), revoked families, logouts (revoke calls), 401s.
+ * Also as root with CLAUDE_ENTRY_USER (needs root): the refresh runs after the drop, as the user.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -20,6 +21,7 @@ import { fakeToken, startRefreshRig, type ProxiedRequest, type RefreshRig } from
 import { BUNDLE, FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers';
 import { needs } from '../needs';
 import { CLAUDE_CLIS } from './claude-versions';
+import { AGENT, agentWorld, isRoot, withUsers } from './ns';
 import { alive } from './procs';
 import { Tmux, blocker } from './tmux';
 
@@ -433,5 +435,65 @@ describe('fleet mode with the real CLI', needs(needs.claude(), needs.tool('tmux'
     expect(r.proxy.refreshes().filter((q) => !fromAuthLogin(q))).toHaveLength(0);
     // The refresher's own CLI never saw a 401: only X's calls after its token expired did.
     expect(refresher.codes().every((c) => c === 0)).toBe(true);
+  });
+  it('as root with CLAUDE_ENTRY_USER: the refresh runs as the target user, whose file gets each pair', {
+    ...needs(needs.root()),
+    timeout: 300_000,
+  }, async () => {
+    const r = await familiesRig();
+    const store = await awsStore(seed(r, REFRESH_BEFORE_S * 1000 + CYCLE_MS));
+    // agent must read the test CA (the proxy's certificate) like any file of the machine.
+    fs.chmodSync(path.dirname(r.proxy.caFile), 0o755);
+    fs.chmodSync(r.proxy.caFile, 0o644);
+    const w = agentWorld();
+    const stop = path.join(w.dir, 'stop');
+    let stderr = '';
+    const script = `while [ ! -e '${stop}' ]; do claude -p "say hi" >/dev/null 2>&1; echo "loop: rc=$? uid=$(id -u)" >&2; sleep 2; done`;
+    const result = runBundle(['--', 'sh', '-c', script], {
+      env: { ...fleetEnv(r, store, path.join(w.dir, 'root-home')), CLAUDE_ENTRY_USER: 'agent' },
+      cwd: w.dir,
+      timeoutMs: 300_000,
+      prefix: withUsers(w.users),
+      onStderr: (text) => (stderr = text),
+    });
+    onTestFinished(async () => {
+      fs.writeFileSync(stop, '');
+      await result;
+    });
+    const local = path.join(w.home, '.claude', '.credentials.json');
+    await until(
+      'the refresh',
+      () => r.proxy.stats.rotations >= 1,
+      CYCLE_MS + 90_000,
+      () => `${counts(r)}\n${stderr}`,
+    );
+    const issued = r.proxy.issued[0]!;
+    await until(
+      "the pair in agent's file",
+      () => localTokenOf(path.join(w.home))() === issued.accessToken,
+      30_000,
+      () => stderr,
+    );
+    const codesAt = [...stderr.matchAll(/^loop: rc=0 /gm)].length;
+    await until(
+      'a claude -p on the new pair',
+      () => [...stderr.matchAll(/^loop: rc=0 /gm)].length > codesAt,
+      60_000,
+      () => stderr,
+    );
+    fs.writeFileSync(stop, '');
+    const done = await result;
+    console.log(`fleet (as agent): ${counts(r)}; file ${fs.statSync(local).uid}:${fs.statSync(local).gid}`);
+    expect(done.stderr).toMatch(/fleet: this replica is the refresher now/);
+    expect(done.stderr).toMatch(/fleet: published the refreshed login to aws-sm:/);
+    expect(done.stderr).toMatch(new RegExp(`^loop: rc=0 uid=${AGENT.uid}$`, 'm'));
+    expect(fs.statSync(local).uid).toBe(AGENT.uid);
+    expect(JSON.parse(fs.readFileSync(local, 'utf8')).claudeAiOauth.refreshToken).toBeNull();
+    expect(JSON.parse(store.read()).claudeAiOauth.refreshToken).toBe(issued.refreshToken);
+    expect(r.proxy.stats.reuseAttempts).toBe(0);
+    expect(r.proxy.stats.familiesRevoked).toBe(0);
+    expect(r.proxy.refreshes().filter((q) => !fromAuthLogin(q))).toHaveLength(0);
+    expect(r.unauthorized()).toBe(0);
+    expect(isRoot).toBe(true);
   });
 });
