@@ -213,7 +213,10 @@ function explainCredentialsFile(doc: Explanation, file: { line: string; problems
 /** exec or supervise, who reaps orphans, and what keeps claude-entry resident. */
 function explainRunning(doc: Explanation, config: Config, env: NodeJS.ProcessEnv): void {
   doc.say('Running the command');
-  if (canExec()) doc.say('  exec: process.execve replaces claude-entry with the command; nothing stays resident');
+  // Sync and fleet mode need a resident supervisor: a start with either does not exec (main.ts).
+  const resident = config.sync !== 'off' ? 'sync' : config.fleet === 'on' ? 'fleet mode' : undefined;
+  if (canExec() && resident) doc.say(`  supervise: ${resident} keeps claude-entry resident, so it forwards signals and passes on the exit code (no execve)`);
+  else if (canExec()) doc.say('  exec: process.execve replaces claude-entry with the command; nothing stays resident');
   else if (process.pid === 1) doc.say('  supervise: claude-entry is PID 1, so it stays to forward signals and pass on the exit code');
   else doc.say(`  supervise: Node ${process.version} has no process.execve (Node 22.15+ / 23.11+ has); signals are forwarded, the exit code passed on`);
   if (process.pid === 1) {

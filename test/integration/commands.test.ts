@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
 import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, HOUR } from '../helpers.js';
-import { needs } from '../needs.js';
+import { needs, nodeBinaryOf } from '../needs.js';
 
 const SECRETS = Object.values(FAKE);
 /** Files written by the test are ours; as root, uid 0. */
@@ -189,6 +189,21 @@ describe('doctor', () => {
     expect(r.stdout).toContain(`credentials: ${home}/.claude/.credentials.json`);
     expect(r.stdout).toContain('No problems found.');
     expect(fs.readdirSync(home)).toEqual([]);
+    expectNoSecret(r.stdout + r.stderr, SECRETS);
+  });
+
+  // Node 24 has process.execve, but a start with sync or fleet mode supervises: doctor says so.
+  it.for([
+    ['no sync', {}, /^ {2}exec: process\.execve replaces claude-entry/m],
+    ['CLAUDE_ENTRY_SYNC=push', { CLAUDE_ENTRY_SYNC: 'push' }, /^ {2}supervise: sync keeps claude-entry resident/m],
+    ['CLAUDE_ENTRY_FLEET=on', { CLAUDE_ENTRY_FLEET: 'on' }, /^ {2}supervise: fleet mode keeps claude-entry resident/m],
+  ] as const)('says how the command runs on Node 24: %s', needs(needs.node(24)), async ([, extra, expected]) => {
+    const home = tempDir();
+    const r = await runBundle(['doctor'], {
+      node: nodeBinaryOf(24),
+      env: baseEnv(home, { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())), ...extra }),
+    });
+    expect(r.stdout).toMatch(expected);
     expectNoSecret(r.stdout + r.stderr, SECRETS);
   });
 
