@@ -41,9 +41,82 @@ export async function fetchSecret(ref: GcpSecretRef, options: CloudFetchOptions)
   return withClient(ref, options, async ({ client, project, endpoint, debug }) => {
     const name = versionName(ref, project);
     options.log.debug(`${ref.text}: accessing ${name} at ${describeEndpoint(endpoint)}`);
+    if (ref.version === 'latest') return payloadOf((await accessCurrent(client, ref, project, options.deadline, debug))!, ref);
     const response = await accessWithRetries(client, name, options.deadline, debug);
     return payloadOf(response, ref);
   });
+}
+
+/**
+ * A fleet's store (src/fleet): the annotation on the Secret that names its current version.
+ * AddSecretVersion takes no precondition, but UpdateSecret takes the Secret's etag: a fenced
+ * write adds its version, then moves this annotation to it with the etag it read before, so
+ * of two writers that read the same state exactly one moves it (the other gets
+ * FAILED_PRECONDITION and throws StoreConflictError; its version is never current).
+ */
+export const CURRENT_ANNOTATION = 'claude-entry-current';
+/**
+ * A fleet's document carries this key (src/fleet/setup.ts FLEET_KEY; not imported: this is a
+ * separate bundle). Only payloads carrying it are written fenced, and only a latest version
+ * carrying it sends a read to the annotation: plain sources and syncs make
+ * the same calls as before, and need no new permission.
+ */
+const FLEET_MARK = '"claudeEntryFleet"';
+
+interface SecretMeta {
+  etag: string;
+  annotations: Record<string, string>;
+  /** The version the annotation names (a number), if it names one. */
+  pointed?: string;
+}
+
+/** GetSecret: the etag and the annotations; undefined when the secret does not exist. */
+async function getMeta(client: SecretManagerServiceClient, secret: string, deadline: number, debug: (m: string) => void): Promise<SecretMeta | undefined> {
+  let answer: protos.google.cloud.secretmanager.v1.ISecret;
+  try {
+    answer = await withRetries(deadline, debug, (timeout) => client.getSecret({ name: secret }, ONE_ATTEMPT(timeout)).then(([r]) => r));
+  } catch (error) {
+    if (grpcCode(error) === Status.NOT_FOUND) return undefined;
+    throw new CallFailure(error, 'get');
+  }
+  const annotations = { ...(answer.annotations ?? {}) } as Record<string, string>;
+  const value = annotations[CURRENT_ANNOTATION];
+  return { etag: answer.etag ?? '', annotations, pointed: value !== undefined && /^\d+$/.test(value) ? value : undefined };
+}
+
+/**
+ * The current version of an unpinned reference: `latest`, unless the secret is a fleet's
+ * store, whose current version is the one its annotation names (a newer version is one that
+ * lost its compare-and-swap, or one still being written). Latest is a fleet's when its
+ * payload carries the fleet record; a latest version without it was written by someone else
+ * (a plain write, gcloud) and is current. undefined: no secret or no versions
+ * (`missing: 'undefined'`), else NOT_FOUND.
+ * With `meta`, that GetSecret answer is used (a write reads it first, before latest).
+ */
+async function accessCurrent(
+  client: SecretManagerServiceClient,
+  ref: GcpSecretRef,
+  project: string,
+  deadline: number,
+  debug: (m: string) => void,
+  missing: 'throw' | 'undefined' = 'throw',
+  meta?: SecretMeta | null,
+): Promise<AccessResponse | undefined> {
+  const secret = secretName(ref, project);
+  let latest: AccessResponse;
+  const pointer = async () => (meta === undefined ? ((await getMeta(client, secret, deadline, debug)) ?? null) : meta)?.pointed;
+  try {
+    latest = await accessWithRetries(client, `${secret}/versions/latest`, deadline, debug);
+  } catch (error) {
+    if (grpcCode(error) === Status.NOT_FOUND && missing === 'undefined') return undefined;
+    throw error;
+  }
+  if (!payloadOf(latest, ref).includes(FLEET_MARK)) return latest;
+  const pointed = await pointer();
+  const newest = versionNumber(latest.name ?? undefined);
+  if (pointed === undefined || pointed === newest) return latest;
+  debug(`version ${newest} is not current (not committed, or it lost); ${CURRENT_ANNOTATION} names version ${pointed}`);
+  return accessWithRetries(client, `${secret}/versions/${pointed}`, deadline, debug);
 }
 
 /**
@@ -55,7 +128,10 @@ export async function readSecret(ref: GcpSecretRef, options: CloudFetchOptions):
   return withClient(ref, options, async ({ client, project, endpoint, debug }) => {
     const name = versionName(ref, project);
     options.log.debug(`${ref.text}: reading ${name} at ${describeEndpoint(endpoint)}`);
-    const response = await readVersion(client, name, options.deadline, debug);
+    const response =
+      ref.version === 'latest'
+        ? await accessCurrent(client, ref, project, options.deadline, debug, 'undefined')
+        : await readVersion(client, name, options.deadline, debug);
     if (!response) return { payload: undefined };
     return { payload: payloadOf(response, ref).toString('utf8'), version: response.name ?? undefined };
   });
@@ -65,7 +141,10 @@ export async function readSecret(ref: GcpSecretRef, options: CloudFetchOptions):
  * Store `payload` as a new version (AddSecretVersion), creating the secret with automatic
  * replication (a regional secret: in its location) when it does not exist.
  *
- * Concurrency: AddSecretVersion takes no precondition (and the Secret's etag guards only
+ * A fleet's document (a payload carrying the fleet record) is written fenced, an exact
+ * compare-and-swap: see fencedWrite.
+ *
+ * Concurrency otherwise: AddSecretVersion takes no precondition (and the Secret's etag guards only
  * UpdateSecret/DeleteSecret, which change metadata, not versions), so with `ifVersion` this
  * emulates a compare-and-swap with reads around the add:
  *   1. before: `latest` must still be `ifVersion`, else StoreConflictError;
@@ -89,6 +168,7 @@ export async function writeSecret(ref: GcpSecretRef, payload: string, options: C
   const { ifVersion, deadline, log } = options;
   await withClient(ref, options, async ({ client, project, endpoint, debug }) => {
     const secret = secretName(ref, project);
+    if (payload.includes(FLEET_MARK)) return fencedWrite(client, ref, project, payload, ifVersion, deadline, debug);
     const latest = `${secret}/versions/latest`;
     log.debug(
       `${ref.text}: adding a version to ${secret} at ${describeEndpoint(endpoint)}${ifVersion ? ` if version ${versionNumber(ifVersion)} is still the latest` : ''}`,
@@ -106,12 +186,12 @@ export async function writeSecret(ref: GcpSecretRef, payload: string, options: C
     try {
       added = await withRetries(deadline, debug, (timeout) => client.addSecretVersion(request, ONE_ATTEMPT(timeout)).then(([r]) => r));
     } catch (error) {
-      if (grpcCode(error) !== Status.NOT_FOUND) throw new WriteFailure(error, 'add');
+      if (grpcCode(error) !== Status.NOT_FOUND) throw new CallFailure(error, 'add');
       await createSecret(client, ref, project, deadline, debug);
       try {
         added = await withRetries(deadline, debug, (timeout) => client.addSecretVersion(request, ONE_ATTEMPT(timeout)).then(([r]) => r));
       } catch (again) {
-        throw new WriteFailure(again, 'add');
+        throw new CallFailure(again, 'add');
       }
     }
     const ours = versionNumber(added.name ?? undefined);
@@ -131,6 +211,103 @@ export async function writeSecret(ref: GcpSecretRef, payload: string, options: C
 
 type AddResponse = protos.google.cloud.secretmanager.v1.ISecretVersion;
 
+/**
+ * An exact compare-and-swap for a fleet's document:
+ *   1. GetSecret: the etag, and the annotation naming the current version;
+ *   2. the current version (accessCurrent with that answer) must be `ifVersion`, else
+ *      StoreConflictError (nothing written);
+ *   3. AddSecretVersion (the new version is not current yet: readers follow the annotation);
+ *   4. UpdateSecret, annotation to the new version, with the etag of step 1. A writer that
+ *      committed since step 1 changed the etag: FAILED_PRECONDITION, and this throws
+ *      StoreConflictError. The new version stays, enabled and never current: readers follow
+ *      the annotation past it. (Not disabled: a disabled latest version fails every reader of
+ *      `latest`, gcloud's and plain sources' included, and disabling needs one more permission.)
+ * Every commit moves the annotation, so the etag of step 1 covers the check of step 2. Without
+ * `ifVersion` (export --to), the annotation is moved with the etag just read, read again on
+ * a conflict: the last writer wins, and no reader is left on an older version.
+ */
+async function fencedWrite(
+  client: SecretManagerServiceClient,
+  ref: GcpSecretRef,
+  project: string,
+  payload: string,
+  ifVersion: string | undefined,
+  deadline: number,
+  debug: (m: string) => void,
+): Promise<void> {
+  const secret = secretName(ref, project);
+  let meta = await getMeta(client, secret, deadline, debug);
+  if (!meta) {
+    if (ifVersion !== undefined) {
+      debug('the secret does not exist, it was read at a version: conflict');
+      throw new StoreConflictError(ref.text);
+    }
+    await createSecret(client, ref, project, deadline, debug);
+    meta = await getMeta(client, secret, deadline, debug);
+    if (!meta) throw new StoreConflictError(ref.text);
+  }
+  const current = versionNumber((await accessCurrent(client, ref, project, deadline, debug, 'undefined', meta))?.name ?? undefined);
+  if (ifVersion !== undefined && current !== versionNumber(ifVersion)) {
+    debug(`the current version is ${current ?? 'none'}, not ${versionNumber(ifVersion)}: conflict`);
+    throw new StoreConflictError(ref.text);
+  }
+  if (meta.pointed === undefined && current !== undefined) {
+    // The first fenced write: the annotation names the current version first, so that a
+    // version that fails to become current never shadows it (whatever happens next).
+    meta = await movePointer(client, secret, meta, current, deadline, debug).catch((error: unknown) => {
+      if (grpcCode(error) === Status.FAILED_PRECONDITION || grpcCode(error) === Status.ABORTED) throw new StoreConflictError(ref.text);
+      throw new CallFailure(error, 'update');
+    });
+  }
+  const data = Buffer.from(payload, 'utf8');
+  let added: AddResponse;
+  try {
+    added = await withRetries(deadline, debug, (timeout) =>
+      client.addSecretVersion({ parent: secret, payload: { data, dataCrc32c: crc32c(data) } }, ONE_ATTEMPT(timeout)).then(([r]) => r),
+    );
+  } catch (error) {
+    throw new CallFailure(error, 'add');
+  }
+  const ours = versionNumber(added.name ?? undefined);
+  if (ours === undefined) throw new SourceUnavailableError(`${ref.text}: GCP Secret Manager: AddSecretVersion answered without a version name`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await movePointer(client, secret, meta, ours, deadline, debug);
+      debug(`version ${ours} is current (${CURRENT_ANNOTATION} moved from ${meta.pointed ?? 'none'})`);
+      return;
+    } catch (error) {
+      const code = grpcCode(error);
+      if (code !== Status.FAILED_PRECONDITION && code !== Status.ABORTED) throw new CallFailure(error, 'update');
+    }
+    // The etag moved on. An attempt that reached the service before its answer was lost
+    // (retried) moved it too: then the annotation already names ours.
+    const now = await getMeta(client, secret, deadline, debug);
+    if (now?.pointed === ours) return;
+    if (ifVersion !== undefined || !now || attempt >= 5) {
+      debug(`another writer moved ${CURRENT_ANNOTATION} to ${now?.pointed ?? 'none'} first: version ${ours} lost (never current), conflict`);
+      throw new StoreConflictError(ref.text);
+    }
+    meta = now;
+  }
+}
+
+/** UpdateSecret: the annotation names `version`, if the Secret's etag is still the one in `meta`. The Secret's new state. */
+async function movePointer(
+  client: SecretManagerServiceClient,
+  secret: string,
+  meta: SecretMeta,
+  version: string,
+  deadline: number,
+  debug: (m: string) => void,
+): Promise<SecretMeta> {
+  const request = {
+    secret: { name: secret, etag: meta.etag, annotations: { ...meta.annotations, [CURRENT_ANNOTATION]: version } },
+    updateMask: { paths: ['annotations'] },
+  };
+  const answer = await withRetries(deadline, debug, (timeout) => client.updateSecret(request, ONE_ATTEMPT(timeout)).then(([r]) => r));
+  return { etag: answer.etag ?? '', annotations: { ...request.secret.annotations }, pointed: version };
+}
+
 /** CreateSecret; a secret created meanwhile by someone else (ALREADY_EXISTS) is as good. */
 async function createSecret(
   client: SecretManagerServiceClient,
@@ -148,7 +325,7 @@ async function createSecret(
     debug(`created the secret ${secretName(ref, project)}`);
   } catch (error) {
     if (grpcCode(error) === Status.ALREADY_EXISTS) return;
-    throw new WriteFailure(error, 'create');
+    throw new CallFailure(error, 'create');
   }
 }
 
@@ -167,16 +344,20 @@ async function readVersion(
   }
 }
 
-/** A write call that failed, and which one: a denial names the role that call needs. */
-class WriteFailure extends Error {
+/** A call beyond reading a version that failed, and which one: a denial names the permission that call needs. */
+class CallFailure extends Error {
   constructor(
     readonly failure: unknown,
-    readonly call: 'add' | 'create',
+    readonly call: 'add' | 'create' | 'get' | 'update',
   ) {
     super(safeDetail(failure instanceof Error ? failure.message : String(failure)));
-    this.name = 'WriteFailure';
+    this.name = 'CallFailure';
   }
 }
+
+const FLEET_PERMISSIONS =
+  "a fleet's store needs secretmanager.secrets.get and secretmanager.secrets.update on the secret (its compare-and-swap moves an annotation), " +
+  'besides versions.access and versions.add; roles/secretmanager.admin has them, or grant a custom role';
 
 interface Session {
   client: SecretManagerServiceClient;
@@ -343,9 +524,16 @@ function payloadOf(response: AccessResponse, ref: GcpSecretRef): Buffer {
 /** One line: the reference, what happened, the gRPC status name, what to check. Never the payload. */
 export function describeFailure(error: unknown, ref: GcpSecretRef, endpoint: GcpEndpoint, env: NodeJS.ProcessEnv): Error {
   if (error instanceof ConfigError || error instanceof SourceUnavailableError || error instanceof StoreConflictError) return error;
-  if (error instanceof WriteFailure) {
+  if (error instanceof CallFailure) {
     if (grpcCode(error.failure) === Status.PERMISSION_DENIED) {
       const failure = error.failure;
+      if (error.call === 'get' || error.call === 'update') {
+        return new SourceUnavailableError(
+          `${ref.text}: GCP Secret Manager: permission denied ${error.call === 'get' ? 'reading the secret (GetSecret)' : 'updating the secret (UpdateSecret)'} ` +
+            `(PERMISSION_DENIED${said(failure)}); ${FLEET_PERMISSIONS}`,
+          { cause: failure },
+        );
+      }
       return new SourceUnavailableError(
         error.call === 'add'
           ? `${ref.text}: GCP Secret Manager: permission denied adding a version (PERMISSION_DENIED${said(failure)}); grant the workload's ` +

@@ -26,8 +26,12 @@ export interface FleetConfig {
   sync: 'off' | 'push' | 'pull' | 'both';
 }
 
-/** Stores whose write is an exact compare-and-swap (or made one by a lock beside the file). */
-const FENCED_STORE = /^(file:|aws-sm:|arn:aws:secretsmanager:)/;
+/**
+ * Stores whose write is an exact compare-and-swap (or made one by a lock beside the file; on GCP,
+ * by an annotation moved with the Secret's etag, src/cloud/gcp-sdk.ts). Not Azure: Key Vault has
+ * no conditional write on secrets.
+ */
+const FENCED_STORE = /^(file:|aws-sm:|arn:aws:secretsmanager:|gcp-sm:|gcp:secretmanager:|projects\/[^/]+\/(locations\/[^/]+\/)?secrets\/)/;
 
 /**
  * The store a fleet member works with, or undefined when this start is no fleet member.
@@ -52,11 +56,13 @@ export async function prepareFleet(config: FleetConfig, resolution: Resolution |
   if (fetched.fromCredentialsFile)
     throw new ConfigError(`${what}: the login is the file already in place (${fetched.source}); a fleet needs a store the replicas share`);
   if (!fetched.writable)
-    throw new ConfigError(`${what}: ${fetched.source} is an environment variable; a fleet needs a store it can write: a file or AWS Secrets Manager`);
+    throw new ConfigError(
+      `${what}: ${fetched.source} is an environment variable; a fleet needs a store it can write: a file, AWS Secrets Manager or GCP Secret Manager`,
+    );
   const store = await fetched.writable();
   if (!FENCED_STORE.test(store.describe)) {
     throw new ConfigError(
-      `${what}: ${store.describe} has no compare-and-swap a fleet's lease can rely on; use a file (on a shared volume) or AWS Secrets Manager`,
+      `${what}: ${store.describe} has no compare-and-swap a fleet's lease can rely on; use a file (on a shared volume), AWS Secrets Manager or GCP Secret Manager`,
     );
   }
   return store;

@@ -2,8 +2,10 @@
  * A local fake of GCP Secret Manager, speaking the real gRPC protocol to the real SDK: an
  * @grpc/grpc-js server on 127.0.0.1 (ephemeral port, plaintext, or TLS with a key and
  * certificate the test made) built from the Secret Manager .proto files that ship inside
- * @google-cloud/secret-manager. Serves AccessSecretVersion, AddSecretVersion, CreateSecret and
- * GetSecret over an in-memory store with the real service's resource names (optionally the
+ * @google-cloud/secret-manager. Serves AccessSecretVersion, AddSecretVersion, CreateSecret,
+ * GetSecret and UpdateSecret (annotations, with the Secret's etag as a precondition: a stale etag
+ * is FAILED_PRECONDITION, as the service answers) over an in-memory store
+ * with the real service's resource names (optionally the
  * project as its number in answers), versions, `latest`, states, CRC32C checksums, replication
  * rules, IAM denials per permission and error messages; records every call with its
  * metadata (x-goog-request-params, authorization, ...); and lets a test script faults: an
@@ -42,8 +44,19 @@ export interface FakeSecretManagerOptions {
   projectNumbers?: Record<string, string>;
 }
 
-/** What a denial covers, each with the permission IAM names: versions.access, versions.add, secrets.create. */
-export type GcpOperation = 'access' | 'add' | 'create';
+/**
+ * What a denial covers, each with the permission IAM names: versions.access, versions.add,
+ * secrets.create, secrets.get, secrets.update.
+ */
+export type GcpOperation = 'access' | 'add' | 'create' | 'get' | 'update';
+
+const PERMISSION: Record<GcpOperation, string> = {
+  access: 'secretmanager.versions.access',
+  add: 'secretmanager.versions.add',
+  create: 'secretmanager.secrets.create',
+  get: 'secretmanager.secrets.get',
+  update: 'secretmanager.secrets.update',
+};
 
 export interface FakeSecretManager {
   /** `127.0.0.1:PORT`, the SECRET_MANAGER_EMULATOR_HOST form. */
@@ -77,6 +90,10 @@ export interface FakeSecretManager {
   versions(secret: string): { number: number; data: string; state: string }[] | undefined;
   /** The payload of the secret's latest version, as text. */
   latest(secret: string): string | undefined;
+  /** The secret's annotations (undefined: no such secret). */
+  annotations(secret: string): Record<string, string> | undefined;
+  /** Set one annotation (as `gcloud secrets update --update-annotations` does: the etag changes). */
+  annotate(secret: string, key: string, value: string): void;
   close(): Promise<void>;
 }
 
@@ -93,6 +110,9 @@ interface Secret {
   name: string;
   versions: Version[];
   aliases: Map<string, number>;
+  annotations: Record<string, string>;
+  /** Changes with every UpdateSecret (not with AddSecretVersion), quoted as the service sends it. */
+  etag: string;
   createTime: { seconds: number; nanos: number };
 }
 
@@ -148,6 +168,19 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
   const calls: RecordedCall[] = [];
   const hanging = new Set<grpc.ServerUnaryCall<any, any>>();
   let hook: ((call: RecordedCall) => void) | undefined;
+  let etags = 0;
+  const nextEtag = () => `"${(0x5f3a1c00 + ++etags).toString(16)}${Date.now().toString(16).slice(-6)}"`;
+  const deniedAnswer = (operation: GcpOperation, resource: string) => ({
+    code: Status.PERMISSION_DENIED,
+    details: `Permission '${PERMISSION[operation]}' denied for resource '${resource}' (or it may not exist).`,
+  });
+  const secretMessage = (secret: Secret) => ({
+    name: answered(secret.name),
+    createTime: secret.createTime,
+    ...(secret.name.includes('/locations/') ? {} : { replication: { automatic: {} } }),
+    annotations: { ...secret.annotations },
+    etag: secret.etag,
+  });
   const now = () => {
     const ms = Date.now();
     return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
@@ -171,7 +204,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
   const createSecret = (name: string): Secret => {
     let secret = secrets.get(name);
     if (!secret) {
-      secret = { name, versions: [], aliases: new Map(), createTime: now() };
+      secret = { name, versions: [], aliases: new Map(), annotations: {}, etag: nextEtag(), createTime: now() };
       secrets.set(name, secret);
     }
     return secret;
@@ -300,9 +333,45 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       const name: string = call.request.name;
       const refused = record('GetSecret', call, name);
       if (refused) return callback(refused);
+      const scripted = scriptedFor('GetSecret');
+      if (scripted) return answerFault(scripted, call, callback);
+      if (isDenied(name, 'get')) return callback(deniedAnswer('get', name));
       const secret = secrets.get(name);
       if (!secret) return callback({ code: Status.NOT_FOUND, details: `Secret [${name}] not found.` });
-      callback(null, { name: answered(name), createTime: secret.createTime, replication: { automatic: {} } });
+      callback(null, secretMessage(secret));
+    },
+
+    updateSecret(call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) {
+      const name: string = call.request.secret?.name ?? '';
+      const refused = record('UpdateSecret', call, name);
+      if (refused) return callback(refused);
+      const scripted = scriptedFor('UpdateSecret');
+      if (scripted) return answerFault(scripted, call, callback);
+      if (isDenied(name, 'update')) return callback(deniedAnswer('update', name));
+      const paths: string[] = call.request.updateMask?.paths ?? [];
+      if (paths.length === 0) return callback({ code: Status.INVALID_ARGUMENT, details: 'update_mask must be specified.' });
+      const unsupported = paths.find((p) => p !== 'annotations' && p !== 'labels');
+      if (unsupported) return callback({ code: Status.INVALID_ARGUMENT, details: `The field [${unsupported}] cannot be updated by this fake.` });
+      const secret = secrets.get(name);
+      if (!secret) return callback({ code: Status.NOT_FOUND, details: `Secret [${name}] not found.` });
+      const etag: string = call.request.secret?.etag ?? '';
+      if (etag !== '' && etag !== secret.etag) {
+        return callback({
+          code: Status.FAILED_PRECONDITION,
+          details: `The etag provided [${etag}] does not match the current etag of Secret [${answered(name)}].`,
+        });
+      }
+      if (paths.includes('annotations')) {
+        const annotations: Record<string, string> = call.request.secret?.annotations ?? {};
+        for (const [key, value] of Object.entries(annotations)) {
+          if (!/^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/.test(key) || String(value).length > 16384) {
+            return callback({ code: Status.INVALID_ARGUMENT, details: `Invalid annotation [${key}].` });
+          }
+        }
+        secret.annotations = { ...annotations };
+      }
+      secret.etag = nextEtag();
+      callback(null, secretMessage(secret));
     },
   };
 
@@ -331,7 +400,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     setAlias(secret, alias, version) {
       createSecret(secret).aliases.set(alias, version);
     },
-    deny(secret, operations = ['access', 'add', 'create']) {
+    deny(secret, operations = ['access', 'add', 'create', 'get', 'update']) {
       const set = denied.get(secret) ?? new Set<GcpOperation>();
       for (const o of operations) set.add(o);
       denied.set(secret, set);
@@ -347,6 +416,15 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     },
     latest(secret) {
       return secrets.get(secret)?.versions.at(-1)?.data.toString('utf8');
+    },
+    annotations(secret) {
+      const s = secrets.get(secret);
+      return s && { ...s.annotations };
+    },
+    annotate(secret, key, value) {
+      const s = createSecret(secret);
+      s.annotations = { ...s.annotations, [key]: value };
+      s.etag = nextEtag();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -4,7 +4,8 @@
  * revokeFamilyOnReuse) and an API that refuses revoked and expired access tokens.
  *
  * Several replicas (interactive CLIs under tmux, and claude -p in a loop) share one login in a
- * store (a file, or AWS Secrets Manager through the real SDK against the fake). Access tokens
+ * store (a file, AWS Secrets Manager or GCP Secret Manager through the real SDKs against the
+ * fakes; on GCP the compare-and-swap moves an annotation with the Secret's etag). Access tokens
  * live LIFETIME_S seconds (the fake's expires_in), replicas refresh REFRESH_BEFORE before the
  * end, so a refresh cycle takes LIFETIME_S - REFRESH_BEFORE seconds and every CLI is inside its
  * own 5-minute refresh window all the time: any CLI that refreshed by itself would show.
@@ -17,6 +18,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws';
+import { startFakeMetadata, startFakeSecretManager } from '../fakes/gcp';
 import { fakeToken, startRefreshRig, type ProxiedRequest, type RefreshRig } from '../fakes/oauth-proxy';
 import { BUNDLE, FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers';
 import { needs } from '../needs';
@@ -58,10 +60,12 @@ function seed(r: RefreshRig, leftMs: number, pair = { accessToken: FAKE.accessTo
 }
 
 interface Store {
-  kind: 'file' | 'aws';
+  kind: 'file' | 'aws' | 'gcp';
   env: NodeJS.ProcessEnv;
   read(): string;
   write(text: string): void;
+  /** GCP: whether the Secret's annotation names a current version (the compare-and-swap moved it). */
+  annotated?(): boolean;
   /** An AWS endpoint for one replica that the test can cut off (aws only). */
   partitionable?(): Promise<{ env: NodeJS.ProcessEnv; cut(): void; heal(): void }>;
 }
@@ -125,6 +129,32 @@ async function awsStore(text: string): Promise<Store> {
     },
   };
 }
+
+const GCP_SECRET = 'projects/p/secrets/claude-fleet';
+
+/** GCP Secret Manager through the real SDK against the fake; read() is the current version (the annotation's, else latest). */
+async function gcpStore(text: string): Promise<Store> {
+  const gcp = await startFakeSecretManager({ projectNumbers: { p: '123456789012' } });
+  const metadata = await startFakeMetadata();
+  onTestFinished(async () => {
+    await Promise.all([gcp.close(), metadata.close()]);
+  });
+  gcp.addVersion(GCP_SECRET, text);
+  const current = () => {
+    const versions = gcp.versions(GCP_SECRET)!;
+    const pointed = gcp.annotations(GCP_SECRET)?.['claude-entry-current'];
+    return (pointed ? versions[Number(pointed) - 1]! : versions.at(-1)!).data;
+  };
+  return {
+    kind: 'gcp',
+    env: { CLAUDE_ENTRY_GCP_ENDPOINT: gcp.endpoint, GCE_METADATA_HOST: metadata.host, CLAUDE_ENTRY_SOURCE: GCP_SECRET, CLAUDE_ENTRY_TIMEOUT: '3s' },
+    read: current,
+    write: (t) => void gcp.addVersion(GCP_SECRET, t),
+    annotated: () => /^\d+$/.test(gcp.annotations(GCP_SECRET)?.['claude-entry-current'] ?? ''),
+  };
+}
+
+const STORES = { file: fileStore, aws: awsStore, gcp: gcpStore } as const;
 
 interface Replica {
   name: string;
@@ -247,11 +277,11 @@ function counts(r: RefreshRig): string {
 const recordOf = (store: Store) => JSON.parse(store.read()).claudeEntryFleet as { holder: string | null; generation: number; inflight: unknown };
 
 describe('fleet mode with the real CLI', needs(needs.claude(), needs.tool('tmux')), () => {
-  describe.each(['file', 'aws'] as const)('on a %s store', (kind) => {
+  describe.each(['file', 'aws', 'gcp'] as const)('on a %s store', (kind) => {
     it('two interactive replicas and a claude -p loop, three refresh cycles: one refresher per cycle, no reuse, no 401', { timeout: 600_000 }, async () => {
       const r = await familiesRig();
       // The seed has one cycle left before it is due.
-      const store = await (kind === 'file' ? fileStore : awsStore)(seed(r, REFRESH_BEFORE_S * 1000 + CYCLE_MS));
+      const store = await STORES[kind](seed(r, REFRESH_BEFORE_S * 1000 + CYCLE_MS));
       const a = await interactive('A', r, store);
       const b = await interactive('B', r, store);
       const c = printLoop('C', r, store);
@@ -297,6 +327,7 @@ describe('fleet mode with the real CLI', needs(needs.claude(), needs.tool('tmux'
       expect(c.codes().length).toBeGreaterThan(0);
       expect(c.codes().every((code) => code === 0)).toBe(true);
       expect(recordOf(store).generation).toBeGreaterThanOrEqual(1);
+      if (store.annotated) expect(store.annotated(), 'the fleet wrote through the compare-and-swap').toBe(true);
       expectNoSecret(c.log(), [FAKE.refreshToken, ...r.proxy.issued.map((p) => p.refreshToken)]);
     });
   });

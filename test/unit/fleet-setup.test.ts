@@ -37,6 +37,8 @@ describe('prepareFleet', () => {
     ['auto, a store that is a fleet store: a member', 'auto', resolution(marked, 'file:/s/login.json'), 'file:/s/login.json'],
     ['on, a file: a member', 'on', resolution(plain, 'file:/s/login.json'), 'file:/s/login.json'],
     ['on, AWS: a member', 'on', resolution(plain, 'aws-sm:prod/claude'), 'aws-sm:prod/claude'],
+    ['on, GCP (gcp-sm:): a member', 'on', resolution(plain, 'gcp-sm:p/s'), 'gcp-sm:p/s'],
+    ['auto, a GCP fleet store (projects/P/secrets/S): a member', 'auto', resolution(marked, 'projects/p/secrets/s'), 'projects/p/secrets/s'],
     ['off, even a fleet store: not a member', 'off', resolution(marked, 'aws-sm:prod/claude'), undefined],
     ['on, a setup token: nothing to refresh, not a member', 'on', resolution(FAKE.oauthToken, 'file:/s/token'), undefined],
   ] as const)('%s', async (_what, fleet, res, expected) => {
@@ -53,7 +55,6 @@ describe('prepareFleet', () => {
       resolution(plain, 'file:/h/.claude/.credentials.json', { inPlace: true }),
       /already in place/,
     ],
-    ['on GCP', { fleet: 'on', sync: 'off' }, resolution(plain, 'gcp-sm:p/s'), /no compare-and-swap/],
     ['on Azure, joined by auto', { fleet: 'auto', sync: 'off' }, resolution(marked, 'https://v.vault.azure.net/secrets/s'), /no compare-and-swap/],
   ] as const)('refused (exit 78) %s', async (_what, config, res, message) => {
     await expect(prepareFleet(config, res, log)).rejects.toThrow(message);
