@@ -153,6 +153,12 @@ export function parseDuration(name: string, value: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
+function boundedDuration(name: string, value: string, minMs: number, min: string): number {
+  const ms = parseDuration(name, value);
+  if (ms < minMs || ms > 24 * 3_600_000) throw badValue(name, `${shown(value)} is not between ${min} and 24h`);
+  return ms;
+}
+
 /**
  * Everything after the first `--` is the command, untouched; without `--`, the first
  * argument that is neither an option nor an option's value starts it (as tini and gosu do).
@@ -342,14 +348,18 @@ export function buildConfig(v: CommonValues, env: NodeJS.ProcessEnv, cwd: string
   }
   const fleetText = v.fleet ?? env.CLAUDE_ENTRY_FLEET ?? 'auto';
   const fleetWord = fleetText.trim().toLowerCase() || 'auto';
+  if (!['auto', '1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'].includes(fleetWord))
+    throw badValue(from('--fleet', 'CLAUDE_ENTRY_FLEET', v.fleet), `${shown(fleetText)} is not on, off or auto`);
   const fleet = fleetWord === 'auto' ? 'auto' : parseBoolean(from('--fleet', 'CLAUDE_ENTRY_FLEET', v.fleet), fleetWord) ? 'on' : 'off';
   const fleetRefreshBefore = env.CLAUDE_ENTRY_FLEET_REFRESH_BEFORE;
   const fleetPoll = env.CLAUDE_ENTRY_FLEET_POLL;
   return {
     sync,
     fleet,
-    fleetRefreshBeforeMs: fleetRefreshBefore ? parseDuration('CLAUDE_ENTRY_FLEET_REFRESH_BEFORE', fleetRefreshBefore) : 10 * 60_000,
-    fleetPollMs: fleetPoll ? parseDuration('CLAUDE_ENTRY_FLEET_POLL', fleetPoll) : 60_000,
+    // Bounded: 0 would refresh only after every replica's token expired; a poll under 1 s reads the
+    // store in a busy loop, one over 24 h overflows Node's timers (which then fire at once).
+    fleetRefreshBeforeMs: fleetRefreshBefore ? boundedDuration('CLAUDE_ENTRY_FLEET_REFRESH_BEFORE', fleetRefreshBefore, 60_000, '1m') : 10 * 60_000,
+    fleetPollMs: fleetPoll ? boundedDuration('CLAUDE_ENTRY_FLEET_POLL', fleetPoll, 1000, '1s') : 60_000,
     user: v.user ?? (env.CLAUDE_ENTRY_USER || undefined),
     source: v.source ?? (env.CLAUDE_ENTRY_SOURCE || undefined),
     trust,

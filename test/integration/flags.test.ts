@@ -52,6 +52,34 @@ describe('a bad flag value exits 64, its variable 78', () => {
   });
 });
 
+describe('fleet settings: bad or absurd values exit before anything is written', () => {
+  it.each([
+    [['--fleet', 'sideways', ...RUN], {}, 64, /^claude-entry: error: --fleet: "sideways" is not on, off or auto/m],
+    [RUN, { CLAUDE_ENTRY_FLEET: 'bogus' }, 78, /^claude-entry: error: CLAUDE_ENTRY_FLEET: "bogus" is not on, off or auto/m],
+    // 0 or 1ms would read the store in a busy loop (thousands of reads a second); 1000000h overflows Node's timers (fires at once).
+    [RUN, { CLAUDE_ENTRY_FLEET_POLL: '0' }, 78, /^claude-entry: error: CLAUDE_ENTRY_FLEET_POLL: "0" is not between 1s and 24h/m],
+    [RUN, { CLAUDE_ENTRY_FLEET_POLL: '1ms' }, 78, /^claude-entry: error: CLAUDE_ENTRY_FLEET_POLL: "1ms" is not between 1s and 24h/m],
+    [RUN, { CLAUDE_ENTRY_FLEET_POLL: '1000000h' }, 78, /^claude-entry: error: CLAUDE_ENTRY_FLEET_POLL: "1000000h" is not between 1s and 24h/m],
+    // 0 refreshes only once the access token has expired: every replica would be refused first.
+    [RUN, { CLAUDE_ENTRY_FLEET_REFRESH_BEFORE: '0' }, 78, /^claude-entry: error: CLAUDE_ENTRY_FLEET_REFRESH_BEFORE: "0" is not between 1m and 24h/m],
+    [
+      RUN,
+      { CLAUDE_ENTRY_FLEET_REFRESH_BEFORE: '100000h' },
+      78,
+      /^claude-entry: error: CLAUDE_ENTRY_FLEET_REFRESH_BEFORE: "100000h" is not between 1m and 24h/m,
+    ],
+  ])('%j %j: exit %i', async (args, extra, code, message) => {
+    const home = tempDir();
+    const r = await runBundle(args, { env: baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ...extra }) });
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).not.toContain('SHOULD-NOT-RUN');
+    expect(fs.readdirSync(home)).toEqual([]);
+    expectNoSecret(r.stdout + r.stderr, [FAKE.oauthToken]);
+  });
+});
+
 describe('parseArgs errors never quote a credential', () => {
   it.each([[['check', FAKE.oauthToken]], [['doctor', JSON.stringify({ claudeAiOauth: { accessToken: 'TESTopaque' } })]], [[`--${FAKE.apiKey}`, '--', 'true']]])(
     '%j: 64, the argument not shown',
