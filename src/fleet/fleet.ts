@@ -258,6 +258,11 @@ export function startFleet(options: FleetOptions): Fleet {
     else if (inflight) log.debug(`fleet: ${inflight.holder} is refreshing (since ${safeIsoTime(inflight.since)})`);
     if (doc.login.state !== 'valid') {
       warnOnce(`login ${doc.login.state}`, `fleet: ${store.describe} holds no usable login (${doc.login.state}); nothing to refresh`);
+    } else if (!doc.login.refreshToken) {
+      warnOnce(
+        'no refresh token',
+        `fleet: ${store.describe} holds a login without a refresh token, which never rotates; nothing to refresh (store a whole login: claude-entry export --to ...)`,
+      );
     } else if (canRefresh && !inflight) {
       const login = doc.login;
       const now = Date.now();

@@ -51,6 +51,11 @@ export async function prepareFleet(config: FleetConfig, resolution: Resolution |
     log.warn(`${what}: ${fetched.source} holds ${delivery!.withArticle}, which never rotates; nothing for a fleet to refresh`);
     return undefined;
   }
+  if (!delivery!.oauth?.refreshToken) {
+    // A replica's own file stored as the login: `claude auth login` would be given no token.
+    log.warn(`${what}: ${fetched.source} holds a login without a refresh token, which never rotates; nothing for a fleet to refresh`);
+    return undefined;
+  }
   if (config.sync !== 'off')
     throw new ConfigError(`${what}: CLAUDE_ENTRY_SYNC=${config.sync} cannot be used with a fleet, which keeps the store itself; unset it`);
   if (fetched.fromCredentialsFile)

@@ -528,3 +528,73 @@ describe('fleet mode with the real CLI', needs(needs.claude(), needs.tool('tmux'
     expect(isRoot).toBe(true);
   });
 });
+
+/** A fake `claude` that only records that it was run (and whether it got a refresh token). */
+function recordingClaude(): { binDir: string; calls(): string[] } {
+  const binDir = tempDir('claude-entry-fake-claude-');
+  const log = path.join(binDir, 'calls.log');
+  fs.writeFileSync(path.join(binDir, 'claude'), `#!/bin/sh\necho "$* rt=\${CLAUDE_CODE_OAUTH_REFRESH_TOKEN-unset}" >> '${log}'\nexit 1\n`, { mode: 0o755 });
+  return { binDir, calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []) };
+}
+
+describe('fleet mode: a stored login without a refresh token (a replica file exported to the store)', () => {
+  // Due now (5 minutes left, refreshed 10 minutes before the end): a member that could refresh would at once.
+  const noRefreshToken = () => JSON.stringify({ ...credentialsJson({ refreshToken: null, expiresAt: Date.now() + 5 * 60_000 }) });
+
+  it('at the start: no fleet, a warning naming the store, no `claude auth login`, the store untouched', async () => {
+    const claude = recordingClaude();
+    const dir = tempDir('claude-entry-fleet-store-');
+    const file = path.join(dir, 'login.json');
+    const text = noRefreshToken();
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    const r = await runBundle(['--', 'sh', '-c', 'sleep 1; exit 7'], {
+      env: baseEnv(tempDir(), { PATH: `${claude.binDir}:${process.env.PATH}`, CLAUDE_ENTRY_SOURCE: `file:${file}`, CLAUDE_ENTRY_FLEET: 'on' }),
+    });
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(
+      new RegExp(`warning: CLAUDE_ENTRY_FLEET=on: file:${file} holds a login without a refresh token, which never rotates; nothing for a fleet to refresh`),
+    );
+    expect(r.stderr).not.toMatch(/fleet: (sharing|refreshing)/);
+    expect(claude.calls()).toEqual([]);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
+  });
+
+  it('while running: the refresher does not run `claude auth login` without a refresh token, and says why', async () => {
+    const claude = recordingClaude();
+    const dir = tempDir('claude-entry-fleet-store-');
+    const file = path.join(dir, 'login.json');
+    fs.writeFileSync(file, JSON.stringify(credentialsJson()), { mode: 0o600 });
+    let stderr = '';
+    const run = runBundle(['--', 'sh', '-c', 'sleep 6'], {
+      env: baseEnv(tempDir(), {
+        PATH: `${claude.binDir}:${process.env.PATH}`,
+        CLAUDE_ENTRY_SOURCE: `file:${file}`,
+        CLAUDE_ENTRY_FLEET: 'on',
+        CLAUDE_ENTRY_FLEET_POLL: '1s',
+      }),
+      onStderr: (s) => (stderr = s),
+    });
+    await until(
+      'the lease',
+      () => /this replica is the refresher now/.test(stderr),
+      10_000,
+      () => stderr,
+    );
+    // Someone stores a replica's file (no refresh token, due now); the record stays.
+    const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(noRefreshToken()), claudeEntryFleet: stored.claudeEntryFleet }));
+    await until(
+      'the warning',
+      () => /holds a login without a refresh token/.test(stderr),
+      10_000,
+      () => stderr,
+    );
+    const r = await run;
+    expect(r.code).toBe(0);
+    expect(claude.calls()).toEqual([]);
+    expect(r.stderr).not.toMatch(/fleet: refreshing the login/);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).claudeEntryFleet.inflight).toBeNull();
+    expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
+  });
+});
