@@ -90,8 +90,16 @@ export function parseDoc(text: string | undefined, version: string | undefined, 
   }
   if (!object) return { version, login: classifyLogin(text, describe, now) };
   const { [FLEET_KEY]: raw, ...rest } = object;
-  return { version, object: rest, record: parseRecord(raw), login: classifyLogin(JSON.stringify(rest), describe, now) };
+  const login = classifyLogin(JSON.stringify(rest), describe, now);
+  const record = parseRecord(raw);
+  // A holder's lease ends a few minutes past the stored token's expiry at most (refresh time and
+  // grace, or the login's bound): one far beyond (a clock far ahead, a hand edit) has lapsed.
+  const expiresAt = login.state === 'valid' ? login.expiresAt : undefined;
+  if (record && record.leaseUntil > Math.max(expiresAt ?? now, now) + PLAUSIBLE_LEASE_MS) record.leaseUntil = 0;
+  return { version, object: rest, record, login };
 }
+
+const PLAUSIBLE_LEASE_MS = 10 * 60_000;
 
 export function composeDoc(object: Record<string, unknown>, record: FleetRecord | undefined): string {
   const { [FLEET_KEY]: _old, ...rest } = object;

@@ -598,3 +598,23 @@ describe('fleet mode: a stored login without a refresh token (a replica file exp
     expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
   });
 });
+
+describe('fleet mode: a lease no holder could have written', () => {
+  // A holder's lease ends at most a few minutes past the stored access token's expiry (refresh time
+  // + grace, or the login's bound); one years ahead (a clock far ahead, a hand edit) would stop
+  // every refresh for good while check and doctor showed it as healthy.
+  it('a lease held by another replica far past the stored token expiry is taken over', async () => {
+    const claude = recordingClaude();
+    const dir = tempDir('claude-entry-fleet-store-');
+    const file = path.join(dir, 'login.json');
+    const record = { v: 1, generation: 4, holder: 'elsewhere/1/abcdef', leaseUntil: Date.now() + 10 * 365 * 86_400_000, inflight: null };
+    fs.writeFileSync(file, JSON.stringify({ ...credentialsJson({ expiresAt: Date.now() + 3600_000 }), claudeEntryFleet: record }), { mode: 0o600 });
+    const r = await runBundle(['--', 'sh', '-c', 'sleep 1'], {
+      env: baseEnv(tempDir(), { PATH: `${claude.binDir}:${process.env.PATH}`, CLAUDE_ENTRY_SOURCE: `file:${file}`, CLAUDE_ENTRY_FLEET_POLL: '1s' }),
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/fleet: this replica is the refresher now \(lease generation 5;/);
+    expect(claude.calls()).toEqual([]);
+    expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
+  });
+});
