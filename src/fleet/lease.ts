@@ -66,8 +66,11 @@ export function tokenHash(token: string | undefined): string {
 function parseRecord(value: unknown): FleetRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const r = value as Partial<FleetRecord>;
-  if (typeof r.generation !== 'number' || typeof r.leaseUntil !== 'number') return undefined;
   const inflight = r.inflight && typeof r.inflight === 'object' && typeof r.inflight.rt === 'string' ? r.inflight : null;
+  // A damaged record keeps its in-flight marker (the token it names may be spent); the rest is read as absent.
+  if (typeof r.generation !== 'number' || typeof r.leaseUntil !== 'number') {
+    return inflight ? { v: 1, generation: 0, holder: null, leaseUntil: 0, inflight } : undefined;
+  }
   return {
     v: 1,
     generation: r.generation,

@@ -13,6 +13,7 @@
  * Counted: token calls, reuse attempts (goal 0), revoked families, logouts (revoke calls), 401s.
  * Also as root with CLAUDE_ENTRY_USER (needs root): the refresh runs after the drop, as the user.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -615,6 +616,28 @@ describe('fleet mode: a lease no holder could have written', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/fleet: this replica is the refresher now \(lease generation 5;/);
     expect(claude.calls()).toEqual([]);
+    expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
+  });
+});
+
+describe('fleet mode: a damaged fleet record', () => {
+  // A marker naming the stored refresh token means it may be spent: whatever else in the record is
+  // damaged (a hand edit, another tool), nobody may present that token again.
+  it('an in-flight marker for the stored refresh token still stops every refresh when the rest of the record has wrong types', async () => {
+    const claude = recordingClaude();
+    const dir = tempDir('claude-entry-fleet-store-');
+    const file = path.join(dir, 'login.json');
+    const rt = createHash('sha256').update(FAKE.refreshToken).digest('hex').slice(0, 16);
+    const record = { v: 1, generation: '7', holder: 'dead/1/abcdef', leaseUntil: 'soon', inflight: { holder: 'dead/1/abcdef', generation: 7, since: 1, rt } };
+    // Due now: a member that took the record for absent would refresh at once.
+    fs.writeFileSync(file, JSON.stringify({ ...credentialsJson({ expiresAt: Date.now() + 5 * 60_000 }), claudeEntryFleet: record }), { mode: 0o600 });
+    const r = await runBundle(['--', 'sh', '-c', 'sleep 1'], {
+      env: baseEnv(tempDir(), { PATH: `${claude.binDir}:${process.env.PATH}`, CLAUDE_ENTRY_SOURCE: `file:${file}`, CLAUDE_ENTRY_FLEET_POLL: '1s' }),
+    });
+    expect(r.code).toBe(0);
+    expect(claude.calls()).toEqual([]);
+    expect(r.stderr).not.toMatch(/fleet: refreshing the login/);
+    expect(r.stderr).toMatch(/fleet: a refresh by dead\/1\/abcdef .* never reached/);
     expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
   });
 });
