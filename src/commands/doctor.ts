@@ -281,5 +281,5 @@ function explainFleet(doc: Explanation, f: NonNullable<EntryState['fleet']>, now
   doc.say(`  fleet: ${f.role ?? 'member'} (${f.me ?? 'unnamed'}) of ${f.store}${f.at ? `, as of ${f.at}` : ''}`);
   doc.say(`    lease: ${f.holder ? `held by ${f.holder}, ${left(f.leaseUntil)}` : 'free'}; generation ${f.generation ?? 0}`);
   doc.say(`    access token here: ${left(f.expiresAt)}${f.canRefresh === false ? '; this replica cannot refresh (no claude on PATH)' : ''}`);
-  if (f.problem) doc.problem(`fleet: ${f.problem}`);
+  if (f.problem) doc.problem(f.problem.startsWith('fleet: ') ? f.problem : `fleet: ${f.problem}`);
 }

@@ -641,3 +641,25 @@ describe('fleet mode: a damaged fleet record', () => {
     expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
   });
 });
+
+describe('fleet mode: check and doctor on a member whose fleet has a problem', () => {
+  it('a lost refresh: check stays healthy while the token lives, doctor exits 1 and names the problem once, no secret', async () => {
+    const dir = tempDir('claude-entry-fleet-store-');
+    const file = path.join(dir, 'login.json');
+    const rt = createHash('sha256').update(FAKE.refreshToken).digest('hex').slice(0, 16);
+    const record = { v: 1, generation: 3, holder: 'dead/1/abcdef', leaseUntil: 1, inflight: { holder: 'dead/1/abcdef', generation: 3, since: 1, rt } };
+    fs.writeFileSync(file, JSON.stringify({ ...credentialsJson({ expiresAt: Date.now() + 3600_000 }), claudeEntryFleet: record }), { mode: 0o600 });
+    const home = tempDir();
+    const env = baseEnv(home, { CLAUDE_ENTRY_SOURCE: `file:${file}` });
+    const start = await runBundle(['--', 'true'], { env });
+    expect(start.code).toBe(0);
+    const check = await runBundle(['check'], { env });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/fleet: replica of file:.*, generation 3, .*problem: .*never reached/);
+    const doctor = await runBundle(['doctor'], { env });
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(/^ {2}- fleet: a refresh by dead\/1\/abcdef \(generation 3\) .* never reached/m);
+    expect(doctor.stdout).not.toMatch(/fleet: fleet:/);
+    expectNoSecret(start.stdout + start.stderr + check.stdout + check.stderr + doctor.stdout + doctor.stderr, Object.values(FAKE));
+  });
+});
