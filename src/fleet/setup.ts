@@ -8,6 +8,7 @@
  * CLI refreshing on its own would spend the token behind the refresher's back, and the next
  * refresh would revoke the whole login). A store without the record behaves as before.
  */
+import * as fs from 'node:fs';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { delivered, type Credential } from '../payload.js';
@@ -70,6 +71,14 @@ export async function prepareFleet(config: FleetConfig, resolution: Resolution |
       `${what}: ${store.describe} has no compare-and-swap a fleet's lease can rely on; use a file (on a shared volume), AWS Secrets Manager or GCP Secret Manager`,
     );
   }
+  // A write renames a new file into place: through a link, replicas naming the other path would
+  // keep the old login and a lease of their own (two refreshers).
+  const file = /^file:(.+?)(#[^/]*)?$/.exec(store.describe)?.[1];
+  const stat = file === undefined ? undefined : fs.lstatSync(file, { throwIfNoEntry: false });
+  if (stat?.isSymbolicLink())
+    throw new ConfigError(`${what}: ${store.describe} is a symbolic link, which a fleet's write would replace by a file; give the file's real path`);
+  if (stat && stat.nlink > 1)
+    throw new ConfigError(`${what}: ${store.describe} is one of ${stat.nlink} hard links, which a fleet's write would split; give every replica one path`);
   return store;
 }
 

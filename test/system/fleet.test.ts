@@ -663,3 +663,29 @@ describe('fleet mode: check and doctor on a member whose fleet has a problem', (
     expectNoSecret(start.stdout + start.stderr + check.stdout + check.stderr + doctor.stdout + doctor.stderr, Object.values(FAKE));
   });
 });
+
+describe('fleet mode: a file store that a write would split', () => {
+  // A write replaces the file by a rename: through a symbolic link or a second hard link, the
+  // replicas naming the other path would keep the old login and a second lease (two refreshers).
+  it.each(['symbolic', 'hard'] as const)('a store reached through a %s link: exit 78, one line naming it, nothing written', async (kind) => {
+    const dir = tempDir('claude-entry-fleet-store-');
+    const real = path.join(dir, 'real.json');
+    const file = path.join(dir, 'login.json');
+    const text = JSON.stringify(credentialsJson());
+    fs.writeFileSync(real, text, { mode: 0o600 });
+    if (kind === 'symbolic') fs.symlinkSync(real, file);
+    else fs.linkSync(real, file);
+    const home = tempDir();
+    const r = await runBundle(['--', 'sh', '-c', 'echo SHOULD-NOT-RUN'], {
+      env: baseEnv(home, { CLAUDE_ENTRY_SOURCE: `file:${file}`, CLAUDE_ENTRY_FLEET: 'on' }),
+    });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(new RegExp(`^claude-entry: error: CLAUDE_ENTRY_FLEET=on: file:${file} is (a symbolic link|one of 2 hard links)`, 'm'));
+    expect(r.stderr.split('\n').filter((l) => l.includes('error:'))).toHaveLength(1);
+    expect(r.stdout).not.toContain('SHOULD-NOT-RUN');
+    expect(fs.readdirSync(home)).toEqual([]);
+    expect(fs.readFileSync(real, 'utf8')).toBe(text);
+    expect(fs.lstatSync(file).isSymbolicLink()).toBe(kind === 'symbolic');
+    expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
+  });
+});
