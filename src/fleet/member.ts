@@ -41,10 +41,12 @@ export async function runFleetMember(options: MemberOptions): Promise<number> {
     me,
     claude,
     env,
-    refreshBeforeMs: config.fleetRefreshBeforeMs,
-    pollMs: config.fleetPollMs,
-    fastPollMs: Math.min(5000, config.fleetPollMs),
-    graceMs: Math.min(2 * 60_000, Math.max(config.fleetRefreshBeforeMs / 4, 5000)),
+    timing: {
+      refreshBeforeMs: config.fleetRefreshBeforeMs,
+      pollMs: config.fleetPollMs,
+      fastPollMs: Math.min(5000, config.fleetPollMs),
+      graceMs: Math.min(2 * 60_000, Math.max(config.fleetRefreshBeforeMs / 4, 5000)),
+    },
     onStatus: (status) => {
       // Written when something changed, not at every look at the store.
       const key = JSON.stringify({ ...status, at: undefined });
