@@ -15,17 +15,22 @@
  *  - CLAUDE_CODE_OAUTH_TOKEN outranks the credentials file;
  *  - workload identity federation (ANTHROPIC_IDENTITY_TOKEN_FILE + ANTHROPIC_FEDERATION_RULE_ID)
  *    outranks the credentials file (the CLI exchanges the identity token first);
- *  - settings `env` blocks override the process environment (local > project > user), and a
- *    value of "" there unsets the variable; project and local settings apply in `-p` without
- *    a trust entry;
- *  - `--bare` ignores CLAUDE_CODE_OAUTH_TOKEN, the credentials file and apiKeyHelper, but
- *    still applies the settings `env` blocks.
- * The managed settings file is the highest layer (documented; not exercised, it lives in /etc).
+ *  - settings `env` blocks override the process environment (managed > --settings > local >
+ *    project > user), and a value of "" there unsets the variable; any other JSON value is
+ *    read as its string (true is "true", 1 is "1", null is "null"); project and local
+ *    settings apply in `-p` without a trust entry;
+ *  - `--bare` ignores CLAUDE_CODE_OAUTH_TOKEN (and its file descriptor), workload identity
+ *    federation, the credentials file and apiKeyHelper, but still applies the settings `env`
+ *    blocks;
+ *  - the command's options end at `--`: `claude -p -- --bare` asks about "--bare".
+ * The managed layer (/etc/claude-code/managed-settings.json, then managed-settings.d/*.json) is
+ * exercised in a private mount namespace.
  */
 
 /** One settings file, as read: only what bears on the credential. */
 export interface SettingsLayer {
-  scope: 'user' | 'project' | 'local' | 'managed';
+  /** 'flag': the command's `--settings` (a JSON object or a file). */
+  scope: 'user' | 'project' | 'local' | 'flag' | 'managed';
   path: string;
   env?: Record<string, unknown>;
   apiKeyHelper?: unknown;
@@ -69,7 +74,7 @@ export interface AuthPicture {
   conflicts: string[];
 }
 
-const SCOPE_ORDER: SettingsLayer['scope'][] = ['user', 'project', 'local', 'managed'];
+const SCOPE_ORDER: SettingsLayer['scope'][] = ['user', 'project', 'local', 'flag', 'managed'];
 
 const PROVIDERS: [string, string][] = [
   ['CLAUDE_CODE_USE_BEDROCK', 'Amazon Bedrock'],
@@ -109,8 +114,9 @@ export function effectiveEnvironment(env: NodeJS.ProcessEnv, settings: SettingsL
   const touchedBy = new Map<string, { path: string; unset: boolean }>();
   for (const layer of sortedLayers(settings)) {
     if (!layer.env || typeof layer.env !== 'object') continue;
-    for (const [name, value] of Object.entries(layer.env)) {
-      if (typeof value !== 'string') continue;
+    for (const [name, raw] of Object.entries(layer.env)) {
+      // Claude Code reads every value as a string: `true` sets "true", `1` "1", `null` "null".
+      const value = String(raw);
       if (value === '') delete result[name];
       else result[name] = value;
       if (AUTH_VARIABLES.includes(name)) touchedBy.set(name, { path: layer.path, unset: value === '' });
@@ -131,8 +137,26 @@ function apiKeyHelperOf(settings: SettingsLayer[]): SettingsLayer | undefined {
     .find((layer) => typeof layer.apiKeyHelper === 'string' && layer.apiKeyHelper.trim() !== '');
 }
 
+/** The command's options: its arguments up to `--` (after it, `--bare` is a prompt). */
+export function claudeOptions(command: string[]): string[] {
+  const args = command.slice(1);
+  const end = args.indexOf('--');
+  return end === -1 ? args : args.slice(0, end);
+}
+
+/** The value of an option given as `--name value` or `--name=value` (the last one counts, as in Claude Code). */
+export function optionValue(command: string[], name: string): string | undefined {
+  const options = claudeOptions(command);
+  let value: string | undefined;
+  for (let i = 0; i < options.length; i++) {
+    if (options[i] === name && i + 1 < options.length) value = options[++i];
+    else if (options[i]!.startsWith(`${name}=`)) value = options[i]!.slice(name.length + 1);
+  }
+  return value;
+}
+
 export function isBare(command: string[]): boolean {
-  return command.slice(1).includes('--bare');
+  return claudeOptions(command).includes('--bare');
 }
 
 export function claudeAuth(inputs: AuthInputs): AuthPicture {
@@ -155,13 +179,19 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   if (helper && !bare) present.push({ id: 'api-key-helper', label: `apiKeyHelper in ${helper.path}`, sentAs: 'Authorization: Bearer and x-api-key' });
   const oauthVariable = ['CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR'].find((name) => set(env[name]));
   if (oauthVariable && !bare) present.push({ id: 'oauth-token', label: oauthVariable, sentAs: 'Authorization: Bearer (OAuth)' });
-  if (set(env.ANTHROPIC_IDENTITY_TOKEN_FILE) && set(env.ANTHROPIC_FEDERATION_RULE_ID)) {
+  const federation = set(env.ANTHROPIC_IDENTITY_TOKEN_FILE) && set(env.ANTHROPIC_FEDERATION_RULE_ID);
+  if (federation && !bare) {
     present.push({ id: 'federation', label: 'workload identity federation (ANTHROPIC_IDENTITY_TOKEN_FILE)', sentAs: 'an exchanged OAuth token' });
   }
   if (inputs.credentialsFile && !bare) present.push({ id: 'credentials-file', label: 'the credentials file', sentAs: 'Authorization: Bearer (OAuth)' });
 
   if (bare) {
-    const ignored = [helper && `apiKeyHelper in ${helper.path}`, oauthVariable, inputs.credentialsFile && 'the credentials file'].filter(Boolean);
+    const ignored = [
+      helper && `apiKeyHelper in ${helper.path}`,
+      oauthVariable,
+      federation && 'workload identity federation',
+      inputs.credentialsFile && 'the credentials file',
+    ].filter(Boolean);
     if (ignored.length > 0) shadowings.push(`--bare in the command: Claude Code ignores ${ignored.join(', ')}; give it ANTHROPIC_API_KEY, or drop --bare`);
   }
 

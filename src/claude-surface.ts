@@ -41,7 +41,7 @@ export function installedOf(kind: Credential['kind'] | undefined): InstalledLogi
 }
 
 export function inspectSurface(inputs: SurfaceInputs): Surface {
-  const settings = readClaudeSettings(inputs.paths.configDir, inputs.cwd, inputs.user);
+  const settings = readClaudeSettings(inputs.paths.configDir, inputs.cwd, inputs.user, undefined, inputs.command);
   const installed = installedOf(inputs.kind);
   const picture = claudeAuth({
     env: inputs.env,

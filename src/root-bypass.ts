@@ -5,13 +5,13 @@
  * settings all exit 1 with "--dangerously-skip-permissions cannot be used with root/sudo
  * privileges for security reasons", unless IS_SANDBOX is exactly "1" ("true" is refused).
  */
-import type { SettingsLayer } from './claude-auth.js';
+import { claudeOptions, type SettingsLayer } from './claude-auth.js';
 
 export const ROOT_BYPASS_REFUSAL = 'cannot be used with root/sudo privileges';
 
 /** What in the command or the settings asks for bypass permissions, or undefined. */
 export function bypassRequest(command: string[], settings: SettingsLayer[] = []): string | undefined {
-  const args = command.slice(1);
+  const args = claudeOptions(command);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--dangerously-skip-permissions' || arg === '--allow-dangerously-skip-permissions') return arg;

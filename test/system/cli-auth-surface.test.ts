@@ -8,6 +8,11 @@
  *  - ANTHROPIC_AUTH_TOKEN filled from a secret store by CLAUDE_ENTRY_ENV_ is what the CLI sends;
  *  - a command run as root asking for bypass permissions is refused by the CLI unless
  *    CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1 (IS_SANDBOX=1);
+ *  - --bare ignores workload identity federation as it does the OAuth logins;
+ *  - a provider switched on by a settings env block with a JSON `true` (the CLI reads any value
+ *    as its string); `--bare` after `--` is a prompt, not the option;
+ *  - a managed-settings.d drop-in (in a private mount namespace over /etc), `--settings` in the
+ *    command, and `--setting-sources` leaving the project's apiKeyHelper out;
  * each with a control where nothing shadows, so the warning is seen to depend on the cause.
  */
 import { randomUUID } from 'node:crypto';
@@ -39,21 +44,51 @@ function userSettings(home: string, settings: object): void {
   fs.writeFileSync(path.join(home, '.claude', 'settings.json'), JSON.stringify(settings));
 }
 
+/**
+ * A prefix that runs the rest in a private mount namespace whose /etc is an overlay holding
+ * these files under /etc/claude-code (the host's /etc is untouched).
+ */
+function withManagedSettings(files: Record<string, object>): string[] {
+  const stage = path.join(tempDir('claude-entry-etc-'), 'claude-code');
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(stage, name)), { recursive: true });
+    fs.writeFileSync(path.join(stage, name), JSON.stringify(content));
+  }
+  const script = [
+    'set -eu',
+    'mount -t tmpfs tmpfs "$1"',
+    'mkdir "$1/u" "$1/w"',
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/u,workdir=$1/w" /etc',
+    'cp -r "$2" /etc/claude-code',
+    'shift 2',
+    'exec "$@"',
+  ].join('\n');
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'ns', tempDir('claude-entry-ovl-'), stage];
+}
+
 it('the newest published CLI is installed for the drift tests (tools/claude-latest/install.sh)', () => {
   expect(LATEST_INSTALLED).toBe(true);
 });
 
 for (const cli of CLAUDE_CLIS) {
   describe(`what Claude Code will use, real CLI ${cli.version} (${cli.label})`, () => {
-    async function start(extra: NodeJS.ProcessEnv, options: { settings?: object; args?: string[] } = {}) {
+    async function start(
+      extra: NodeJS.ProcessEnv | ((fakeUrl: string) => NodeJS.ProcessEnv),
+      options: { settings?: object | ((fakeUrl: string) => object); project?: object; args?: string[]; prefix?: string[] } = {},
+    ) {
       const { fake, reply } = await fakeApi();
       const home = tempDir();
-      if (options.settings) userSettings(home, options.settings);
-      const env = baseEnv(home, { PATH: `${cli.binDir}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...extra });
+      if (options.settings) userSettings(home, typeof options.settings === 'function' ? options.settings(fake.url) : options.settings);
+      const variables = typeof extra === 'function' ? extra(fake.url) : extra;
+      const env = baseEnv(home, { PATH: `${cli.binDir}:${process.env.PATH}`, ANTHROPIC_BASE_URL: fake.url, ...QUIET, ...variables });
       const cwd = tempDir('claude-entry-ws-');
+      if (options.project) {
+        fs.mkdirSync(path.join(cwd, '.claude'));
+        fs.writeFileSync(path.join(cwd, '.claude', 'settings.json'), JSON.stringify(options.project));
+      }
       const args = options.args ?? ['-p', 'say hi'];
-      const result = await runBundle(['--', 'claude', ...args], { env, cwd, timeoutMs: 45_000 });
-      const doctor = await runBundle(['doctor', '--', 'claude', ...args], { env, cwd });
+      const result = await runBundle(['--', 'claude', ...args], { env, cwd, timeoutMs: 45_000, prefix: options.prefix });
+      const doctor = await runBundle(['doctor', '--', 'claude', ...args], { env, cwd, prefix: options.prefix });
       const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}\ndoctor:\n${doctor.stdout}`;
       const ours = entryLines(result.stderr);
       expectNoSecret(ours + doctor.stdout + doctor.stderr, SECRETS);
@@ -123,6 +158,93 @@ for (const cli of CLAUDE_CLIS) {
       expect(ours).toMatch(/--bare in the command: Claude Code ignores the credentials file/);
       expect(doctor.stdout).toMatch(/Claude Code will use: nothing/);
     });
+
+    it('--bare ignores workload identity federation too: no token exchange, not logged in, and the start said why', async () => {
+      const identity = path.join(tempDir(), 'identity-token');
+      fs.writeFileSync(identity, 'TEST-identity-jwt');
+      const federation = { ANTHROPIC_IDENTITY_TOKEN_FILE: identity, ANTHROPIC_FEDERATION_RULE_ID: 'fdrl_TEST', ANTHROPIC_ORGANIZATION_ID: randomUUID() };
+      const bare = await start({ CLAUDE_ENTRY_OPTIONAL: '1', ...federation }, { args: ['--bare', '-p', 'say hi'] });
+      expect(bare.result.code, bare.context).not.toBe(0);
+      expect(bare.result.stdout + bare.result.stderr).toMatch(/not logged in/i);
+      expect(bare.fake.requests, bare.context).toHaveLength(0);
+      expect(bare.doctor.stdout).toMatch(/Claude Code will use: nothing/);
+      expect(bare.doctor.stdout).toMatch(/--bare in the command: Claude Code ignores workload identity federation/);
+      // control: without --bare the CLI exchanges the identity token at the API
+      const exchanged = await start({ CLAUDE_ENTRY_OPTIONAL: '1', ...federation });
+      expect(
+        exchanged.fake.requests.map((r) => r.path),
+        exchanged.context,
+      ).toContain('/v1/oauth/token');
+      expect(exchanged.doctor.stdout).toMatch(/Claude Code will use: workload identity federation/);
+    });
+
+    it('a provider switched on by a settings env block with JSON true: the CLI goes to Bedrock, the start warns', async () => {
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CREDENTIALS_B64: LOGIN_B64(), CLAUDE_CODE_SKIP_BEDROCK_AUTH: '1', AWS_REGION: 'us-east-1' },
+        // The fake stands in for Bedrock too: the model calls it receives say where the CLI went.
+        { settings: (url) => ({ env: { CLAUDE_CODE_USE_BEDROCK: true, ANTHROPIC_BEDROCK_BASE_URL: url } }) },
+      );
+      expect(fake.messages(), context).toHaveLength(0);
+      expect(
+        fake.requests.some((r) => r.path.startsWith('/model/')),
+        context,
+      ).toBe(true);
+      expect(result.code).not.toBe(0); // the fake is no Bedrock
+      expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but Amazon Bedrock \(CLAUDE_CODE_USE_BEDROCK\)/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: Amazon Bedrock/);
+    });
+
+    it('control: --bare after -- is the prompt, not the option: the OAuth login is used, and nothing is said', async () => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64() }, { args: ['-p', '--', '--bare'] });
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expectOAuth(req, FAKE.accessToken);
+      expect(ours).not.toMatch(/--bare|will not use/);
+      expect(doctor.code, doctor.stdout).toBe(0);
+      expect(doctor.stdout).toMatch(/Claude Code will use: the credentials file/);
+    });
+
+    it('--settings in the command with an apiKeyHelper shadows the OAuth login', async () => {
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CREDENTIALS_B64: LOGIN_B64() },
+        { args: ['--settings', JSON.stringify({ apiKeyHelper: `echo ${HELPER_KEY}` }), '-p', 'say hi'] },
+      );
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expect(req.headers['x-api-key']).toBe(HELPER_KEY);
+      expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but apiKeyHelper in --settings/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: apiKeyHelper in --settings/);
+    });
+
+    it('control: --setting-sources user leaves the project settings out, their apiKeyHelper with them', async () => {
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CREDENTIALS_B64: LOGIN_B64() },
+        { project: { apiKeyHelper: `echo ${HELPER_KEY}` }, args: ['--setting-sources', 'user', '-p', 'say hi'] },
+      );
+      expect(result.code, context).toBe(0);
+      for (const req of fake.messages()) expectOAuth(req, FAKE.accessToken);
+      expect(ours).not.toMatch(/will not use/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: the credentials file/);
+    });
+
+    it(
+      'a managed-settings.d drop-in that sets ANTHROPIC_API_KEY outranks managed-settings.json and the login',
+      needs(needs.root(), needs.unshare()),
+      async () => {
+        const prefix = withManagedSettings({
+          'managed-settings.json': { env: { ANTHROPIC_API_KEY: FAKE.apiKey } },
+          'managed-settings.d/50-gateway.json': { env: { ANTHROPIC_API_KEY: HELPER_KEY } },
+          'managed-settings.d/.hidden.json': { env: { ANTHROPIC_API_KEY: GATEWAY_TOKEN } },
+        });
+        const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64() }, { prefix });
+        expect(result.code, context).toBe(0);
+        expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+        for (const req of fake.messages()) expectApiKey(req, HELPER_KEY);
+        expect(ours).toMatch(/the env block of \/etc\/claude-code\/managed-settings.d\/50-gateway.json sets ANTHROPIC_API_KEY/);
+        expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_API_KEY/);
+        expect(doctor.stdout).not.toMatch(/hidden/);
+      },
+    );
 
     it('ANTHROPIC_AUTH_TOKEN filled from a (fake) AWS Secrets Manager by CLAUDE_ENTRY_ENV_: the CLI sends it', async () => {
       const store = await startFakeSecretsManager({ region: 'eu-west-1' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claudeAuth, effectiveEnvironment, type AuthInputs, type SettingsLayer } from '../../src/claude-auth';
+import { claudeAuth, effectiveEnvironment, isBare, optionValue, type AuthInputs, type SettingsLayer } from '../../src/claude-auth';
 import { bypassRequest, rootBypass } from '../../src/root-bypass';
 
 const user = (s: Omit<SettingsLayer, 'scope' | 'path'>): SettingsLayer => ({ scope: 'user', path: '/h/.claude/settings.json', ...s });
@@ -149,6 +149,37 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(env).toEqual({ A: 'local', C: 'managed' });
   });
 
+  it('settings env values that are not strings are read as their string, as Claude Code reads them', () => {
+    const { env } = effectiveEnvironment({ CLAUDE_CODE_USE_VERTEX: '1' }, [
+      user({ env: { CLAUDE_CODE_USE_BEDROCK: true, A: 1, CLAUDE_CODE_USE_VERTEX: null } }),
+    ]);
+    expect(env).toEqual({ CLAUDE_CODE_USE_BEDROCK: 'true', A: '1', CLAUDE_CODE_USE_VERTEX: 'null' });
+    expect(picture({ settings: [user({ env: { CLAUDE_CODE_USE_BEDROCK: true } })] }).winner?.id).toBe('provider');
+  });
+
+  it('--settings (scope flag) sits over local and under managed', () => {
+    const flag: SettingsLayer = { scope: 'flag', path: '--settings (JSON)', env: { A: 'flag', B: 'flag' } };
+    expect(effectiveEnvironment({}, [managed({ env: { B: 'managed' } }), flag, local({ env: { A: 'local', B: 'local' } })]).env).toEqual({
+      A: 'flag',
+      B: 'managed',
+    });
+  });
+
+  it('the options end at --: after it, --bare is a prompt', () => {
+    expect(isBare(['claude', '-p', '--bare', 'hi'])).toBe(true);
+    expect(isBare(['claude', '-p', '--', '--bare'])).toBe(false);
+    expect(optionValue(['claude', '--settings', 'a.json', '--settings={"b":1}', '-p', 'hi'], '--settings')).toBe('{"b":1}');
+    expect(optionValue(['claude', '-p', '--', '--settings', 'a.json'], '--settings')).toBeUndefined();
+  });
+
+  it('--bare ignores workload identity federation', () => {
+    const federation = { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t', ANTHROPIC_FEDERATION_RULE_ID: 'r' };
+    expect(picture({ env: federation }).winner?.id).toBe('federation');
+    const bare = picture({ env: federation, command: ['claude', '--bare', '-p', 'hi'] });
+    expect(bare.winner).toBeUndefined();
+    expect(bare.shadowings.join('\n')).toMatch(/--bare in the command: Claude Code ignores workload identity federation/);
+  });
+
   it('conflicts are problems whatever was installed; a credential below the installed one is not', () => {
     expect(picture({ env: { ANTHROPIC_AUTH_TOKEN: 'gw', ANTHROPIC_API_KEY: 'k' } }).conflicts).toHaveLength(1);
     expect(picture({ env: { CLAUDE_CODE_USE_BEDROCK: '1', CLAUDE_CODE_USE_FOUNDRY: 'on' } }).conflicts).toHaveLength(1);
@@ -177,6 +208,7 @@ describe('root and bypass permissions', () => {
     [['claude', '--permission-mode=bypassPermissions'], '--permission-mode=bypassPermissions'],
     [['claude', '--permission-mode', 'plan'], undefined],
     [['claude', '-p', 'hi'], undefined],
+    [['claude', '-p', '--', '--dangerously-skip-permissions'], undefined],
   ])('%j asks for %s', (command, request) => {
     expect(bypassRequest(command)).toBe(request);
   });
