@@ -22,7 +22,10 @@
  *  - `--bare` ignores CLAUDE_CODE_OAUTH_TOKEN (and its file descriptor), workload identity
  *    federation, the credentials file and apiKeyHelper, but still applies the settings `env`
  *    blocks;
- *  - the command's options end at `--`: `claude -p -- --bare` asks about "--bare".
+ *  - the command's options end at `--`: `claude -p -- --bare` asks about "--bare";
+ *  - an interactive session (no -p) asks "Detected a custom API key ... use it?" for an
+ *    ANTHROPIC_API_KEY whose last 20 characters .claude.json has not approved; its default, No,
+ *    rejects it for good and the next credential is used; `-p` uses the key whatever the answer.
  * The managed layer (/etc/claude-code/managed-settings.json, then managed-settings.d/*.json) is
  * exercised in a private mount namespace.
  */
@@ -52,6 +55,8 @@ export interface AuthInputs {
   installed: InstalledLogin;
   /** The command, argv[0] included. */
   command: string[];
+  /** customApiKeyResponses as the command will find .claude.json: the last 20 characters of each key. */
+  apiKeyResponses?: { approved: string[]; rejected: string[] };
 }
 
 export interface AuthCandidate {
@@ -72,6 +77,8 @@ export interface AuthPicture {
   installedShadowed: boolean;
   /** The shadowings that are wrong whatever was installed: two providers, two credentials in one request. */
   conflicts: string[];
+  /** A question an interactive session will stop at before it uses any credential. */
+  question?: string;
 }
 
 const SCOPE_ORDER: SettingsLayer['scope'][] = ['user', 'project', 'local', 'flag', 'managed'];
@@ -159,6 +166,15 @@ export function isBare(command: string[]): boolean {
   return claudeOptions(command).includes('--bare');
 }
 
+const SUBCOMMANDS = ['agents', 'auth', 'config', 'doctor', 'install', 'mcp', 'migrate-installer', 'plugin', 'setup-token', 'update'];
+
+/** `claude` itself, starting a session that is not `-p` (nor a subcommand such as `claude auth`). */
+export function isInteractiveSession(command: string[]): boolean {
+  const options = claudeOptions(command);
+  const name = command[0]?.split('/').pop();
+  return name === 'claude' && !options.includes('-p') && !options.includes('--print') && !SUBCOMMANDS.includes(command[1] ?? '');
+}
+
 export function claudeAuth(inputs: AuthInputs): AuthPicture {
   const { env, overrides } = effectiveEnvironment(inputs.env, inputs.settings);
   const bare = isBare(inputs.command);
@@ -175,7 +191,18 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   for (const [name, what] of providers.slice(0, 1))
     present.push({ id: 'provider', label: `${what} (${name})`, sentAs: `requests go to ${what}, not to the Anthropic API` });
   if (set(env.ANTHROPIC_AUTH_TOKEN)) present.push({ id: 'auth-token', label: 'ANTHROPIC_AUTH_TOKEN', sentAs: 'Authorization: Bearer' });
-  if (set(env.ANTHROPIC_API_KEY)) present.push({ id: 'api-key', label: 'ANTHROPIC_API_KEY', sentAs: 'x-api-key' });
+  let keyAsked = false;
+  if (set(env.ANTHROPIC_API_KEY)) {
+    const fingerprint = env.ANTHROPIC_API_KEY!.slice(-20);
+    const responses = inputs.apiKeyResponses ?? { approved: [], rejected: [] };
+    if (!isInteractiveSession(inputs.command) || responses.approved.includes(fingerprint)) {
+      present.push({ id: 'api-key', label: 'ANTHROPIC_API_KEY', sentAs: 'x-api-key' });
+    } else if (responses.rejected.includes(fingerprint)) {
+      shadowings.push(
+        'ANTHROPIC_API_KEY is not used by an interactive session: it was answered No at "Detected a custom API key" (customApiKeyResponses.rejected in .claude.json); claude -p would use it',
+      );
+    } else keyAsked = true;
+  }
   if (helper && !bare) present.push({ id: 'api-key-helper', label: `apiKeyHelper in ${helper.path}`, sentAs: 'Authorization: Bearer and x-api-key' });
   const oauthVariable = ['CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR'].find((name) => set(env[name]));
   if (oauthVariable && !bare) present.push({ id: 'oauth-token', label: oauthVariable, sentAs: 'Authorization: Bearer (OAuth)' });
@@ -213,7 +240,10 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   if (inputs.installed && !winner)
     shadowings.push(`no credential at all reaches Claude Code, although claude-entry installed ${describeInstalled(inputs.installed)}`);
   shadowings.push(...conflicts);
-  return { winner, shadowings, installedShadowed, conflicts };
+  const question = keyAsked
+    ? `an interactive session stops at Claude Code's question "Detected a custom API key ... Do you want to use this API key?" for ANTHROPIC_API_KEY, which claude-entry did not deliver; its default, No, uses ${winner ? winner.label : 'nothing'}: deliver the key through claude-entry (the chain, or CLAUDE_ENTRY_ENV_ANTHROPIC_API_KEY), which approves it, or run claude -p`
+    : undefined;
+  return { winner, shadowings, installedShadowed, conflicts, question };
 }
 
 export function describeInstalled(installed: NonNullable<InstalledLogin>): string {
@@ -228,5 +258,6 @@ export function describeAuth(picture: AuthPicture): string[] {
       : 'Claude Code will use: nothing (it would say "Not logged in")',
   ];
   for (const s of picture.shadowings) lines.push(`shadowing: ${s}`);
+  if (picture.question) lines.push(`question: ${picture.question}`);
   return lines;
 }

@@ -6,10 +6,12 @@
  */
 import * as fs from 'node:fs';
 import { claudeAuth, describeAuth, describeInstalled, type AuthPicture, type InstalledLogin } from './claude-auth.js';
+import { apiKeyFingerprint } from './claude-json.js';
 import { readClaudeSettings } from './claude-settings.js';
 import type { ClaudePaths } from './home.js';
 import { deliveryOf, type Credential } from './payload.js';
 import { bypassRequest, rootBypass } from './root-bypass.js';
+import { readSecretFile } from './sources/file.js';
 import type { TargetUser } from './user.js';
 
 export interface SurfaceInputs {
@@ -40,6 +42,26 @@ export function installedOf(kind: Credential['kind'] | undefined): InstalledLogi
   return kind && deliveryOf(kind).installs;
 }
 
+/**
+ * customApiKeyResponses as the command will find them: .claude.json's, with the ANTHROPIC_API_KEY
+ * the command is given approved, as a start approves it (install.ts).
+ */
+function apiKeyResponses(inputs: SurfaceInputs): { approved: string[]; rejected: string[] } {
+  let responses: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(readSecretFile(inputs.paths.claudeJsonPath, inputs.paths.claudeJsonPath, { as: inputs.user }).toString('utf8'));
+    if (parsed?.customApiKeyResponses && typeof parsed.customApiKeyResponses === 'object') responses = parsed.customApiKeyResponses;
+  } catch {
+    // none yet, or not readable: nothing answered
+  }
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const given = inputs.env.ANTHROPIC_API_KEY && apiKeyFingerprint(inputs.env.ANTHROPIC_API_KEY);
+  return {
+    approved: [...list(responses.approved), ...(given ? [given] : [])],
+    rejected: list(responses.rejected).filter((x) => x !== given),
+  };
+}
+
 export function inspectSurface(inputs: SurfaceInputs): Surface {
   const settings = readClaudeSettings(inputs.paths.configDir, inputs.cwd, inputs.user, undefined, inputs.command);
   const installed = installedOf(inputs.kind);
@@ -49,12 +71,14 @@ export function inspectSurface(inputs: SurfaceInputs): Surface {
     credentialsFile: installed === 'credentials-file' || fs.existsSync(inputs.paths.credentialsPath),
     installed,
     command: inputs.command,
+    apiKeyResponses: apiKeyResponses(inputs),
   });
   const bypass = rootBypass(bypassRequest(inputs.command, settings), inputs.user.uid, inputs.env, inputs.allowRootBypass);
   // A credential below the installed one is only information; what displaces the installed one,
   // or two credentials in one request, is a problem.
   const problems = picture.installedShadowed ? [...picture.shadowings] : [...picture.conflicts];
   if (bypass.refused) problems.push(bypass.refused);
+  if (picture.question) problems.push(picture.question);
   const lines = describeAuth(picture);
   if (bypass.setSandbox)
     lines.push('the command runs as root with CLAUDE_ENTRY_ALLOW_ROOT_BYPASS: IS_SANDBOX=1 is set for it, so Claude Code accepts bypass permissions');
@@ -66,6 +90,7 @@ export function inspectSurface(inputs: SurfaceInputs): Surface {
       `Claude Code will not use the login claude-entry installed (${describeInstalled(installed)}) but ${using}: ${picture.shadowings.join('; ')}`,
     );
   }
+  if (picture.question) startWarnings.push(picture.question);
   if (bypass.refused) startWarnings.push(bypass.refused);
   return { picture, lines, problems, startWarnings, setSandbox: bypass.setSandbox };
 }

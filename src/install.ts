@@ -33,6 +33,12 @@ import { STATE_FILE, statePath } from './state.js';
 export interface InstallOptions {
   trust: string[];
   skipPermissionsPrompt: boolean;
+  /**
+   * The ANTHROPIC_API_KEY the command gets, when claude-entry put it there (the chain's, or one
+   * a CLAUDE_ENTRY_ENV_ANTHROPIC_API_KEY filled): approved in advance, so an interactive
+   * session does not stop at "Detected a custom API key ... use it?" (whose default, No, drops it).
+   */
+  apiKey?: string;
 }
 
 export function install(
@@ -72,7 +78,7 @@ export function install(
         const merged = mergeClaudeJson(existing ?? {}, {
           trust: options.trust,
           // An API key in ANTHROPIC_API_KEY asks for approval: given in advance.
-          apiKey: delivery?.variable === 'ANTHROPIC_API_KEY' ? delivery.payload : undefined,
+          apiKey: options.apiKey ?? (delivery?.variable === 'ANTHROPIC_API_KEY' ? delivery.payload : undefined),
           skipPermissionsPrompt: options.skipPermissionsPrompt,
         });
         const claudeJsonText = JSON.stringify(merged, null, 2) + '\n';

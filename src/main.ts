@@ -151,7 +151,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     resolution && memberCredential(resolution.credential, fleetStore !== undefined),
     resolution?.fetched.fromCredentialsFile ?? false,
     paths,
-    config,
+    { ...config, apiKey: child.env.ANTHROPIC_API_KEY },
     { user, log },
     state && stateText(state),
   );

@@ -123,7 +123,13 @@ describe('claudeAuth: which credential Claude Code will use', () => {
       true,
       [/ignores apiKeyHelper .*, CLAUDE_CODE_OAUTH_TOKEN/],
     ],
-    ['--bare with an API key is fine', { env: { ANTHROPIC_API_KEY: 'k' }, installed: 'api-key', command: ['claude', '--bare'] }, 'api-key', false, []],
+    [
+      '--bare with an API key is fine',
+      { env: { ANTHROPIC_API_KEY: 'k' }, installed: 'api-key', command: ['claude', '--bare', '-p', 'hi'] },
+      'api-key',
+      false,
+      [],
+    ],
     [
       '--bare as the prompt text is not the flag',
       { credentialsFile: true, installed: 'credentials-file', command: ['claude', '-p', '--bare'] },
@@ -170,6 +176,25 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(isBare(['claude', '-p', '--', '--bare'])).toBe(false);
     expect(optionValue(['claude', '--settings', 'a.json', '--settings={"b":1}', '-p', 'hi'], '--settings')).toBe('{"b":1}');
     expect(optionValue(['claude', '-p', '--', '--settings', 'a.json'], '--settings')).toBeUndefined();
+  });
+
+  it('an interactive session asks about an ANTHROPIC_API_KEY .claude.json has not approved; -p does not', () => {
+    const key = 'sk-ant-api03-TEST-0123456789abcdefghij';
+    const fingerprint = key.slice(-20);
+    const base = { env: { ANTHROPIC_API_KEY: key }, credentialsFile: true, installed: 'credentials-file' as const };
+    const interactive = picture({ ...base, command: ['/usr/bin/claude'] });
+    expect(interactive.winner?.id).toBe('credentials-file');
+    expect(interactive.installedShadowed).toBe(false);
+    expect(interactive.question).toMatch(/Detected a custom API key.*its default, No, uses the credentials file/);
+    expect(JSON.stringify(interactive)).not.toContain(fingerprint);
+    expect(picture({ ...base, command: ['claude', '-p', 'hi'] }).question).toBeUndefined();
+    expect(picture({ ...base, command: ['claude', 'auth', 'status'] }).question).toBeUndefined();
+    expect(picture({ ...base, command: ['sh', '-c', 'claude'] }).question).toBeUndefined();
+    const approved = picture({ ...base, command: ['claude'], apiKeyResponses: { approved: [fingerprint], rejected: [] } });
+    expect([approved.winner?.id, approved.question]).toEqual(['api-key', undefined]);
+    const rejected = picture({ ...base, command: ['claude'], apiKeyResponses: { approved: [], rejected: [fingerprint] } });
+    expect([rejected.winner?.id, rejected.question]).toEqual(['credentials-file', undefined]);
+    expect(rejected.shadowings.join('\n')).toMatch(/answered No/);
   });
 
   it('--bare ignores workload identity federation', () => {
