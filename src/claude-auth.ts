@@ -83,10 +83,17 @@ export interface AuthPicture {
 
 const SCOPE_ORDER: SettingsLayer['scope'][] = ['user', 'project', 'local', 'flag', 'managed'];
 
+/**
+ * In the order Claude Code picks one when several are set (its own, 2.1.330 and 2.1.332: Foundry
+ * before Vertex, observed), with its names for them. Each sends nothing to ANTHROPIC_BASE_URL.
+ */
 const PROVIDERS: [string, string][] = [
   ['CLAUDE_CODE_USE_BEDROCK', 'Amazon Bedrock'],
-  ['CLAUDE_CODE_USE_VERTEX', 'Google Vertex AI'],
   ['CLAUDE_CODE_USE_FOUNDRY', 'Microsoft Foundry'],
+  ['CLAUDE_CODE_USE_ANTHROPIC_AWS', 'Claude Platform on AWS'],
+  ['CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD', 'Claude Platform on Google Cloud'],
+  ['CLAUDE_CODE_USE_MANTLE', 'Amazon Bedrock (Mantle)'],
+  ['CLAUDE_CODE_USE_VERTEX', 'Google Vertex AI'],
 ];
 
 /** Every variable that decides or carries the credential: a settings env block touching one is said. */
@@ -186,7 +193,9 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   const present: AuthCandidate[] = [];
   const providers = PROVIDERS.filter(([name]) => isTruthy(env[name]));
   if (providers.length > 1) {
-    conflicts.push(`${providers.map(([name]) => name).join(' and ')} are all set: Claude Code uses one provider; set only one`);
+    conflicts.push(
+      `${providers.map(([name]) => name).join(' and ')} are all set: Claude Code uses ${providers[0]![1]} (${providers[0]![0]}) alone; set only one`,
+    );
   }
   for (const [name, what] of providers.slice(0, 1))
     present.push({ id: 'provider', label: `${what} (${name})`, sentAs: `requests go to ${what}, not to the Anthropic API` });

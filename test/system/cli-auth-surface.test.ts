@@ -9,6 +9,7 @@
  *  - a command run as root asking for bypass permissions is refused by the CLI unless
  *    CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1 (IS_SANDBOX=1);
  *  - --bare ignores workload identity federation as it does the OAuth logins;
+ *  - two providers: Foundry before Vertex, as the CLI picks them; Mantle is one too;
  *  - a provider switched on by a settings env block with a JSON `true` (the CLI reads any value
  *    as its string); `--bare` after `--` is a prompt, not the option;
  *  - a managed-settings.d drop-in (in a private mount namespace over /etc), `--settings` in the
@@ -192,6 +193,40 @@ for (const cli of CLAUDE_CLIS) {
       expect(result.code).not.toBe(0); // the fake is no Bedrock
       expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but Amazon Bedrock \(CLAUDE_CODE_USE_BEDROCK\)/);
       expect(doctor.stdout).toMatch(/Claude Code will use: Amazon Bedrock/);
+    });
+
+    it('Vertex and Foundry both on: the CLI takes Foundry, as doctor and the start say; Mantle is a provider too', async () => {
+      const both = await start(
+        (url) => ({
+          CLAUDE_CREDENTIALS_B64: LOGIN_B64(),
+          CLAUDE_CODE_USE_VERTEX: '1',
+          CLAUDE_CODE_USE_FOUNDRY: '1',
+          // The fake stands in for both: the path of the model calls says which one the CLI chose.
+          ANTHROPIC_VERTEX_BASE_URL: `${url}/vertex`,
+          CLAUDE_CODE_SKIP_VERTEX_AUTH: '1',
+          ANTHROPIC_VERTEX_PROJECT_ID: 'test-project',
+          CLOUD_ML_REGION: 'us-east5',
+          ANTHROPIC_FOUNDRY_BASE_URL: `${url}/foundry`,
+          CLAUDE_CODE_SKIP_FOUNDRY_AUTH: '1',
+        }),
+        { args: ['-p', 'say hi'] },
+      );
+      const paths = both.fake.requests.map((r) => r.path);
+      expect(
+        paths.some((p) => p.startsWith('/foundry/')),
+        both.context,
+      ).toBe(true);
+      expect(
+        paths.some((p) => p.startsWith('/vertex/') || p === '/v1/messages'),
+        both.context,
+      ).toBe(false);
+      expect(both.ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but Microsoft Foundry \(CLAUDE_CODE_USE_FOUNDRY\)/);
+      expect(both.doctor.stdout).toMatch(/Claude Code will use: Microsoft Foundry/);
+      expect(both.doctor.stdout).toMatch(/CLAUDE_CODE_USE_FOUNDRY and CLAUDE_CODE_USE_VERTEX are all set: Claude Code uses Microsoft Foundry/);
+
+      const mantle = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64(), CLAUDE_CODE_USE_MANTLE: '1', AWS_REGION: 'us-east-1' });
+      expect(mantle.fake.messages(), mantle.context).toHaveLength(0);
+      expect(mantle.ours).toMatch(/but Amazon Bedrock \(Mantle\) \(CLAUDE_CODE_USE_MANTLE\)/);
     });
 
     it('control: --bare after -- is the prompt, not the option: the OAuth login is used, and nothing is said', async () => {

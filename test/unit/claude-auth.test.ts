@@ -155,6 +155,15 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(env).toEqual({ A: 'local', C: 'managed' });
   });
 
+  it('providers: Claude Code takes Foundry before Vertex, and knows more than three', () => {
+    const both = picture({ env: { CLAUDE_CODE_USE_VERTEX: '1', CLAUDE_CODE_USE_FOUNDRY: '1' } });
+    expect(both.winner?.label).toBe('Microsoft Foundry (CLAUDE_CODE_USE_FOUNDRY)');
+    expect(both.conflicts.join('\n')).toMatch(/Claude Code uses Microsoft Foundry \(CLAUDE_CODE_USE_FOUNDRY\) alone/);
+    for (const name of ['CLAUDE_CODE_USE_ANTHROPIC_AWS', 'CLAUDE_CODE_USE_ANTHROPIC_GOOGLE_CLOUD', 'CLAUDE_CODE_USE_MANTLE']) {
+      expect(picture({ env: { [name]: '1', ANTHROPIC_API_KEY: 'k' } }).winner?.id).toBe('provider');
+    }
+  });
+
   it('settings env values that are not strings are read as their string, as Claude Code reads them', () => {
     const { env } = effectiveEnvironment({ CLAUDE_CODE_USE_VERTEX: '1' }, [
       user({ env: { CLAUDE_CODE_USE_BEDROCK: true, A: 1, CLAUDE_CODE_USE_VERTEX: null } }),
