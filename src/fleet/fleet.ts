@@ -23,6 +23,7 @@ import { beforeDeadline } from '../deadline.js';
 import { messageOf } from '../errors.js';
 import { ownedBySelf, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
+import { readSecretFile } from '../secret-file.js';
 import { formatDuration } from '../payload.js';
 import { safeIsoTime } from '../sync/decide.js';
 import { StoreConflictError, type SyncStore } from '../sync/store.js';
@@ -511,13 +512,10 @@ function lostInflight(doc: FleetDoc): boolean {
 /** The access token and its expiry in the local credentials file; undefined when it cannot be read. */
 function readLocal(credentialsPath: string): LocalPair | undefined {
   try {
-    const fd = fs.openSync(credentialsPath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const o = (JSON.parse(fs.readFileSync(fd, 'utf8')) as { claudeAiOauth?: LocalPair }).claudeAiOauth;
-      return o && { accessToken: o.accessToken, expiresAt: o.expiresAt };
-    } finally {
-      fs.closeSync(fd);
-    }
+    // Never blocking on a FIFO the command put there (see the syncer's readLocal).
+    const o = (JSON.parse(readSecretFile(credentialsPath, credentialsPath, { noFollow: true }).toString('utf8')) as { claudeAiOauth?: LocalPair })
+      .claudeAiOauth;
+    return o && { accessToken: o.accessToken, expiresAt: o.expiresAt };
   } catch {
     return undefined;
   }
@@ -548,7 +546,8 @@ async function runLogin(
     if (code !== 0) return { error: `claude auth login exited ${code ?? 'abnormally'}: ${said}` };
     let oauth: Record<string, unknown> | undefined;
     try {
-      oauth = (JSON.parse(fs.readFileSync(path.join(dir, '.credentials.json'), 'utf8')) as { claudeAiOauth?: Record<string, unknown> }).claudeAiOauth;
+      const written = path.join(dir, '.credentials.json');
+      oauth = (JSON.parse(readSecretFile(written, written, { noFollow: true }).toString('utf8')) as { claudeAiOauth?: Record<string, unknown> }).claudeAiOauth;
     } catch (error) {
       return { error: `claude auth login wrote no credentials (${messageOf(error)})` };
     }

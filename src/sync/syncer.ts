@@ -18,6 +18,7 @@ import { beforeDeadline } from '../deadline.js';
 import { ConfigError, messageOf } from '../errors.js';
 import { ownedBySelf, writeFileAtomic } from '../home.js';
 import type { Logger } from '../log.js';
+import { readSecretFile } from '../secret-file.js';
 import { classifyLogin, type Login } from '../login.js';
 import { formatDuration } from '../payload.js';
 import { backoff, retry } from '../retry.js';
@@ -333,12 +334,8 @@ class CredentialSync {
 
 function readLocal(file: string): string | undefined {
   try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      return fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
+    // The command can put anything there: a FIFO would block the supervisor for good (signals and exit code included).
+    return readSecretFile(file, file, { noFollow: true }).toString('utf8');
   } catch {
     return undefined;
   }

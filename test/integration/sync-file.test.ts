@@ -108,6 +108,16 @@ describe('failures', () => {
     expect(r.stderr).toMatch(/claude-entry: warning: sync push: cannot write file:/);
   });
 
+  it('the command puts a FIFO where its login was: the supervisor never blocks on it, and reports the exit code', async () => {
+    const w = world(pair(Date.now() + HOUR));
+    // No writer ever opens the FIFO: a blocking open would hang the supervisor for good (SIGTERM included).
+    const r = await runSupervised(`f='${w.local}'; rm -f "$f"; mkfifo "$f"; sleep 1.5; exit 5`, [], {
+      env: baseEnv(w.home, { CLAUDE_ENTRY_SOURCE: w.source, CLAUDE_ENTRY_SYNC: 'push' }),
+      timeoutMs: 20_000,
+    });
+    expect(r.code, r.stderr).toBe(5);
+  });
+
   it.each([
     [
       { CLAUDE_ENTRY_SOURCE: 'env:LOGIN', LOGIN: pair(Date.now() + HOUR) },
