@@ -25,11 +25,13 @@ export function childEnvironment(
   const refNames = envRefs.map((ref) => ref.replace(/#.*$/, ''));
   const remove = new Set<string>([...CARRIERS, ...refNames, ...(resolved?.fetched.carriedBy ?? [])]);
 
-  // Claude Code prefers ANTHROPIC_API_KEY > CLAUDE_CODE_OAUTH_TOKEN > .credentials.json:
-  // the credential the chain chose must not be overridden by one it passed over.
+  // Claude Code prefers ANTHROPIC_API_KEY > CLAUDE_CODE_OAUTH_TOKEN (then its file descriptor)
+  // > .credentials.json: the credential the chain chose must not be overridden by one it passed
+  // over. (The descriptor is not claude-entry's to pass on: a supervised command gets fds 0-2 only.)
   const delivery = resolved && delivered(resolved.credential);
   if (delivery) {
     for (const name of DELIVERY_VARIABLES) remove.add(name);
+    remove.add('CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR');
     if (delivery.variable) remove.delete(delivery.variable);
   }
 

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { needs } from '../needs.js';
 import { describe, expect, it } from 'vitest';
-import { FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
+import { FAKE, b64, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir } from '../helpers';
 
 const GATEWAY = 'sk-ant-oat01-TESTgateway000000000000000000000000000000000000000000000000000000000000-TESTAA';
 const SECRETS = [...Object.values(FAKE), GATEWAY];
@@ -43,6 +43,17 @@ describe('ANTHROPIC_AUTH_TOKEN beside the credential the chain delivered', () =>
     expect(
       r.stderr.match(/warning: Claude Code will not use the login claude-entry installed \(CLAUDE_CODE_OAUTH_TOKEN\) but ANTHROPIC_AUTH_TOKEN/g),
     ).toHaveLength(1);
+  });
+
+  it('CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR is removed like CLAUDE_CODE_OAUTH_TOKEN: it would outrank the delivered file', async () => {
+    const show = ['sh', '-c', 'echo "FD=${CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR:-unset}"'];
+    const r = await run(['--', ...show], { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())), CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR: '3' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('FD=unset');
+    expect(r.stderr).not.toMatch(/will not use/);
+    const doctor = await run(['doctor'], { CLAUDE_CREDENTIALS_B64: b64(JSON.stringify(credentialsJson())), CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR: '3' });
+    expect(doctor.stdout).toMatch(/Claude Code will use: the credentials file/);
+    expect(doctor.stdout).toMatch(/note: CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR is set but .* wins, so it is removed/);
   });
 
   it('check prints the winner and the shadowing only when something shadows; JSON always', async () => {
