@@ -2,6 +2,7 @@
  * The child's environment: the credential Claude Code should use and nothing that carried a
  * secret it does not read itself.
  */
+import { effectiveEnvironment, type SettingsLayer } from './claude-auth.js';
 import { DELIVERY_VARIABLES, delivered, type Credential } from './payload.js';
 import type { FetchedSecret } from './sources/types.js';
 import type { TargetUser } from './user.js';
@@ -19,6 +20,8 @@ export function childEnvironment(
   resolved: { credential: Credential; fetched: FetchedSecret } | undefined,
   user: TargetUser,
   envRefs: string[],
+  /** Claude Code's settings files: an env block may set ANTHROPIC_BASE_URL (a gateway). */
+  settings: SettingsLayer[] = [],
 ): ChildEnvironment {
   const env: NodeJS.ProcessEnv = { ...base };
   // `env:NAME#key` names the variable NAME.
@@ -40,7 +43,9 @@ export function childEnvironment(
   // delivered: a stray, removed like the two above. With ANTHROPIC_BASE_URL it is an LLM
   // gateway's token, which the deployment chose and the gateway needs: kept, and the start warns
   // that the delivered login is not used. A login only found in place was not delivered: kept.
-  if (resolved && !resolved.fetched.fromCredentialsFile && !base.ANTHROPIC_BASE_URL) remove.add('ANTHROPIC_AUTH_TOKEN');
+  // The gateway may be set up in a settings env block as well as in the environment.
+  const gateway = effectiveEnvironment(base, settings).env.ANTHROPIC_BASE_URL;
+  if (resolved && !resolved.fetched.fromCredentialsFile && !gateway) remove.add('ANTHROPIC_AUTH_TOKEN');
 
   const removed = [...remove].filter((name) => name in env).sort();
   for (const name of remove) delete env[name];

@@ -5,7 +5,7 @@
  * paths only, never a value.
  */
 import * as fs from 'node:fs';
-import { claudeAuth, describeAuth, describeInstalled, type AuthPicture, type InstalledLogin } from './claude-auth.js';
+import { claudeAuth, describeAuth, describeInstalled, type AuthPicture, type InstalledLogin, type SettingsLayer } from './claude-auth.js';
 import { apiKeyFingerprint } from './claude-json.js';
 import { readClaudeSettings } from './claude-settings.js';
 import type { ClaudePaths } from './home.js';
@@ -25,6 +25,8 @@ export interface SurfaceInputs {
   kind: Credential['kind'] | undefined;
   command: string[];
   allowRootBypass: boolean;
+  /** The settings files, when already read (readClaudeSettings); else read here. */
+  settings?: SettingsLayer[];
 }
 
 export interface Surface {
@@ -63,7 +65,7 @@ function apiKeyResponses(inputs: SurfaceInputs): { approved: string[]; rejected:
 }
 
 export function inspectSurface(inputs: SurfaceInputs): Surface {
-  const settings = readClaudeSettings(inputs.paths.configDir, inputs.cwd, inputs.user, undefined, inputs.command);
+  const settings = inputs.settings ?? readClaudeSettings(inputs.paths.configDir, inputs.cwd, inputs.user, undefined, inputs.command);
   const installed = installedOf(inputs.kind);
   const picture = claudeAuth({
     env: inputs.env,

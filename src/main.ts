@@ -3,6 +3,7 @@
  */
 import { childEnvironment } from './child-env.js';
 import { memberCredential, prepareFleet } from './fleet/setup.js';
+import { readClaudeSettings } from './claude-settings.js';
 import { inspectSurface } from './claude-surface.js';
 import { applyEnvSecrets, envSecretRequests, fillEnvSecrets } from './env-secrets.js';
 import { parseCommandLine, type Config } from './cli.js';
@@ -125,14 +126,20 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   const envRefs = splitReferences(config.source ?? '')
     .filter((r) => r.startsWith('env:'))
     .map((r) => r.slice(4));
-  const child = childEnvironment(env, resolution, user, envRefs);
-  applyEnvSecrets(child.env, envRequests, filled);
-  // Read as Claude Code will read them, with the user's rights: one switch for all the files,
-  // which is also the proof that the drop will work (it fails first, as before, when it cannot).
-  // One switch fewer than a separate check: each is a setxid broadcast to every Node thread.
-  const surface = withRightsOf(user, () =>
-    inspectSurface({ env: child.env, paths, cwd: process.cwd(), user, kind: resolution?.credential.kind, command, allowRootBypass: config.allowRootBypass }),
-  );
+  // Claude Code's settings are read as it will read them, with the user's rights: one switch for
+  // all the files, which is also the proof that the drop will work (it fails first, as before,
+  // when it cannot). One switch fewer than a separate check: each is a setxid broadcast to every
+  // Node thread. The command's environment depends on them (a gateway set up in an env block).
+  const { child, surface } = withRightsOf(user, () => {
+    const settings = readClaudeSettings(paths.configDir, process.cwd(), user, undefined, command);
+    const child = childEnvironment(env, resolution, user, envRefs, settings);
+    applyEnvSecrets(child.env, envRequests, filled);
+    const kind = resolution?.credential.kind;
+    return {
+      child,
+      surface: inspectSurface({ env: child.env, paths, cwd: process.cwd(), user, kind, command, allowRootBypass: config.allowRootBypass, settings }),
+    };
+  });
   resolveCommand(command[0]!, child.env.PATH, user);
   for (const warning of surface.startWarnings) log.warn(warning);
   if (surface.setSandbox) child.env.IS_SANDBOX = '1';

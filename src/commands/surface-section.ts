@@ -1,5 +1,6 @@
 /** doctor's "What Claude Code will use" section: the command's environment as a start would build it. */
 import { childEnvironment } from '../child-env.js';
+import { readClaudeSettings } from '../claude-settings.js';
 import { inspectSurface } from '../claude-surface.js';
 import { envSecretRequests } from '../env-secrets.js';
 import type { ClaudePaths } from '../home.js';
@@ -18,7 +19,8 @@ export function claudeSurfaceSection(
   const envRefs = splitReferences(source ?? '')
     .filter((r) => r.startsWith('env:'))
     .map((r) => r.slice(4));
-  const child = childEnvironment(env, resolved, target.user, envRefs);
+  const settings = readClaudeSettings(target.paths.configDir, process.cwd(), target.user, undefined, command);
+  const child = childEnvironment(env, resolved, target.user, envRefs, settings);
   // What a start would fill from secrets is there too (a placeholder: doctor fetches nothing).
   try {
     for (const request of envSecretRequests(env)) child.env[request.name] = 'filled by a start';
@@ -33,6 +35,7 @@ export function claudeSurfaceSection(
     kind: resolved?.credential.kind,
     command,
     allowRootBypass,
+    settings,
   });
   const heading =
     command.length > 0

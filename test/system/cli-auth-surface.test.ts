@@ -115,6 +115,19 @@ for (const cli of CLAUDE_CLIS) {
       expect(doctor.stdout).toMatch(/Claude Code will use: the credentials file/);
     });
 
+    it.each([
+      ['an empty ANTHROPIC_AUTH_TOKEN', { ANTHROPIC_AUTH_TOKEN: '' }],
+      ['CLAUDE_CODE_USE_BEDROCK=0', { CLAUDE_CODE_USE_BEDROCK: '0' }],
+      ['CLAUDE_CODE_USE_VERTEX=false', { CLAUDE_CODE_USE_VERTEX: 'false' }],
+    ])('control: %s is off for the CLI as for claude-entry: the OAuth login is used, and nothing is said', async (_name, off) => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64(), ...off });
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expectOAuth(req, FAKE.accessToken);
+      expect(ours).not.toMatch(/will not use/);
+      expect(doctor.code, doctor.stdout).toBe(0);
+    });
+
     it('ANTHROPIC_AUTH_TOKEN (a gateway) shadows the OAuth login: the CLI sends it, the start warns, doctor says so', async () => {
       const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64(), ANTHROPIC_AUTH_TOKEN: GATEWAY_TOKEN });
       expect(result.code, context).toBe(0);
@@ -128,6 +141,18 @@ for (const cli of CLAUDE_CLIS) {
       expect(doctor.code).toBe(1);
       expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN \(Authorization: Bearer\)/);
       expect(doctor.stdout).toMatch(/shadowing: the credentials file is not used: ANTHROPIC_AUTH_TOKEN outranks it/);
+    });
+
+    it('a gateway set up in the settings (ANTHROPIC_BASE_URL in an env block): ANTHROPIC_AUTH_TOKEN is its token, kept and sent', async () => {
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CREDENTIALS_B64: LOGIN_B64(), ANTHROPIC_AUTH_TOKEN: GATEWAY_TOKEN, ANTHROPIC_BASE_URL: undefined },
+        { settings: (url) => ({ env: { ANTHROPIC_BASE_URL: url } }) },
+      );
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length, context).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expect(req.headers.authorization).toBe(`Bearer ${GATEWAY_TOKEN}`);
+      expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but ANTHROPIC_AUTH_TOKEN/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
     });
 
     it('a user settings env block that sets ANTHROPIC_API_KEY shadows the OAuth login', async () => {
