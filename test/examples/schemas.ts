@@ -144,7 +144,10 @@ export interface TypedValue {
  */
 export function typecheck(values: TypedValue[]): Record<string, string[]> {
   fs.mkdirSync(CACHE, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(CACHE, 'tsc-'));
+  // Its real path: tsc names files relative to its cwd's real path, and the errors are read by
+  // name (`v3.ts(...)`); through a symlinked node_modules (a git worktree's) they came out as
+  // ../../wt/node_modules/.cache/.../v3.ts and were not attributed to their values.
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(CACHE, 'tsc-')));
   try {
     const files = values.map((v, i) => {
       const file = `v${i}.ts`;
