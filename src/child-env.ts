@@ -22,6 +22,8 @@ export function childEnvironment(
   envRefs: string[],
   /** Claude Code's settings files: an env block may set ANTHROPIC_BASE_URL (a gateway). */
   settings: SettingsLayer[] = [],
+  /** The variables CLAUDE_ENTRY_ENV_* fill (set afterwards, by applyEnvSecrets): ANTHROPIC_BASE_URL may be one. */
+  filled: NodeJS.ProcessEnv = {},
 ): ChildEnvironment {
   const env: NodeJS.ProcessEnv = { ...base };
   // `env:NAME#key` names the variable NAME.
@@ -43,8 +45,8 @@ export function childEnvironment(
   // delivered: a stray, removed like the two above. With ANTHROPIC_BASE_URL it is an LLM
   // gateway's token, which the deployment chose and the gateway needs: kept, and the start warns
   // that the delivered login is not used. A login only found in place was not delivered: kept.
-  // The gateway may be set up in a settings env block as well as in the environment.
-  const gateway = effectiveEnvironment(base, settings).env.ANTHROPIC_BASE_URL;
+  // The gateway may be set up in a settings env block, or filled from a secret, as well as in the environment.
+  const gateway = effectiveEnvironment({ ...base, ...filled }, settings).env.ANTHROPIC_BASE_URL;
   if (resolved && !resolved.fetched.fromCredentialsFile && !gateway) remove.add('ANTHROPIC_AUTH_TOKEN');
 
   const removed = [...remove].filter((name) => name in env).sort();

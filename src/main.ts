@@ -132,7 +132,7 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
   // Node thread. The command's environment depends on them (a gateway set up in an env block).
   const { child, surface } = withRightsOf(user, () => {
     const settings = readClaudeSettings(paths.configDir, process.cwd(), user, undefined, command);
-    const child = childEnvironment(env, resolution, user, envRefs, settings);
+    const child = childEnvironment(env, resolution, user, envRefs, settings, Object.fromEntries(filled.map((v) => [v.name, v.value])));
     applyEnvSecrets(child.env, envRequests, filled);
     const kind = resolution?.credential.kind;
     return {

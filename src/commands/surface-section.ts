@@ -20,13 +20,15 @@ export function claudeSurfaceSection(
     .filter((r) => r.startsWith('env:'))
     .map((r) => r.slice(4));
   const settings = readClaudeSettings(target.paths.configDir, process.cwd(), target.user, undefined, command);
-  const child = childEnvironment(env, resolved, target.user, envRefs, settings);
   // What a start would fill from secrets is there too (a placeholder: doctor fetches nothing).
+  const filled: NodeJS.ProcessEnv = {};
   try {
-    for (const request of envSecretRequests(env)) child.env[request.name] = 'filled by a start';
+    for (const request of envSecretRequests(env)) filled[request.name] = 'filled by a start';
   } catch {
     // doctor reports a bad request in its own section
   }
+  const child = childEnvironment(env, resolved, target.user, envRefs, settings, filled);
+  Object.assign(child.env, filled);
   const surface = inspectSurface({
     env: child.env,
     paths: target.paths,

@@ -56,6 +56,17 @@ describe('ANTHROPIC_AUTH_TOKEN beside the credential the chain delivered', () =>
     expect(doctor.stdout).toMatch(/note: CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR is set but .* wins, so it is removed/);
   });
 
+  it('with ANTHROPIC_BASE_URL filled from a secret (CLAUDE_ENTRY_ENV_) it is a gateway too: kept', async () => {
+    const url = path.join(tempDir(), 'gateway-url');
+    fs.writeFileSync(url, 'http://127.0.0.1:9\n');
+    const env = { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken, ANTHROPIC_AUTH_TOKEN: GATEWAY, CLAUDE_ENTRY_ENV_ANTHROPIC_BASE_URL: url };
+    const r = await run(['--', ...SHOW], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ANTHROPIC_AUTH_TOKEN=set');
+    expect(r.stderr).toMatch(/will not use the login claude-entry installed \(CLAUDE_CODE_OAUTH_TOKEN\) but ANTHROPIC_AUTH_TOKEN/);
+    expect((await run(['doctor'], env)).stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
+  });
+
   it('check prints the winner and the shadowing only when something shadows; JSON always', async () => {
     const home = tempDir();
     fs.mkdirSync(path.join(home, '.claude'));
