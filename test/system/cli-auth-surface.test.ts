@@ -9,6 +9,8 @@
  *  - a command run as root asking for bypass permissions is refused by the CLI unless
  *    CLAUDE_ENTRY_ALLOW_ROOT_BYPASS=1 (IS_SANDBOX=1);
  *  - --bare ignores workload identity federation as it does the OAuth logins;
+ *  - two credentials in one request (ANTHROPIC_AUTH_TOKEN or apiKeyHelper beside an API key);
+ *  - as root, every way of asking for bypass permissions is refused, and IS_SANDBOX=true too;
  *  - two providers: Foundry before Vertex, as the CLI picks them; Mantle is one too;
  *  - a provider switched on by a settings env block with a JSON `true` (the CLI reads any value
  *    as its string); `--bare` after `--` is a prompt, not the option;
@@ -153,6 +155,28 @@ for (const cli of CLAUDE_CLIS) {
       for (const req of fake.messages()) expect(req.headers.authorization).toBe(`Bearer ${GATEWAY_TOKEN}`);
       expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but ANTHROPIC_AUTH_TOKEN/);
       expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
+    });
+
+    it('two credentials in one request: ANTHROPIC_AUTH_TOKEN or an apiKeyHelper beside the delivered API key; doctor calls it a conflict', async () => {
+      const gateway = await start({ ANTHROPIC_API_KEY: FAKE.apiKey, ANTHROPIC_AUTH_TOKEN: GATEWAY_TOKEN });
+      expect(gateway.result.code, gateway.context).toBe(0);
+      expect(gateway.fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of gateway.fake.messages()) {
+        expect(req.headers.authorization).toBe(`Bearer ${GATEWAY_TOKEN}`);
+        expect(req.headers['x-api-key']).toBe(FAKE.apiKey);
+      }
+      expect(gateway.doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
+      expect(gateway.doctor.stdout).toMatch(/- ANTHROPIC_API_KEY is sent too \(x-api-key\) beside ANTHROPIC_AUTH_TOKEN/);
+
+      const helper = await start({ ANTHROPIC_API_KEY: FAKE.apiKey }, { settings: { apiKeyHelper: `echo ${HELPER_KEY}` } });
+      expect(helper.result.code, helper.context).toBe(0);
+      for (const req of helper.fake.messages()) {
+        expect(req.headers['x-api-key']).toBe(FAKE.apiKey);
+        expect(req.headers.authorization).toBe(`Bearer ${HELPER_KEY}`);
+      }
+      expect(helper.doctor.code).toBe(1);
+      expect(helper.doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_API_KEY/);
+      expect(helper.doctor.stdout).toMatch(/- apiKeyHelper in \S+settings.json is sent too \(Authorization\) beside ANTHROPIC_API_KEY/);
     });
 
     it('a user settings env block that sets ANTHROPIC_API_KEY shadows the OAuth login', async () => {
@@ -336,6 +360,32 @@ for (const cli of CLAUDE_CLIS) {
       expectNoSecret(result.stdout, [GATEWAY_TOKEN]);
       expect(doctor.stdout).toMatch(/ANTHROPIC_AUTH_TOKEN +<- aws-sm:gateway\/claude#token/);
       expect(doctor.stdout).toMatch(/Claude Code will use: ANTHROPIC_AUTH_TOKEN/);
+    });
+
+    it.each([
+      [['--allow-dangerously-skip-permissions', '-p', 'say hi'], undefined, /--allow-dangerously-skip-permissions with the command running as root/],
+      [['--permission-mode', 'bypassPermissions', '-p', 'say hi'], undefined, /--permission-mode bypassPermissions with the command running as root/],
+      [['-p', 'say hi'], { permissions: { defaultMode: 'bypassPermissions' } }, /permissions.defaultMode "bypassPermissions" in \S+settings.json/],
+      [
+        ['--settings', '{"permissions":{"defaultMode":"bypassPermissions"}}', '-p', 'say hi'],
+        undefined,
+        /permissions.defaultMode "bypassPermissions" in --settings/,
+      ],
+    ])('as root, %j (settings %j) is refused by the CLI too, and the start says so', needs(needs.root()), async (args, settings, said) => {
+      const { result, context, ours } = await start({ ANTHROPIC_API_KEY: FAKE.apiKey }, { args, settings });
+      expect(result.code, context).toBe(1);
+      expect(result.stdout + result.stderr).toMatch(/cannot be used with root\/sudo privileges/);
+      expect(ours).toMatch(said);
+    });
+
+    it('as root, IS_SANDBOX=true is not IS_SANDBOX=1: the CLI refuses, and so does the start', needs(needs.root()), async () => {
+      const { result, context, ours } = await start(
+        { ANTHROPIC_API_KEY: FAKE.apiKey, IS_SANDBOX: 'true' },
+        { args: ['--dangerously-skip-permissions', '-p', 'say hi'] },
+      );
+      expect(result.code, context).toBe(1);
+      expect(result.stdout + result.stderr).toMatch(/cannot be used with root\/sudo privileges/);
+      expect(ours).toMatch(/--dangerously-skip-permissions with the command running as root/);
     });
 
     it(
