@@ -7,7 +7,9 @@
  *   - the shell entrypoint: bench/floor/entrypoint.sh, as people write it; with gosu (root);
  *   - tini + gosu: the C pair;
  *   - `claude-entry check`: what a HEALTHCHECK runs at every interval;
- *   - Node 24 (tools/nodes): node -e 0, the env-token and file paths (execve, nothing resident).
+ *   - Node 24 (tools/nodes): node -e 0, the env-token and file paths (execve, nothing resident);
+ *   - the same starts and checks from a copy of the bundle warmed by `claude-entry warm` (its
+ *     V8 code cache beside it), one copy per Node version, since a cache is one Node's.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -66,6 +68,22 @@ export async function benchRows(ctx) {
   }
 
   const n24 = node24();
+  const warm20 = warmedCopy(ctx, ctx.node, 'warm-node20');
+  const warmRows = (prefix, node, bundle, keyPrefix) => {
+    if (!bundle) return [];
+    const h = home(`${keyPrefix}token-warm`);
+    return [
+      {
+        key: `${keyPrefix}token-warm`,
+        name: `${prefix}claude-entry, env token, warmed`,
+        argv: [node, bundle, '--', '/bin/true'],
+        env: { HOME: h, ...token },
+        home: h,
+      },
+      { key: `${keyPrefix}check-warm`, name: `${prefix}claude-entry check, warmed`, argv: [node, bundle, 'check'], env: { HOME: checkHome } },
+    ];
+  };
+  rows.push(...warmRows('', ctx.node, warm20, ''));
   if (n24) {
     const h1 = home('node24-token');
     const h2 = home('node24-file');
@@ -86,9 +104,24 @@ export async function benchRows(ctx) {
         home: h2,
       },
       { key: 'node24-check', name: 'Node 24: claude-entry check', argv: [n24, ctx.bundle, 'check'], env: { HOME: checkHome } },
+      ...warmRows('Node 24: ', n24, warmedCopy(ctx, n24, 'warm-node24'), 'node24-'),
     );
   }
   return { rows, summary, after };
+}
+
+/** A copy of the bundle with the code cache `claude-entry warm` makes for this Node beside it. */
+function warmedCopy(ctx, node, name) {
+  const dir = path.join(ctx.tmp, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const copy = path.join(dir, 'claude-entry');
+  fs.copyFileSync(ctx.bundle, copy);
+  const r = spawnSync(node, [copy, 'warm'], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`bench: warm with ${node} failed, no warmed rows: ${r.stderr}\n`);
+    return undefined;
+  }
+  return copy;
 }
 
 /** The goals of issue 13, each as a ratio of medians (means are at the mercy of a busy machine). */
@@ -105,10 +138,14 @@ function summary(timing) {
     line('Node 20, env token vs the minimal script (supervising)', 'env-token', 'minimal', 1.1),
     line('Node 20, credentials file vs the minimal script', 'file', 'minimal', 1.1),
     line('minimal script vs node -e 0', 'minimal', 'node', 1.1),
+    line('Node 20, env token, warmed, vs the minimal script', 'token-warm', 'minimal', 1.1),
     line('Node 24, env token vs Node 24 node -e 0 (exec)', 'node24-token', 'node24', 1.1),
+    line('Node 24, env token, warmed, vs Node 24 node -e 0', 'node24-token-warm', 'node24', 1.1),
     line('Node 24, credentials file vs Node 24 node -e 0', 'node24-file', 'node24', 1.1),
     line('check vs node -e 0 (Node 20)', 'check', 'node', 1.1),
     line('check vs node -e 0 (Node 24)', 'node24-check', 'node24', 1.1),
+    line('check, warmed, vs node -e 0 (Node 20)', 'check-warm', 'node', 1.1),
+    line('check, warmed, vs node -e 0 (Node 24)', 'node24-check-warm', 'node24', 1.1),
     line('POSIX shell entrypoint vs node -e 0', 'shell', 'node', Infinity),
   ].filter(Boolean);
 }

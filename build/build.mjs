@@ -11,6 +11,7 @@
 // Node reads and V8 skips a comment cheaply, so the env and file paths parse none of the SDK
 // code; src/cloud/embedded.ts reads the comment back and compiles the SDK when a reference needs it.
 import { build, transform } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,13 +151,35 @@ export const FIRST_STATEMENT =
   'try{var u;try{u=process.binding("inspector").url()}catch(e){u=require("node:inspector").url()}' +
   'if(u!==undefined){require("node:inspector").close();globalThis.__claudeEntryClosedInspector=true}}catch(e){}})();';
 
+/**
+ * The second statement: build/code-cache-loader.js, minified, called with the bundle's code as
+ * one string (wrapped like a CommonJS module) and the build's id. V8 scans a string literal far
+ * faster than code, and compiles the code from the string with a code cache when one was made
+ * for this build (`claude-entry warm`).
+ */
+export async function codeCacheLoaderCall(code) {
+  const buildId = createHash('sha256').update(code).digest('hex').slice(0, 32);
+  const loader = readFileSync(path.join(root, 'build/code-cache-loader.js'), 'utf8');
+  const call = await transform(`${loader}\nloadWithCodeCache(__CLAUDE_ENTRY_CODE__, ${JSON.stringify(buildId)});`, {
+    loader: 'js',
+    target: 'node18',
+    platform: 'node',
+    minify: true,
+    legalComments: 'none',
+  });
+  const wrapped = `(function(exports,require,module,__filename,__dirname){${code}\n})`;
+  if (!call.code.includes('__CLAUDE_ENTRY_CODE__')) throw new Error('code-cache-loader: the placeholder for the code is gone');
+  return { buildId, text: call.code.replace('__CLAUDE_ENTRY_CODE__', () => JSON.stringify(wrapped)) };
+}
+
 async function finishMainBundle(code) {
   const unwrapped = code.replace(/__toESM\(require\("(node:[a-z_/]+)"\)\)/g, 'require("$1")');
   if (/__toESM\(require\("node:/.test(unwrapped)) throw new Error('a built-in module is still wrapped by __toESM');
   const result = await transform(unwrapped, { loader: 'js', format: 'cjs', target: 'node18', platform: 'node', minify: true, legalComments: 'none' });
+  const { text } = await codeCacheLoaderCall(result.code.replace(/^#!.*\n/, ''));
   // The first statement: a listener of our own makes SIGUSR1 harmless (Node opens its inspector
   // on 127.0.0.1:9229 for a SIGUSR1 that finds no listener), before anything else runs.
-  return `#!/usr/bin/env node\n${FIRST_STATEMENT}\n${result.code.replace(/^#!.*\n/, '')}`;
+  return `#!/usr/bin/env node\n${FIRST_STATEMENT}\n${text}`;
 }
 
 async function main() {

@@ -32,10 +32,11 @@ export type Invocation =
   | { action: 'check'; config: Config; minValidMs: number; json: boolean; online: boolean; onlineAcceptUnknown: boolean }
   | { action: 'doctor'; config: Config; command: string[] }
   | { action: 'export'; config: Config; from?: string; to?: string; format: 'b64' | 'json' | 'env' }
+  | { action: 'warm'; config: Config }
   | { action: 'help'; text: string }
   | { action: 'version' };
 
-export const SUBCOMMANDS = ['check', 'doctor', 'export'] as const;
+export const SUBCOMMANDS = ['check', 'doctor', 'export', 'warm'] as const;
 
 const options = {
   user: { type: 'string', short: 'u' },
@@ -111,6 +112,8 @@ Commands (a program named like one of these runs as: claude-entry -- check):
   claude-entry doctor [-- COMMAND]                          explain, write nothing
   claude-entry export [--from FILE] [--format b64|json|env] [--to REF]
                                                             print (or store) the local login
+  claude-entry warm                                         at image build: V8's code cache
+                                                            beside this file (warm --help)
 
 Exit codes: the command's own; 128+N if it died of signal N; 64 usage (bad flag or
 flag value); 78 configuration (bad reference, payload, user or variable value, or a
@@ -230,9 +233,20 @@ const subcommandOptions = {
   check: { 'min-valid': { type: 'string' }, online: { type: 'boolean' }, 'online-accept-unknown': { type: 'boolean' }, json: { type: 'boolean' } },
   doctor: {},
   export: { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' } },
+  warm: {},
 } as const;
 
-const subcommandUsage = { check: CHECK_USAGE, doctor: DOCTOR_USAGE, export: EXPORT_USAGE };
+const WARM_USAGE = `Usage: claude-entry warm
+
+At image build, after claude-entry is in place and as its owner (before USER):
+  RUN ["claude-entry", "warm"]
+Runs a few starts and a check of its own (a fake login in a temporary home, nothing of
+the image touched) and writes V8's code cache for this build and this Node beside the
+file, as FILE.v8cache. Every start after that compiles from it instead of from source.
+A cache made by another build, another Node or other Node options, or one that is not
+the file owner's alone, is not used (doctor says why). Exit 73 if it cannot be written.`;
+
+const subcommandUsage = { check: CHECK_USAGE, doctor: DOCTOR_USAGE, export: EXPORT_USAGE, warm: WARM_USAGE };
 
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): Invocation {
   const { own, command } = splitCommand(argv);
@@ -292,6 +306,8 @@ function parseSubcommand(sub: (typeof SUBCOMMANDS)[number], args: string[], comm
       };
     case 'doctor':
       return { action: 'doctor', config, command };
+    case 'warm':
+      return { action: 'warm', config };
     case 'export': {
       const format = v.format ?? 'b64';
       if (format !== 'b64' && format !== 'json' && format !== 'env') throw new UsageError(`export: --format must be b64, json or env`);

@@ -66,6 +66,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         const { runExport } = await import('./commands/export.js');
         return await runExport(invocation, env, log);
       }
+      case 'warm': {
+        const { runWarm } = await import('./commands/warm.js');
+        return runWarm(env, log);
+      }
     }
   } catch (error) {
     if (error instanceof EntryError) {

@@ -2,6 +2,7 @@
  * `claude-entry doctor`: explains the whole decision a start would make, writes nothing and
  * contacts nothing. Exit 0 when it found no problem, 1 otherwise.
  */
+import { codeCache } from './warm.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../cli.js';
@@ -230,9 +231,23 @@ function explainRunning(doc: Explanation, config: Config, env: NodeJS.ProcessEnv
     doc.say(`  reaping: PID 1 is ${init ?? 'not visible'}${init && reapers.some((r) => init.startsWith(r)) ? ', which reaps orphans' : ''}`);
   }
   if (config.sync !== 'off') doc.say(`  sync: ${config.sync} (--sync, CLAUDE_ENTRY_SYNC) keeps claude-entry resident as a supervisor (no execve)`);
+  explainCodeCache(doc);
   if (env.NODE_EXTRA_CA_CERTS && process.versions.node.startsWith('20.')) {
     doc.say('  note: NODE_EXTRA_CA_CERTS is set: Node 20 loads it at every start (about +70 ms); set it only where a private CA is needed');
   }
+}
+
+/** What the loader did with FILE.v8cache at this start (build/code-cache-loader.js). */
+function explainCodeCache(doc: Explanation): void {
+  const cache = codeCache();
+  if (cache === undefined) return;
+  const { status, file } = cache;
+  if (status === 'used') doc.say(`  code cache: ${file}, made by claude-entry warm for this build and Node ${process.version}`);
+  else if (status === 'absent') doc.say('  code cache: none; `claude-entry warm` at image build makes every start compile less');
+  else if (status === 'stale') doc.say(`  code cache: ${file} was made for another build or Node version and is not used: run claude-entry warm again`);
+  else if (status === 'rejected')
+    doc.say(`  code cache: ${file} was refused by V8 (made under other Node options): run claude-entry warm with the container's NODE_OPTIONS`);
+  else doc.problem(`code cache: ${file} is not used: ${status.replace(/^ignored: /, '')}; remove it, or run claude-entry warm as the owner of claude-entry`);
 }
 
 function processName(pid: number): string | undefined {

@@ -102,13 +102,16 @@ describe('Docker tier (a real engine)', dockerTierOptions(reason), () => {
         'sh',
         AGENT,
         '-c',
-        'id agent; for c in tini claude claude-entry; do command -v $c; done; claude-entry --version; claude --version',
+        'id agent; for c in tini claude claude-entry; do command -v $c; done; claude-entry --version; claude --version; ls -l /usr/local/bin/claude-entry.v8cache; CLAUDE_CODE_OAUTH_TOKEN=x claude-entry doctor | grep "code cache"',
       ]);
       expect(inside.code, inside.stderr).toBe(0);
       expect(inside.stdout).toMatch(/uid=1000\(agent\) gid=1000\(agent\)/);
       expect(inside.stdout).toContain('/usr/local/bin/claude-entry');
       expect(inside.stdout).toMatch(/^claude-entry \d+\.\d+\.\d+/m);
       expect(inside.stdout).toMatch(/2\.1\.330/);
+      // RUN claude-entry warm: the image's starts compile from the code cache made at build
+      expect(inside.stdout).toMatch(/^-rw-r--r-- 1 root root \d+ .* \/usr\/local\/bin\/claude-entry\.v8cache$/m);
+      expect(inside.stdout).toMatch(/code cache: \/usr\/local\/bin\/claude-entry\.v8cache, made by claude-entry warm for this build and Node v22\./);
       // the image's claude-entry is the one built from this source
       const ours = await run(['--entrypoint', 'cat', AGENT, '/usr/local/bin/claude-entry']);
       expect(ours.stdout).toBe(fs.readFileSync(file, 'utf8'));

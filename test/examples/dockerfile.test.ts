@@ -56,6 +56,14 @@ describe('Dockerfile.example, parsed', () => {
     expect(image.cmd).toEqual(['claude', '-p', 'Summarise this repository in three lines.']);
   });
 
+  test('claude-entry warm runs after the COPY, as root (the owner of the file it caches)', () => {
+    const runs = image.runs(final);
+    expect(runs).toContain('["claude-entry", "warm"]');
+    const at = (keyword: string, text: RegExp) => final.instructions.findIndex((i) => i.getKeyword() === keyword && text.test(i.getArgumentsContent() ?? ''));
+    expect(at('RUN', /"warm"/)).toBeGreaterThan(at('COPY', /\/usr\/local\/bin\/claude-entry/));
+    expect(at('USER', /./)).toBe(-1);
+  });
+
   test('HEALTHCHECK runs claude-entry check', () => {
     expect(image.healthcheck).toEqual({
       options: { interval: '5m', timeout: '10s', 'start-period': '30s', retries: '3' },
