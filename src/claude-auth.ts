@@ -146,9 +146,12 @@ export function effectiveEnvironment(env: NodeJS.ProcessEnv, settings: SettingsL
 
 /** The highest settings file that names an apiKeyHelper. */
 function apiKeyHelperOf(settings: SettingsLayer[]): SettingsLayer | undefined {
-  return sortedLayers(settings)
-    .reverse()
-    .find((layer) => typeof layer.apiKeyHelper === 'string' && layer.apiKeyHelper.trim() !== '');
+  return (
+    sortedLayers(settings)
+      .reverse()
+      // Only "" is no helper: Claude Code runs a blank one too, and sends what it prints (nothing).
+      .find((layer) => typeof layer.apiKeyHelper === 'string' && layer.apiKeyHelper !== '')
+  );
 }
 
 /** The command's options: its arguments up to `--` (after it, `--bare` is a prompt). */

@@ -43,7 +43,8 @@ export function settingsPaths(configDir: string, cwd: string, managedDir = MANAG
 function layerOf(scope: SettingsLayer['scope'], where: string, text: string): SettingsLayer | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // Claude Code reads a file that starts with a byte order mark (an editor's UTF-8 BOM).
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
     return undefined;
   }

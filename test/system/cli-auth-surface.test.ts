@@ -42,9 +42,10 @@ async function fakeApi(): Promise<{ fake: FakeAnthropic; reply: string }> {
   return { fake, reply };
 }
 
-function userSettings(home: string, settings: object): void {
+/** The user's settings.json: an object, or the file's text as it is. */
+function userSettings(home: string, settings: object | string): void {
   fs.mkdirSync(path.join(home, '.claude'), { recursive: true });
-  fs.writeFileSync(path.join(home, '.claude', 'settings.json'), JSON.stringify(settings));
+  fs.writeFileSync(path.join(home, '.claude', 'settings.json'), typeof settings === 'string' ? settings : JSON.stringify(settings));
 }
 
 /**
@@ -77,7 +78,7 @@ for (const cli of CLAUDE_CLIS) {
   describe(`what Claude Code will use, real CLI ${cli.version} (${cli.label})`, () => {
     async function start(
       extra: NodeJS.ProcessEnv | ((fakeUrl: string) => NodeJS.ProcessEnv),
-      options: { settings?: object | ((fakeUrl: string) => object); project?: object; args?: string[]; prefix?: string[] } = {},
+      options: { settings?: object | string | ((fakeUrl: string) => object); project?: object; args?: string[]; prefix?: string[] } = {},
     ) {
       const { fake, reply } = await fakeApi();
       const home = tempDir();
@@ -295,6 +296,18 @@ for (const cli of CLAUDE_CLIS) {
       expect(ours).not.toMatch(/--bare|will not use/);
       expect(doctor.code, doctor.stdout).toBe(0);
       expect(doctor.stdout).toMatch(/Claude Code will use: the credentials file/);
+    });
+
+    it('a settings file that starts with a byte order mark is read, as the CLI reads it', async () => {
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CREDENTIALS_B64: LOGIN_B64() },
+        { settings: `\uFEFF${JSON.stringify({ apiKeyHelper: `echo ${HELPER_KEY}` })}` },
+      );
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expect(req.headers['x-api-key']).toBe(HELPER_KEY);
+      expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but apiKeyHelper in \S+settings.json/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: apiKeyHelper/);
     });
 
     it('--settings in the command with an apiKeyHelper shadows the OAuth login', async () => {

@@ -206,6 +206,11 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(rejected.shadowings.join('\n')).toMatch(/answered No/);
   });
 
+  it('a blank apiKeyHelper is run too (only "" is none)', () => {
+    expect(picture({ settings: [user({ apiKeyHelper: '   ' })], credentialsFile: true }).winner?.id).toBe('api-key-helper');
+    expect(picture({ settings: [user({ apiKeyHelper: '' })], credentialsFile: true }).winner?.id).toBe('credentials-file');
+  });
+
   it('--bare ignores workload identity federation', () => {
     const federation = { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t', ANTHROPIC_FEDERATION_RULE_ID: 'r' };
     expect(picture({ env: federation }).winner?.id).toBe('federation');
