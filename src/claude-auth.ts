@@ -20,8 +20,8 @@
  *    read as its string (true is "true", 1 is "1", null is "null"); project and local
  *    settings apply in `-p` without a trust entry;
  *  - `--bare` ignores CLAUDE_CODE_OAUTH_TOKEN (and its file descriptor), workload identity
- *    federation, the credentials file and apiKeyHelper, but still applies the settings `env`
- *    blocks;
+ *    federation, the credentials file and every apiKeyHelper but the command's `--settings`
+ *    one, and still applies the settings `env` blocks;
  *  - the command's options end at `--`: `claude -p -- --bare` asks about "--bare";
  *  - an interactive session (no -p) asks "Detected a custom API key ... use it?" for an
  *    ANTHROPIC_API_KEY whose last 20 characters .claude.json has not approved; its default, No,
@@ -188,7 +188,9 @@ export function isInteractiveSession(command: string[]): boolean {
 export function claudeAuth(inputs: AuthInputs): AuthPicture {
   const { env, overrides } = effectiveEnvironment(inputs.env, inputs.settings);
   const bare = isBare(inputs.command);
-  const helper = apiKeyHelperOf(inputs.settings);
+  // With --bare only the command's own --settings may name an apiKeyHelper (observed; its --help says so too).
+  const helper = apiKeyHelperOf(bare ? inputs.settings.filter((layer) => layer.scope === 'flag') : inputs.settings);
+  const ignoredHelper = bare ? apiKeyHelperOf(inputs.settings.filter((layer) => layer.scope !== 'flag')) : undefined;
   const shadowings: string[] = [...overrides];
   const conflicts: string[] = [];
 
@@ -215,7 +217,7 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
       );
     } else keyAsked = true;
   }
-  if (helper && !bare) present.push({ id: 'api-key-helper', label: `apiKeyHelper in ${helper.path}`, sentAs: 'Authorization: Bearer and x-api-key' });
+  if (helper) present.push({ id: 'api-key-helper', label: `apiKeyHelper in ${helper.path}`, sentAs: 'Authorization: Bearer and x-api-key' });
   const oauthVariable = ['CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR'].find((name) => set(env[name]));
   if (oauthVariable && !bare) present.push({ id: 'oauth-token', label: oauthVariable, sentAs: 'Authorization: Bearer (OAuth)' });
   const federation = set(env.ANTHROPIC_IDENTITY_TOKEN_FILE) && set(env.ANTHROPIC_FEDERATION_RULE_ID);
@@ -226,12 +228,15 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
 
   if (bare) {
     const ignored = [
-      helper && `apiKeyHelper in ${helper.path}`,
+      ignoredHelper && `apiKeyHelper in ${ignoredHelper.path}`,
       oauthVariable,
       federation && 'workload identity federation',
       inputs.credentialsFile && 'the credentials file',
     ].filter(Boolean);
-    if (ignored.length > 0) shadowings.push(`--bare in the command: Claude Code ignores ${ignored.join(', ')}; give it ANTHROPIC_API_KEY, or drop --bare`);
+    if (ignored.length > 0)
+      shadowings.push(
+        `--bare in the command: Claude Code ignores ${ignored.join(', ')}; give it ANTHROPIC_API_KEY (or an apiKeyHelper in --settings), or drop --bare`,
+      );
   }
 
   const winner = present[0];

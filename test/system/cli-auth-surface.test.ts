@@ -322,6 +322,22 @@ for (const cli of CLAUDE_CLIS) {
       expect(doctor.stdout).toMatch(/Claude Code will use: apiKeyHelper in --settings/);
     });
 
+    it('--bare keeps an apiKeyHelper given by --settings (and only that one): the CLI runs it, the start says the login is not used', async () => {
+      const { fake, result, doctor, context, ours } = await start(
+        { CLAUDE_CREDENTIALS_B64: LOGIN_B64() },
+        {
+          settings: { apiKeyHelper: 'echo sk-ant-api03-TESTnotused' },
+          args: ['--bare', '--settings', JSON.stringify({ apiKeyHelper: `echo ${HELPER_KEY}` }), '-p', 'say hi'],
+        },
+      );
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expect(req.headers['x-api-key']).toBe(HELPER_KEY);
+      expect(ours).toMatch(/will not use the login claude-entry installed \(a credentials file\) but apiKeyHelper in --settings/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: apiKeyHelper in --settings/);
+      expect(doctor.stdout).toMatch(/--bare in the command: Claude Code ignores apiKeyHelper in \S+\/.claude\/settings.json, the credentials file/);
+    });
+
     it('control: --setting-sources user leaves the project settings out, their apiKeyHelper with them', async () => {
       const { fake, result, doctor, context, ours } = await start(
         { CLAUDE_CREDENTIALS_B64: LOGIN_B64() },

@@ -211,6 +211,15 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(picture({ settings: [user({ apiKeyHelper: '' })], credentialsFile: true }).winner?.id).toBe('credentials-file');
   });
 
+  it("--bare keeps only an apiKeyHelper of the command's --settings", () => {
+    const flag: SettingsLayer = { scope: 'flag', path: '--settings (JSON)', apiKeyHelper: 'echo f' };
+    const command = ['claude', '--bare', '-p', 'hi'];
+    const both = picture({ settings: [managed({ apiKeyHelper: 'echo m' }), flag], credentialsFile: true, installed: 'credentials-file', command });
+    expect(both.winner?.label).toBe('apiKeyHelper in --settings (JSON)');
+    expect(both.shadowings.join('\n')).toMatch(/ignores apiKeyHelper in \/etc\/claude-code\/managed-settings.json, the credentials file/);
+    expect(picture({ settings: [managed({ apiKeyHelper: 'echo m' })], command }).winner).toBeUndefined();
+  });
+
   it('--bare ignores workload identity federation', () => {
     const federation = { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t', ANTHROPIC_FEDERATION_RULE_ID: 'r' };
     expect(picture({ env: federation }).winner?.id).toBe('federation');
