@@ -106,6 +106,7 @@ export const AUTH_VARIABLES = [
   'ANTHROPIC_IDENTITY_TOKEN_FILE',
   'ANTHROPIC_FEDERATION_RULE_ID',
   'ANTHROPIC_PROFILE',
+  'CLAUDE_CODE_SIMPLE',
 ];
 
 /** Claude Code's own reading of a flag variable ("1", "true", "yes", "on"). */
@@ -187,7 +188,9 @@ export function isInteractiveSession(command: string[]): boolean {
 
 export function claudeAuth(inputs: AuthInputs): AuthPicture {
   const { env, overrides } = effectiveEnvironment(inputs.env, inputs.settings);
-  const bare = isBare(inputs.command);
+  // CLAUDE_CODE_SIMPLE is what --bare sets: the same minimal mode, from the environment or a settings env block.
+  const bare = isBare(inputs.command) || isTruthy(env.CLAUDE_CODE_SIMPLE);
+  const bareCause = isBare(inputs.command) ? '--bare in the command' : 'CLAUDE_CODE_SIMPLE (what --bare sets)';
   // With --bare only the command's own --settings may name an apiKeyHelper (observed; its --help says so too).
   const helper = apiKeyHelperOf(bare ? inputs.settings.filter((layer) => layer.scope === 'flag') : inputs.settings);
   const ignoredHelper = bare ? apiKeyHelperOf(inputs.settings.filter((layer) => layer.scope !== 'flag')) : undefined;
@@ -235,7 +238,7 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
     ].filter(Boolean);
     if (ignored.length > 0)
       shadowings.push(
-        `--bare in the command: Claude Code ignores ${ignored.join(', ')}; give it ANTHROPIC_API_KEY (or an apiKeyHelper in --settings), or drop --bare`,
+        `${bareCause}: Claude Code ignores ${ignored.join(', ')}; give it ANTHROPIC_API_KEY (or an apiKeyHelper in --settings), or drop ${isBare(inputs.command) ? '--bare' : 'CLAUDE_CODE_SIMPLE'}`,
       );
   }
 

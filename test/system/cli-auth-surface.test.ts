@@ -219,6 +219,15 @@ for (const cli of CLAUDE_CLIS) {
       expect(doctor.stdout).toMatch(/Claude Code will use: nothing/);
     });
 
+    it('CLAUDE_CODE_SIMPLE=1 is --bare: the CLI is not logged in with the OAuth login, and the start said why', async () => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64(), CLAUDE_CODE_SIMPLE: '1' });
+      expect(result.code, context).not.toBe(0);
+      expect(result.stdout + result.stderr).toMatch(/not logged in/i);
+      expect(fake.messages()).toHaveLength(0);
+      expect(ours).toMatch(/CLAUDE_CODE_SIMPLE \(what --bare sets\): Claude Code ignores the credentials file/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: nothing/);
+    });
+
     it('--bare ignores workload identity federation too: no token exchange, not logged in, and the start said why', async () => {
       const identity = path.join(tempDir(), 'identity-token');
       fs.writeFileSync(identity, 'TEST-identity-jwt');

@@ -220,6 +220,15 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(picture({ settings: [managed({ apiKeyHelper: 'echo m' })], command }).winner).toBeUndefined();
   });
 
+  it('CLAUDE_CODE_SIMPLE (what --bare sets) is --bare, from the environment or a settings env block', () => {
+    for (const inputs of [{ env: { CLAUDE_CODE_SIMPLE: 'true' } }, { settings: [user({ env: { CLAUDE_CODE_SIMPLE: '1' } })] }]) {
+      const p = picture({ ...inputs, credentialsFile: true, installed: 'credentials-file' });
+      expect(p.winner).toBeUndefined();
+      expect(p.shadowings.join('\n')).toMatch(/CLAUDE_CODE_SIMPLE \(what --bare sets\): Claude Code ignores the credentials file.*drop CLAUDE_CODE_SIMPLE/);
+    }
+    expect(picture({ env: { CLAUDE_CODE_SIMPLE: '0' }, credentialsFile: true }).winner?.id).toBe('credentials-file');
+  });
+
   it('--bare ignores workload identity federation', () => {
     const federation = { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t', ANTHROPIC_FEDERATION_RULE_ID: 'r' };
     expect(picture({ env: federation }).winner?.id).toBe('federation');
