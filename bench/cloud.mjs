@@ -36,7 +36,7 @@ let mode = 'rows';
 /** Set in --minify mode: bundles whose SDK modules were built minified / plain. */
 let minifyBundles;
 
-const credentialsJson = () =>
+export const credentialsJson = () =>
   JSON.stringify({
     claudeAiOauth: {
       accessToken: 'sk-ant-oat01-TESTaccess0000000000000000000000000000000000000000000000000000000000000000000000-TESTAA',
@@ -66,7 +66,7 @@ export function splitBundle(file) {
 // ---------------------------------------------------------------------------------------
 // fakes, compiled from test/fakes/*.ts, and the bare scripts
 
-async function importFake(name) {
+export async function importFake(name) {
   const outfile = path.join(ROOT, '.bench', 'fakes', `${name}.mjs`);
   await build({
     entryPoints: [path.join(ROOT, 'test', 'fakes', `${name}.ts`)],

@@ -219,11 +219,38 @@ async function after(ctx, { env, hyperfine, tmp }) {
     { ...env, HOME: syncHome, CLAUDE_ENTRY_SOURCE: syncSource, CLAUDE_ENTRY_SYNC: 'both' },
     { childName: 'sleep' },
   );
+  // An SDK resident: an AWS Secrets Manager source with sync (the fake of test/fakes/aws.ts):
+  // the supervisor keeps the SDK module between its calls to the store.
+  const { importFake, credentialsJson } = await import('./cloud.mjs');
+  const { startFakeSecretsManager, FAKE_AWS_CREDENTIALS } = await importFake('aws');
+  const fake = await startFakeSecretsManager({ region: 'us-east-1' });
+  let withAws;
+  try {
+    fake.putSecret('bench/claude', credentialsJson());
+    withAws = await residentRss(
+      [ctx.node, ctx.bundle, '--', 'sleep', '60'],
+      {
+        ...env,
+        HOME: ctx.freshHome('resident-aws'),
+        CLAUDE_ENTRY_SOURCE: 'aws-sm:bench/claude',
+        CLAUDE_ENTRY_SYNC: 'both',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: FAKE_AWS_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: FAKE_AWS_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL: fake.url,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      { childName: 'sleep' },
+    );
+  } finally {
+    await fake.close();
+  }
   const kb = (v) => (v === undefined ? 'n/a' : `${(v / 1024).toFixed(1)} MiB`);
   const vs = (v) => (v === undefined || idle === undefined ? '' : ` (${(v / idle).toFixed(2)}x; goal 1.10x: ${v / idle <= 1.1 ? 'met' : 'not met'})`);
   console.log(`  node -e "setTimeout(...)" idle   ${kb(idle)}`);
   console.log(`  supervisor, credentials file     ${kb(supervisor)}${vs(supervisor)}`);
   console.log(`  supervisor, file source + sync   ${kb(withSync)}${vs(withSync)}`);
+  console.log(`  supervisor, AWS source + sync    ${kb(withAws)}${vs(withAws)} (the AWS SDK resident between its calls)`);
   console.log('  tini, for scale: about 1 MiB');
   await claudeSection(ctx, { env, hyperfine, tmp });
 }
