@@ -2,7 +2,7 @@
 // it compiles the bundle's code, carried as one string, with V8's code cache when a trusted
 // one made for this build and this Node sits beside the file (`claude-entry warm` makes it at
 // image build). With it, V8 deserialises the bytecode of every function a start ran instead of
-// scanning and compiling ~100 KB of source: about 16% of a start's instructions (bench/).
+// scanning and compiling ~120 KB of source: about 18% of a start's instructions (README: Performance).
 //
 // Plain JavaScript: esbuild minifies it and build.mjs calls it with the code and the
 // build's id. It runs as root before anything else of ours, so what it trusts matters: bytecode
