@@ -32,11 +32,14 @@ export function childEnvironment(
 
   // Claude Code prefers ANTHROPIC_API_KEY > CLAUDE_CODE_OAUTH_TOKEN (then its file descriptor)
   // > .credentials.json: the credential the chain chose must not be overridden by one it passed
-  // over. (The descriptor is not claude-entry's to pass on: a supervised command gets fds 0-2 only.)
+  // over. (The descriptors are not claude-entry's to pass on: a supervised command gets fds 0-2 only.)
   const delivery = resolved && delivered(resolved.credential);
   if (delivery) {
     for (const name of DELIVERY_VARIABLES) remove.add(name);
     remove.add('CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR');
+    // An API key by descriptor ranks with ANTHROPIC_API_KEY; one that is not open leaves the CLI
+    // "Not logged in" whatever else it has (observed, both releases).
+    remove.add('CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR');
     if (delivery.variable) remove.delete(delivery.variable);
   }
 

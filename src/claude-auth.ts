@@ -61,7 +61,7 @@ export interface AuthInputs {
 
 export interface AuthCandidate {
   /** Stable id, for tests and for matching the installed login. */
-  id: 'provider' | 'auth-token' | 'api-key' | 'api-key-helper' | 'oauth-token' | 'federation' | 'credentials-file';
+  id: 'provider' | 'auth-token' | 'api-key' | 'api-key-fd' | 'api-key-helper' | 'oauth-token' | 'federation' | 'credentials-file';
   /** What it is, for a reader: names and paths, never a value. */
   label: string;
   /** How it reaches the API. */
@@ -101,6 +101,7 @@ export const AUTH_VARIABLES = [
   ...PROVIDERS.map(([name]) => name),
   'ANTHROPIC_AUTH_TOKEN',
   'ANTHROPIC_API_KEY',
+  'CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR',
   'CLAUDE_CODE_OAUTH_TOKEN',
   'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR',
   'ANTHROPIC_IDENTITY_TOKEN_FILE',
@@ -220,6 +221,9 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
       );
     } else keyAsked = true;
   }
+  // An API key read from a file descriptor: below ANTHROPIC_API_KEY, otherwise the same (observed).
+  const keyDescriptor = set(env.CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR) && !bare;
+  if (keyDescriptor) present.push({ id: 'api-key-fd', label: 'CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR', sentAs: 'x-api-key' });
   if (helper) present.push({ id: 'api-key-helper', label: `apiKeyHelper in ${helper.path}`, sentAs: 'Authorization: Bearer and x-api-key' });
   const oauthVariable = ['CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR'].find((name) => set(env[name]));
   if (oauthVariable && !bare) present.push({ id: 'oauth-token', label: oauthVariable, sentAs: 'Authorization: Bearer (OAuth)' });
@@ -232,6 +236,7 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   if (bare) {
     const ignored = [
       ignoredHelper && `apiKeyHelper in ${ignoredHelper.path}`,
+      set(env.CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR) && 'CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR',
       oauthVariable,
       federation && 'workload identity federation',
       inputs.credentialsFile && 'the credentials file',
@@ -246,10 +251,10 @@ export function claudeAuth(inputs: AuthInputs): AuthPicture {
   for (const loser of present.slice(1)) {
     if (winner!.id === 'provider') {
       shadowings.push(`${loser.label} is not used: ${winner!.label} is set`);
-    } else if (winner!.id === 'auth-token' && (loser.id === 'api-key' || loser.id === 'api-key-helper')) {
+    } else if (winner!.id === 'auth-token' && (loser.id === 'api-key' || loser.id === 'api-key-fd' || loser.id === 'api-key-helper')) {
       conflicts.push(`${loser.label} is sent too (x-api-key) beside ANTHROPIC_AUTH_TOKEN (Authorization): two credentials in one request; keep one`);
-    } else if (winner!.id === 'api-key' && loser.id === 'api-key-helper') {
-      conflicts.push(`${loser.label} is sent too (Authorization) beside ANTHROPIC_API_KEY (x-api-key): two credentials in one request; keep one`);
+    } else if ((winner!.id === 'api-key' || winner!.id === 'api-key-fd') && loser.id === 'api-key-helper') {
+      conflicts.push(`${loser.label} is sent too (Authorization) beside ${winner!.label} (x-api-key): two credentials in one request; keep one`);
     } else {
       shadowings.push(`${loser.label} is not used: ${winner!.label} outranks it`);
     }

@@ -65,7 +65,7 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
   doc.say();
   const { winner, resolved } = await explainSources(doc, config, env, target, now);
   explainCredentialsFile(doc, credentialsFile, winner);
-  for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR']) {
+  for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR', 'CLAUDE_CODE_OAUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR']) {
     if (env[name] && winner && winner !== name) doc.say(`  note: ${name} is set but ${winner} wins, so it is removed from the command's environment`);
   }
 

@@ -131,6 +131,15 @@ for (const cli of CLAUDE_CLIS) {
       expect(doctor.code, doctor.stdout).toBe(0);
     });
 
+    it('a stray CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR is removed: it would leave the CLI not logged in (no such descriptor reaches it)', async () => {
+      const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64(), CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR: '3' });
+      expect(result.code, context).toBe(0);
+      expect(fake.messages().length).toBeGreaterThanOrEqual(1);
+      for (const req of fake.messages()) expectOAuth(req, FAKE.accessToken);
+      expect(ours).not.toMatch(/will not use/);
+      expect(doctor.stdout).toMatch(/Claude Code will use: the credentials file/);
+    });
+
     it('ANTHROPIC_AUTH_TOKEN (a gateway) shadows the OAuth login: the CLI sends it, the start warns, doctor says so', async () => {
       const { fake, result, doctor, context, ours } = await start({ CLAUDE_CREDENTIALS_B64: LOGIN_B64(), ANTHROPIC_AUTH_TOKEN: GATEWAY_TOKEN });
       expect(result.code, context).toBe(0);

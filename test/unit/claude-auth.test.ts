@@ -229,6 +229,15 @@ describe('claudeAuth: which credential Claude Code will use', () => {
     expect(picture({ env: { CLAUDE_CODE_SIMPLE: '0' }, credentialsFile: true }).winner?.id).toBe('credentials-file');
   });
 
+  it('CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR: an API key below ANTHROPIC_API_KEY, over the logins; ignored with --bare', () => {
+    const fd = { CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR: '3' };
+    expect(picture({ env: { ...fd, CLAUDE_CODE_OAUTH_TOKEN: 't' }, credentialsFile: true }).winner?.id).toBe('api-key-fd');
+    expect(picture({ env: { ...fd, ANTHROPIC_API_KEY: 'k' } }).winner?.id).toBe('api-key');
+    expect(picture({ env: { ...fd, ANTHROPIC_AUTH_TOKEN: 'gw' } }).conflicts).toHaveLength(1);
+    expect(picture({ env: fd, settings: [user({ apiKeyHelper: 'echo k' })] }).conflicts.join('')).toMatch(/beside CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR/);
+    expect(picture({ env: fd, command: ['claude', '--bare', '-p', 'hi'] }).winner).toBeUndefined();
+  });
+
   it('--bare ignores workload identity federation', () => {
     const federation = { ANTHROPIC_IDENTITY_TOKEN_FILE: '/t', ANTHROPIC_FEDERATION_RULE_ID: 'r' };
     expect(picture({ env: federation }).winner?.id).toBe('federation');
