@@ -141,7 +141,17 @@ async function start(config: Config, command: string[], env: NodeJS.ProcessEnv, 
     const kind = resolution?.credential.kind;
     return {
       child,
-      surface: inspectSurface({ env: child.env, paths, cwd: process.cwd(), user, kind, command, allowRootBypass: config.allowRootBypass, settings }),
+      surface: inspectSurface({
+        env: child.env,
+        paths,
+        cwd: process.cwd(),
+        user,
+        kind,
+        command,
+        allowRootBypass: config.allowRootBypass,
+        trust: config.trust,
+        settings,
+      }),
     };
   });
   resolveCommand(command[0]!, child.env.PATH, user);

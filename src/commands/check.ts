@@ -64,6 +64,7 @@ export async function runCheck(options: CheckOptions, config: Config, env: NodeJ
     kind: facts.found?.kind,
     command: [],
     allowRootBypass: config.allowRootBypass,
+    trust: config.trust,
   });
   report.claudeWillUse = surface.picture.winner?.label ?? null;
   report.shadowings = surface.picture.shadowings;

@@ -74,7 +74,7 @@ export async function runDoctor(config: Config, command: string[], env: NodeJS.P
   for (const line of filled.lines) doc.say(line);
   doc.problem(...filled.problems);
   if (target) {
-    const auth = claudeSurfaceSection(env, resolved, target, config.source, command, config.allowRootBypass);
+    const auth = claudeSurfaceSection(env, resolved, target, config.source, command, config.allowRootBypass, config.trust);
     doc.say();
     for (const line of auth.lines) doc.say(line);
     doc.problem(...auth.problems);

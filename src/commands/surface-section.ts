@@ -15,6 +15,7 @@ export function claudeSurfaceSection(
   source: string | undefined,
   command: string[],
   allowRootBypass: boolean,
+  trust: string[],
 ): { lines: string[]; problems: string[] } {
   const envRefs = splitReferences(source ?? '')
     .filter((r) => r.startsWith('env:'))
@@ -37,6 +38,7 @@ export function claudeSurfaceSection(
     kind: resolved?.credential.kind,
     command,
     allowRootBypass,
+    trust,
     settings,
   });
   const heading =

@@ -301,6 +301,17 @@ for (const cli of CLAUDE_CLIS) {
       const screen = await tmux.waitFor('the trust dialog', (s) => blocker(s) !== undefined || PROMPT.test(s));
       expect(blocker(screen), screen).toBe('the trust dialog');
       expect(screen).not.toMatch(PROMPT);
+      // the start said so, with the fix; and doctor, as a problem
+      expect(entryLines(tmux.rawOutput())).toMatch(
+        /warning: an interactive session in \S+ stops at Claude Code's "Do you trust the files in this folder\?".*CLAUDE_ENTRY_TRUST=/,
+      );
+      const doctor = await runBundle(['doctor', '--', 'claude'], { env: cliEnv(home, fake, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), cwd: workspace });
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/- an interactive session in \S+ stops at Claude Code's "Do you trust/);
+      expect(
+        (await runBundle(['doctor', '--', 'claude', '-p', 'hi'], { env: cliEnv(home, fake, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }), cwd: workspace }))
+          .stdout,
+      ).not.toMatch(/Do you trust/);
     });
 
     it('negative control: the bare CLI with only CLAUDE_CODE_OAUTH_TOKEN does not reach the prompt', async () => {
