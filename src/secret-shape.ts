@@ -14,7 +14,8 @@ import { ConfigError, looksRandom } from './errors.js';
  * Paths, ARNs, resource names and URLs are made of short segments; credentials are not.
  */
 export function credentialShape(value: string): string | undefined {
-  if (/sk-ant-/i.test(value)) return 'an sk-ant- token or key';
+  // The body without its first letters too: `-sk-ant-...` is the flag -s and the value `k-ant-...`.
+  if (/sk-ant-|\bant-[a-z]+\d\d-/i.test(value)) return 'an sk-ant- token or key';
   if (/-----BEGIN [A-Z0-9 ]+-----/.test(value)) return 'a PEM block';
   const trimmed = value.trim();
   if (/^[{["]/.test(trimmed) || /"\s*:/.test(trimmed) || /accessToken|refreshToken|claudeAiOauth/.test(trimmed)) return 'JSON';

@@ -115,6 +115,19 @@ describe('a credential where a path or a reference belongs', () => {
     expect(aws.requests.slice(before)).toEqual([]);
   });
 
+  it.each([
+    ['an OAuth token', FAKE.oauthToken],
+    ['an API key', FAKE.apiKey],
+  ])('%s pasted after one dash (-sk-ant-...) is -s and the rest of the token: refused (78), no part printed', async (_name, token) => {
+    const home = tempDir();
+    for (const format of ['text', 'json']) {
+      const r = await runBundle([`-${token}`, '--', 'sh', '-c', 'echo SHOULD-NOT-RUN'], { env: providerEnv(home, { CLAUDE_ENTRY_LOG_FORMAT: format }) });
+      expect(r.code).toBe(78);
+      expect(r.stderr).toContain('--source: the value looks like a credential');
+      expectNothingOf(r, [token.slice(1), token.slice(14, 30)]);
+    }
+  });
+
   it('ordinary references are not mistaken for credentials', async () => {
     const home = tempDir();
     const arn = aws.putSecret('prod/claude-entry/Team_Alpha-2024', FAKE.oauthToken).arn;
