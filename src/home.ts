@@ -220,6 +220,8 @@ export function stageFile(p: string, data: string, owner: Ownership, { durable =
   inRights(() => {
     let fd: number | undefined;
     try {
+      // A directory there would fail the rename after other files of the start were replaced: refused before any is.
+      if (fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) throw new WriteError(`${p} is a directory; remove it`);
       fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
       writeAll(fd, Buffer.from(data, 'utf8'));
       fs.fchmodSync(fd, 0o600);
@@ -231,6 +233,7 @@ export function stageFile(p: string, data: string, owner: Ownership, { durable =
       if (fd !== undefined) fs.closeSync(fd);
       fs.rmSync(temp, { force: true });
       done = true;
+      if (error instanceof WriteError) throw error;
       throw writeError(error, `cannot write ${p}`, owner);
     }
   });

@@ -585,6 +585,20 @@ describe('hardening: root over a home the user controls', needs(needs.root(), ne
   });
 
   describe('class 11: every failure has its code, and leaves nothing behind', () => {
+    it('a directory where a file of the start belongs (the state file): 73 before the login is replaced', async () => {
+      const w = world();
+      const config = path.join(w.home, '.claude');
+      const old = JSON.stringify(credentialsJson({ accessToken: `${FAKE.accessToken}-old`, expiresAt: Date.now() + 3600_000 }));
+      asAgentSync(() => {
+        fs.mkdirSync(path.join(config, '.claude-entry-state.json', 'inside'), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(path.join(config, '.credentials.json'), old, { mode: 0o600 });
+      });
+      const before = snapshot(w.home);
+      const r = await run(w, ['--', '/bin/true']);
+      expect(r.code, r.stderr).toBe(73);
+      expect(r.stderr).toMatch(/\.claude-entry-state\.json is a directory/);
+      expect(snapshot(w.home)).toEqual(before);
+    });
     it('a user in more groups than the kernel allows: 78 before anything is written', async () => {
       const groupLines = ['agent:x:1000:'];
       for (let gid = 2000; gid < 2000 + 65_540; gid++) groupLines.push(`g${gid}:x:${gid}:agent`);
