@@ -7,7 +7,7 @@ import { readClaudeSettings } from './claude-settings.js';
 import { inspectSurface } from './claude-surface.js';
 import { applyEnvSecrets, envSecretRequests, fillEnvSecrets } from './env-secrets.js';
 import { parseCommandLine, type Config } from './cli.js';
-import { ConfigError, EntryError, ExitCode, messageOf } from './errors.js';
+import { ConfigError, EntryError, ExitCode, errnoCode, messageOf } from './errors.js';
 import { claudePaths } from './home.js';
 import { install } from './install.js';
 import { createLogger, parseLogLevel, writeStdout, type Logger } from './log.js';
@@ -36,7 +36,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   // could make it harmless, has opened the inspector: close it before any secret is fetched.
   closeUninvitedInspector(log);
   try {
-    const invocation = parseCommandLine(argv, env);
+    const invocation = parseCommandLine(argv, env, workingDirectory());
     if (invocation.action === 'help') {
       writeStdout(invocation.text + '\n');
       return 0;
@@ -78,6 +78,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     }
     log.error(`internal error: ${messageOf(error)}`);
     return ExitCode.internal;
+  }
+}
+
+/** A working directory removed under the process (a deleted WORKDIR) is the setup's error, not claude-entry's (70). */
+function workingDirectory(): string {
+  try {
+    return process.cwd();
+  } catch (error) {
+    throw new ConfigError(`the working directory no longer exists (${errnoCode(error) ?? 'getcwd failed'}); start in an existing directory`, { cause: error });
   }
 }
 

@@ -190,6 +190,20 @@ describe('bad input', () => {
     expect(snapshot(home)).toEqual(before);
   });
 
+  it('a working directory deleted before the start: 78 that says so (not 70, a bug of ours), nothing written', async () => {
+    const home = tempDir();
+    const gone = path.join(tempDir(), 'workdir');
+    fs.mkdirSync(gone);
+    const env = baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });
+    const r = await runProcess(['sh', '-c', 'cd "$0" && rmdir "$0" && exec "$@"', gone, process.execPath, BUNDLE, '--', 'sh', '-c', 'echo SHOULD-NOT-RUN'], {
+      env,
+    });
+    expect(r.code, r.stderr).toBe(78);
+    expect(r.stderr).toMatch(/^claude-entry: error: the working directory no longer exists \(ENOENT\); start in an existing directory$/m);
+    expect(r.stdout).toBe('');
+    expect(fs.readdirSync(home)).toEqual([]);
+  });
+
   it('a command not on PATH exits 127, one not executable 126', async () => {
     const home = tempDir();
     const env = baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken });
