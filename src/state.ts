@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { removeStaleTempFiles, writeFileAtomic, type Ownership } from './home.js';
 import type { Credential } from './payload.js';
 import { readSecretFile } from './sources/file.js';
+import type { TargetUser } from './user.js';
 
 export const STATE_FILE = '.claude-entry-state.json';
 
@@ -49,10 +50,10 @@ export function writeState(configDir: string, state: EntryState, owner: Ownershi
   writeFileAtomic(statePath(configDir), stateText(state), owner, { durable: false });
 }
 
-export function readState(configDir: string, linkFreeBelow?: string): EntryState | undefined {
+export function readState(configDir: string, linkFreeBelow?: string, as?: TargetUser): EntryState | undefined {
   try {
     // The target user can put anything here (a FIFO, a link to /dev/zero): no links, no blocking, regular files only, bounded.
-    const value = JSON.parse(readSecretFile(statePath(configDir), STATE_FILE, { noFollow: true, linkFreeBelow }).toString('utf8')) as EntryState;
+    const value = JSON.parse(readSecretFile(statePath(configDir), STATE_FILE, { noFollow: true, linkFreeBelow, as }).toString('utf8')) as EntryState;
     return typeof value === 'object' && value !== null && typeof value.source === 'string' ? value : undefined;
   } catch {
     return undefined;

@@ -122,7 +122,7 @@ function explainTarget(doc: Explanation, config: Config, env: NodeJS.ProcessEnv)
       doc.problem(`CLAUDE_CONFIG_DIR is ${env.CLAUDE_CONFIG_DIR}, so Claude Code ignores ${ignored}: move it there, or unset CLAUDE_CONFIG_DIR`);
     }
   }
-  const state = readState(paths.configDir, linkFreeRoot(paths));
+  const state = readState(paths.configDir, linkFreeRoot(paths), user);
   if (state) doc.say(`  last start: ${state.startedAt}, ${deliveryOf(state.kind).label} from ${state.source}`);
   if (state?.sync) doc.say(`  sync: ${state.sync.mode} with ${state.sync.store}`);
   if (state?.lastSync) doc.say(`  last sync: ${state.lastSync.at}, ${state.lastSync.direction} ${state.lastSync.result}: ${state.lastSync.detail}`);
@@ -149,6 +149,8 @@ async function explainSources(
     timeoutMs: 0,
     credentialsPath: target?.paths.credentialsPath ?? '/nonexistent',
     linkFreeBelow: target ? linkFreeRoot(target.paths) : undefined,
+    // As the start reads them: with the user's rights where the user controls the path.
+    user: target?.user,
   };
   doc.say(
     source ? `Sources (CLAUDE_ENTRY_SOURCE=${source}, tried in order)` : 'Sources (CLAUDE_ENTRY_SOURCE not set: conventional variables, first one set wins)',
@@ -271,7 +273,7 @@ function describeCredentialsFile(
   const problems = [...facts.problems];
   let login: string;
   try {
-    const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: below }), file, now);
+    const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: below, as: user }), file, now);
     for (const secret of secretsOf(credential)) addSecret(secret);
     const { label, oauth } = delivered(credential);
     login = label;

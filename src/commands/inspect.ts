@@ -55,7 +55,7 @@ export function linkFreeRoot(paths: ClaudePaths): string {
 
 export function inspectTarget(env: NodeJS.ProcessEnv, userSpec: string | undefined, now = Date.now()): TargetFacts {
   const { user, paths } = targetFor(env, userSpec);
-  const state = readState(paths.configDir, linkFreeRoot(paths));
+  const state = readState(paths.configDir, linkFreeRoot(paths), user);
   const result: TargetFacts = { user, paths, state };
   const sourceFromState = (kind: Credential['kind']) => (state?.kind === kind ? state.source : undefined);
 
@@ -78,7 +78,7 @@ export function inspectTarget(env: NodeJS.ProcessEnv, userSpec: string | undefin
   if (fs.existsSync(file) || isLink(file)) {
     result.found = { kind: 'credentials-json', where: file, source: sourceFromState('credentials-json') };
     try {
-      const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: linkFreeRoot(paths) }), file, now);
+      const credential = parsePayload(readSecretFile(file, file, { noFollow: true, linkFreeBelow: linkFreeRoot(paths), as: user }), file, now);
       if (delivered(credential).variable) throw new ConfigError(`${file}: holds a ${credential.kind}, not a credentials JSON`);
       result.found.credential = credential;
     } catch (error) {

@@ -74,6 +74,31 @@ describe('as root', needs(needs.root()), () => {
     });
   });
 
+  it("CLAUDE_CONFIG_DIR's parent on the user's volume swapped for a link to a root directory: check and doctor as root read nothing through it", async () => {
+    const dir = tempDir();
+    fs.chmodSync(dir, 0o755);
+    const rootDir = path.join(dir, 'root-only');
+    fs.mkdirSync(path.join(rootDir, 'claude'), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(rootDir, 'claude', '.credentials.json'), JSON.stringify(credentialsJson({ subscriptionType: 'rootonly' })), { mode: 0o600 });
+    fs.writeFileSync(
+      path.join(rootDir, 'claude', '.claude-entry-state.json'),
+      JSON.stringify({ source: 'ROOT-ONLY-SOURCE', kind: 'credentials-json', deliveredAs: 'x', startedAt: 'ROOT-ONLY-TIME', version: 't' }),
+      { mode: 0o600 },
+    );
+    // The user's volume (/data, say), where the deployment points CLAUDE_CONFIG_DIR at /data/u/claude.
+    const volume = path.join(dir, 'data');
+    fs.mkdirSync(volume);
+    fs.symlinkSync(rootDir, path.join(volume, 'u'));
+    for (const p of [volume, path.join(volume, 'u')]) fs.lchownSync(p, NOBODY, NOBODY);
+    const env = baseEnv(dir, { CLAUDE_ENTRY_USER: 'nobody', CLAUDE_CONFIG_DIR: path.join(volume, 'u', 'claude') });
+    for (const args of [['check'], ['check', '--json'], ['doctor']]) {
+      const r = await runBundle(args, { env, timeoutMs: 20_000 });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout + r.stderr).not.toMatch(/rootonly|ROOT-ONLY|expires in|expiresAt|refresh token/);
+      expectNoSecret(r.stdout + r.stderr, Object.values(FAKE));
+    }
+  });
+
   describe('~/.claude swapped for a link to a directory root keeps', () => {
     it('check and doctor as root read nothing through it', async () => {
       const dir = tempDir();
