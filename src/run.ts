@@ -50,13 +50,56 @@ export function resolveCommand(command: string, envPath: string | undefined, as?
       if (user) {
         if (!permits(stat, user, 0o1)) throw new Error('not executable');
       } else fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
     } catch {
       notExecutable ??= `${candidate}: permission denied`;
+      continue;
     }
+    const interpreter = missingInterpreter(candidate, user);
+    if (interpreter) throw new CommandError(`cannot run ${command}: ${candidate}: ${interpreter}`, ExitCode.notExecutable);
+    return candidate;
   }
   if (notExecutable) throw new CommandError(`cannot run ${command}: ${notExecutable}`, ExitCode.notExecutable);
   throw new CommandError(`${command}: command not found${command.includes('/') ? '' : ' on PATH'}`, ExitCode.notFound);
+}
+
+/**
+ * A script's `#!` interpreter that is missing or that `user` cannot run, said as a shell says it
+ * ("bad interpreter"): execve would fail only after the start has written its files. The first
+ * line is read without blocking, from a regular file only; a file we cannot read is left to
+ * execve (whose error then comes after the files, as before).
+ */
+function missingInterpreter(file: string, user: TargetUser | undefined): string | undefined {
+  let head: string;
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(fd).isFile()) return undefined;
+      const bytes = Buffer.alloc(256);
+      head = bytes.toString('latin1', 0, fs.readSync(fd, bytes, 0, bytes.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const interpreter = /^#!\s*(\S+)/.exec(head)?.[1];
+  if (!interpreter?.startsWith('/')) return undefined;
+  let stat: fs.Stats;
+  try {
+    if (user && !searchableBy(path.dirname(interpreter), user)) return `bad interpreter ${interpreter}: permission denied`;
+    stat = fs.statSync(interpreter);
+  } catch (error) {
+    return errnoCode(error) === 'ENOENT' ? `bad interpreter ${interpreter}: no such file` : undefined;
+  }
+  if (stat.isDirectory()) return `bad interpreter ${interpreter}: is a directory`;
+  try {
+    if (user) {
+      if (!permits(stat, user, 0o1)) throw new Error('not executable');
+    } else fs.accessSync(interpreter, fs.constants.X_OK);
+  } catch {
+    return `bad interpreter ${interpreter}: permission denied`;
+  }
+  return undefined;
 }
 
 /** The mode bits that apply to `user` (owner, group or other), tested for `bit` (4 r, 2 w, 1 x). */

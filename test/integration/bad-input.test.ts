@@ -216,6 +216,30 @@ describe('bad input', () => {
     expect(notExec.stderr).toMatch(/permission denied/);
     expectNoSecret(notFound.stderr + notExec.stderr, SECRETS);
   });
+
+  it.each([
+    ['missing', '#!/no/such/interpreter\necho hi\n', /bad interpreter \/no\/such\/interpreter: no such file/],
+    ['a directory', '#! /tmp -x\necho hi\n', /bad interpreter \/tmp: is a directory/],
+  ])('a script whose #! interpreter is %s: 126 before anything is written', async (_name, text, why) => {
+    const home = tempDir();
+    const dir = tempDir();
+    const script = file(dir, 'script.sh', text, 0o755);
+    const r = await runBundle(['--', script], { env: baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }) });
+    expect(r.code, r.stderr).toBe(126);
+    expect(r.stderr).toMatch(why);
+    expect(fs.readdirSync(home)).toEqual([]);
+  });
+
+  it('a script whose interpreter exists runs (#!/bin/sh, and #!/usr/bin/env sh)', async () => {
+    const home = tempDir();
+    const dir = tempDir();
+    for (const line of ['#!/bin/sh', '#! /usr/bin/env sh']) {
+      const script = file(dir, `ok-${line.length}.sh`, `${line}\necho ran\n`, 0o755);
+      const r = await runBundle(['--', script], { env: baseEnv(home, { CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('ran\n');
+    }
+  });
 });
 
 /** Every path under dir with its content (files) or type, to prove nothing was written. */
