@@ -5,13 +5,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE, FAKE, baseEnv, runBundle, runProcess, tempDir } from '../helpers.js';
+import { BUNDLE, FAKE, baseEnv, credentialsJson, runBundle, runProcess, tempDir } from '../helpers.js';
 import { needs } from '../needs.js';
 
-/** A preload that prints, at exit, the built-in modules the process loaded. */
+/** A preload that prints, at exit or just before an execve (Node 22.15+), the built-in modules the process loaded. */
 function moduleListPreload(): string {
   const file = path.join(tempDir(), 'modules.cjs');
-  fs.writeFileSync(file, `process.on('exit', () => require('node:fs').writeSync(2, 'MODULES ' + JSON.stringify(process.moduleLoadList) + '\\n'));\n`);
+  fs.writeFileSync(
+    file,
+    `const list = () => require('node:fs').writeSync(2, 'MODULES ' + JSON.stringify(process.moduleLoadList) + '\\n');\n` +
+      `process.on('exit', list);\n` +
+      `const execve = process.execve;\n` +
+      `if (execve) process.execve = function (...args) { list(); return execve.apply(this, args); };\n`,
+  );
   return file;
 }
 
@@ -33,6 +39,19 @@ describe('start-up cost', () => {
     expect(modules).not.toContain('NativeModule stream');
     expect(modules).not.toContain('NativeModule net');
     expect(modules).not.toContain('NativeModule os');
+  });
+
+  it('a local start (an env token, a file) loads nothing of the cloud path: no zlib (the SDK loader), tls, https or http2', async () => {
+    const home = tempDir();
+    const dir = tempDir();
+    const creds = path.join(dir, 'creds.json');
+    fs.writeFileSync(creds, JSON.stringify(credentialsJson()), { mode: 0o600 });
+    for (const extra of [{ CLAUDE_CODE_OAUTH_TOKEN: FAKE.oauthToken }, { CLAUDE_CREDENTIALS_FILE: creds }]) {
+      const r = await runProcess([process.execPath, '-r', moduleListPreload(), BUNDLE, '--', 'true'], { env: baseEnv(home, extra) });
+      expect(r.code, r.stderr).toBe(0);
+      const modules = loadedModules(r.stderr);
+      for (const cloud of ['zlib', 'tls', 'https', 'http2', 'dns', 'crypto']) expect(modules).not.toContain(`NativeModule ${cloud}`);
+    }
   });
 
   it('a start syncs .claude.json and its directory, not the state file it rewrites at every start', needs(needs.tool('strace')), async () => {
