@@ -21,7 +21,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { FAKE_AWS_CREDENTIALS, startFakeSecretsManager, type FakeSecretsManager } from '../fakes/aws';
 import { startFakeMetadata, startFakeSecretManager } from '../fakes/gcp';
 import { fakeToken, startRefreshRig, type ProxiedRequest, type RefreshRig } from '../fakes/oauth-proxy';
-import { BUNDLE, FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, tempDir, type RunResult } from '../helpers';
+import { BUNDLE, FAKE, baseEnv, credentialsJson, expectNoSecret, runBundle, shWaitFor, tempDir, type RunResult } from '../helpers';
 import { needs } from '../needs';
 import { CLAUDE_CLIS } from './claude-versions';
 import { AGENT, agentWorld, isRoot, withUsers } from './ns';
@@ -567,7 +567,9 @@ describe('fleet mode: a stored login without a refresh token (a replica file exp
     const file = path.join(dir, 'login.json');
     fs.writeFileSync(file, JSON.stringify(credentialsJson()), { mode: 0o600 });
     let stderr = '';
-    const run = runBundle(['--', 'sh', '-c', 'sleep 6'], {
+    // The command runs until the test has seen both events (a bounded wait, not a clock).
+    const done = path.join(tempDir(), 'done');
+    const run = runBundle(['--', 'sh', '-c', shWaitFor(done, 'x', 90)], {
       env: baseEnv(tempDir(), {
         PATH: `${claude.binDir}:${process.env.PATH}`,
         CLAUDE_ENTRY_SOURCE: `file:${file}`,
@@ -579,7 +581,7 @@ describe('fleet mode: a stored login without a refresh token (a replica file exp
     await until(
       'the lease',
       () => /this replica is the refresher now/.test(stderr),
-      10_000,
+      30_000,
       () => stderr,
     );
     // Someone stores a replica's file (no refresh token, due now); the record stays.
@@ -588,9 +590,10 @@ describe('fleet mode: a stored login without a refresh token (a replica file exp
     await until(
       'the warning',
       () => /holds a login without a refresh token/.test(stderr),
-      10_000,
+      30_000,
       () => stderr,
     );
+    fs.writeFileSync(done, 'x');
     const r = await run;
     expect(r.code).toBe(0);
     expect(claude.calls()).toEqual([]);
